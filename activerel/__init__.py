@@ -1,0 +1,22 @@
+"""activerel: an active-record ORM for graphs of related objects, with an
+identity map and a unit of work. See ``docs/`` and the README."""
+from __future__ import annotations
+
+from .database import Database
+from .errors import (ActiverelError, ConfigurationError, FieldNotLoaded, IntegrityError,
+                     ModelDefinitionError, NotFound, QueryError, ReferenceNotLoaded,
+                     ValidationError)
+from .markers import AutoIncrement, BackReference, Index, PrimaryKey, Reference, Unique, field
+from .model import Model
+from .query import Query
+from .session import Session
+from .state import ObjectState, inspect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiverelError", "AutoIncrement", "BackReference", "ConfigurationError", "Database",
+    "FieldNotLoaded", "Index", "IntegrityError", "Model", "ModelDefinitionError", "NotFound",
+    "ObjectState", "PrimaryKey", "Query", "QueryError", "Reference", "ReferenceNotLoaded",
+    "Session", "Unique", "ValidationError", "field", "inspect",
+]

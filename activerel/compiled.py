@@ -1,0 +1,380 @@
+"""Per model and dialect, compiled once and cached on the mapper: value
+adapters and converters, the generated row hydrator and insert-row getter,
+and the rendered SQL of every statement shape the unit of work sends (PyPika
+copies a query on every chained call, so nothing is rebuilt per row or per
+flush)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+from pypika import Parameter, Table, Tuple
+
+from .markers import MISSING
+from .state import PERSISTENT, ObjectState
+
+if TYPE_CHECKING:
+    from .dialects.base import Dialect
+    from .mapper import Column, Mapper, Prop
+    from .session import Session
+
+
+def compiled(mapper: "Mapper", dialect: "Dialect") -> "CompiledMapper":
+    c = mapper.compiled.get(dialect.name)
+    if c is None:
+        c = mapper.compiled[dialect.name] = CompiledMapper(mapper, dialect)
+    return c  # type: ignore[no-any-return]
+
+
+def _run(src: str, name: str, ns: dict[str, Any], label: str) -> Any:
+    exec(compile(src, label, "exec"), ns)  # noqa: S102 - generated from the mapping
+    return ns[name]
+
+
+class CompiledMapper:
+    """Generated code and cached SQL for one model on one dialect."""
+
+    def __init__(self, mapper: "Mapper", dialect: "Dialect") -> None:
+        self.mapper = mapper
+        self.dialect = dialect
+        self.table = Table(mapper.table)
+        self.ph = dialect.placeholder
+        self.adapters = {c.name: dialect.adapter(c.ctype) for c in mapper.columns}
+        self.converters = {c.name: dialect.converter(c.ctype) for c in mapper.columns}
+        self.col_index = {c.name: i for i, c in enumerate(mapper.columns)}
+        self._hydrators: dict[tuple[str, ...], Callable[..., list[Any]]] = {}
+        self._refreshers: dict[tuple[str, ...], Callable[..., None]] = {}
+        self._row_getters: dict[tuple[str, ...], Callable[[Any], tuple]] = {}
+        self.sql_cache: dict[Any, str] = {}
+        self.pk_names = [c.name for c in mapper.pk_columns]
+        self.prop_values = {p.name: self._make_prop_values(p) for p in list(mapper.scalars) + list(mapper.references)}
+        self.key_params = self._make_key_params()
+        self.row_key = self._make_row_key()
+
+    # -- values ------------------------------------------------------------
+    def _make_prop_values(self, prop: "Prop") -> Callable[[Any], tuple]:
+        """obj -> the database values of the prop's columns."""
+        if prop.kind == "scalar":
+            name, adapt = prop.name, self.adapters[prop.column.name]
+            if adapt is None:
+                return lambda obj: (obj.__dict__[name],)
+
+            def scalar(obj: Any) -> tuple:
+                v = obj.__dict__[name]
+                return (None if v is None else adapt(v),)
+            return scalar
+        width = len(prop.columns)
+        adapters = [self.adapters[c.name] for c in prop.columns]
+        name = prop.name
+
+        def ref(obj: Any) -> tuple:
+            t = obj.__dict__.get(name)
+            if t is None:
+                return (None,) * width
+            k = type(t).__ar_mapper__.key_of(t)
+            parts = (k,) if width == 1 else k
+            return tuple(v if a is None or v is None else a(v) for a, v in zip(adapters, parts))
+        return ref
+
+    def _make_key_params(self) -> Callable[[Any], tuple]:
+        """identity key -> database values of the primary-key columns."""
+        adapters = [self.adapters[n] for n in self.pk_names]
+        if len(adapters) == 1:
+            a = adapters[0]
+            if a is None:
+                return lambda key: (key,)
+            return lambda key: (a(key),)
+        return lambda key: tuple(v if a is None else a(v) for a, v in zip(adapters, key))
+
+    def _make_row_key(self) -> Callable[[Sequence[Any]], Any]:
+        """A row that starts with the primary-key columns -> identity key."""
+        convs = [self.converters[n] for n in self.pk_names]
+        if len(convs) == 1:
+            c = convs[0]
+            if c is None:
+                return lambda row: row[0]
+            return lambda row: c(row[0])
+        n = len(convs)
+        return lambda row: tuple(v if c is None else c(v) for c, v in zip(convs, row[:n]))
+
+    # -- hydration ---------------------------------------------------------
+    def select_columns(self, fields: Optional[Sequence[str]] = None) -> tuple[str, ...]:
+        """The column names a SELECT loads: the key first, then the fields'
+        columns (every field when ``fields`` is None)."""
+        mapper = self.mapper
+        cols = list(self.pk_names)
+        if fields is None:
+            props = list(mapper.scalars) + list(mapper.references)
+        else:
+            props = [mapper.props[f] for f in fields]
+        for p in props:
+            for c in p.columns:  # type: ignore[attr-defined]
+                if c.name not in cols:
+                    cols.append(c.name)
+        return tuple(cols)
+
+    def hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple], "Session"], list[Any]]:
+        h = self._hydrators.get(columns)
+        if h is None:
+            h = self._hydrators[columns] = self._make_hydrator(columns)
+        return h
+
+    def _field_plan(self, columns: tuple[str, ...]) -> list[tuple["Prop", list[int]]]:
+        pos = {n: i for i, n in enumerate(columns)}
+        plan = []
+        for p in list(self.mapper.scalars) + list(self.mapper.references):
+            idx = [pos[c.name] for c in p.columns if c.name in pos]  # type: ignore[attr-defined]
+            if len(idx) == len(p.columns) and idx:  # type: ignore[attr-defined]
+                plan.append((p, idx))
+        return plan
+
+    def _assign_lines(self, columns: tuple[str, ...], ns: dict[str, Any], indent: str,
+                      skip_dirty: bool) -> list[str]:
+        lines = []
+        for p, idx in self._field_plan(columns):
+            guard = ""
+            if skip_dirty:
+                lines.append(f"{indent}if {p.name!r} not in _dirty:")
+                guard = "    "
+            if p.kind == "scalar":
+                conv = self.converters[p.column.name]  # type: ignore[attr-defined]
+                if conv is None:
+                    lines.append(f"{indent}{guard}_d[{p.name!r}] = row[{idx[0]}]")
+                else:
+                    ns[f"_c_{p.name}"] = conv
+                    lines.append(f"{indent}{guard}_v = row[{idx[0]}]")
+                    lines.append(f"{indent}{guard}_d[{p.name!r}] = None if _v is None else _c_{p.name}(_v)")
+            else:
+                target = p.target_mapper  # type: ignore[attr-defined]
+                tc = compiled(target, self.dialect)
+                ns[f"_k_{p.name}"] = tc.row_key
+                ns[f"_s_{p.name}"] = tc.stub_maker((self.mapper.name, p.name))
+                ns[f"_tm_{p.name}"] = target
+                sub = "(" + ", ".join(f"row[{i}]" for i in idx) + ("," if len(idx) == 1 else "") + ")"
+                lines.append(f"{indent}{guard}_v = row[{idx[0]}]")
+                lines.append(f"{indent}{guard}if _v is None:")
+                lines.append(f"{indent}{guard}    _d[{p.name!r}] = None")
+                lines.append(f"{indent}{guard}else:")
+                lines.append(f"{indent}{guard}    _kk = _k_{p.name}({sub})")
+                lines.append(f"{indent}{guard}    _o = _maps[{p.name!r}].get(_kk)")
+                lines.append(f"{indent}{guard}    _d[{p.name!r}] = _o if _o is not None else _s_{p.name}(_kk, session)")
+        return lines
+
+    def _make_hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple], "Session"], list[Any]]:
+        mapper = self.mapper
+        from .model import Model
+        ns: dict[str, Any] = {"_cls": mapper.cls, "_new": object.__new__, "_State": ObjectState,
+                              "_set_state": Model.__dict__["_ar_state"].__set__,
+                              "_mapper": mapper, "_rowkey": self.row_key}
+        refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
+        lines = ["def hydrate(rows, session):",
+                 "    _map = session.identity.for_mapper(_mapper)",
+                 "    _get = _map.get",
+                 "    _maps = {" + ", ".join(f"{p.name!r}: session.identity.for_mapper(_tm_{p.name})" for p in refs) + "}",
+                 "    _out = []",
+                 "    _append = _out.append",
+                 "    for row in rows:",
+                 "        _key = _rowkey(row)",
+                 "        _obj = _get(_key)",
+                 "        if _obj is None:",
+                 "            _obj = _new(_cls)",
+                 "            _d = _obj.__dict__"]
+        lines += self._assign_lines(columns, ns, "            ", False)
+        lines += ["            _set_state(_obj, _State(1, _key, session))",
+                  "            _map[_key] = _obj",
+                  "        else:",
+                  "            _refresh(_obj, row, session, _maps)",
+                  "        _append(_obj)",
+                  "    return _out"]
+        for p in refs:
+            ns[f"_tm_{p.name}"] = p.target_mapper  # type: ignore[attr-defined]
+        ns["_refresh"] = self._make_refresher(columns)
+        return _run("\n".join(lines) + "\n", "hydrate", ns, f"<activerel hydrate {mapper.name}>")  # type: ignore[no-any-return]
+
+    def _make_refresher(self, columns: tuple[str, ...]) -> Callable[..., None]:
+        """Refresh an object already in the identity map from a row: a stub gets
+        filled in, a clean object refreshed, a dirty one keeps its changes."""
+        ns: dict[str, Any] = {}
+        lines = ["def refresh(_obj, row, session, _maps):",
+                 "    _st = _obj._ar_state",
+                 "    if _st.status != 1:",
+                 "        return",
+                 "    _d = _obj.__dict__",
+                 "    _st.stub_of = None",
+                 "    _dirty = _st.dirty",
+                 "    if _dirty is None:"]
+        lines += self._assign_lines(columns, ns, "        ", False) or ["        pass"]
+        lines += ["    else:"]
+        lines += self._assign_lines(columns, ns, "        ", True) or ["        pass"]
+        return _run("\n".join(lines) + "\n", "refresh", ns, f"<activerel refresh {self.mapper.name}>")  # type: ignore[no-any-return]
+
+    def stub_maker(self, origin: tuple[str, str]) -> Callable[[Any, "Session"], Any]:
+        """key, session -> a stub of this model with only its key set, registered
+        in the session's identity map; ``origin`` names the reference it came through."""
+        mapper = self.mapper
+        from .model import Model
+        set_state = Model.__dict__["_ar_state"].__set__
+        cls = mapper.cls
+        parts = []
+        offset = 0
+        for p in mapper.pk_props:
+            width = len(p.columns)
+            parts.append((p, offset, width))
+            offset += width
+        single = offset == 1
+
+        def stub(key: Any, session: "Session") -> Any:
+            obj = object.__new__(cls)
+            d = obj.__dict__
+            values = (key,) if single else key
+            for p, off, width in parts:
+                v = values[off] if width == 1 else tuple(values[off:off + width])
+                if p.kind == "scalar":
+                    d[p.name] = v
+                else:
+                    tm = p.target_mapper  # type: ignore[attr-defined]
+                    t = session.identity.get(tm, v)
+                    d[p.name] = t if t is not None else compiled(tm, self.dialect).stub_maker(origin)(v, session)
+            st = ObjectState(PERSISTENT, key, session)
+            st.stub_of = origin
+            set_state(obj, st)
+            session.identity.add(mapper, key, obj)
+            return obj
+
+        return stub
+
+    # -- inserts -----------------------------------------------------------
+    def insert_columns(self, with_autoincrement: bool) -> tuple[str, ...]:
+        auto = self.mapper.autoincrement
+        return tuple(c.name for c in self.mapper.columns
+                     if with_autoincrement or auto is None or c.prop is not auto)
+
+    def row_getter(self, columns: tuple[str, ...]) -> Callable[[Any], tuple]:
+        g = self._row_getters.get(columns)
+        if g is None:
+            g = self._row_getters[columns] = self._make_row_getter(columns)
+        return g
+
+    def _make_row_getter(self, columns: tuple[str, ...]) -> Callable[[Any], tuple]:
+        ns: dict[str, Any] = {}
+        pre, items = [], []
+        want = set(columns)
+        for p in list(self.mapper.scalars) + list(self.mapper.references):
+            cols = [c for c in p.columns if c.name in want]  # type: ignore[attr-defined]
+            if not cols:
+                continue
+            if p.kind == "scalar":
+                a = self.adapters[p.column.name]  # type: ignore[attr-defined]
+                if a is None:
+                    items.append((p.column.name, f"_d[{p.name!r}]"))  # type: ignore[attr-defined]
+                else:
+                    ns[f"_a_{p.name}"] = a
+                    if p.nullable:  # type: ignore[attr-defined]
+                        items.append((p.column.name, f"(None if _d[{p.name!r}] is None else _a_{p.name}(_d[{p.name!r}]))"))  # type: ignore[attr-defined]
+                    else:
+                        items.append((p.column.name, f"_a_{p.name}(_d[{p.name!r}])"))
+            else:
+                ns[f"_pv_{p.name}"] = self.prop_values[p.name]
+                pre.append(f"    _r_{p.name} = _pv_{p.name}(_obj)")
+                for i, c in enumerate(p.columns):  # type: ignore[attr-defined]
+                    items.append((c.name, f"_r_{p.name}[{i}]"))
+        order = {n: i for i, n in enumerate(columns)}
+        items.sort(key=lambda it: order[it[0]])
+        src = ("def row(_obj):\n    _d = _obj.__dict__\n" + "\n".join(pre) + ("\n" if pre else "")
+               + "    return (" + ", ".join(e for _, e in items) + ("," if len(items) == 1 else "") + ")\n")
+        return _run(src, "row", ns, f"<activerel row {self.mapper.name}>")  # type: ignore[no-any-return]
+
+    def insert_sql(self, columns: tuple[str, ...], nrows: int) -> str:
+        key = ("insert", columns, nrows)
+        sql = self.sql_cache.get(key)
+        if sql is None:
+            one = self.sql_cache.get(("insert1", columns))
+            if one is None:
+                q = self.dialect.query_class.into(self.table).columns(*columns).insert(
+                    *[Parameter(self.ph)] * len(columns))
+                one = self.sql_cache[("insert1", columns)] = q.get_sql()
+            head, _, group = one.rpartition(" VALUES ")
+            sql = head + " VALUES " + ",".join([group] * nrows)
+            if nrows <= 2 or nrows % 50 == 0 or len(self.sql_cache) < 64:
+                self.sql_cache[key] = sql
+        return sql
+
+    # -- keyed statements ----------------------------------------------------
+    def key_criterion(self, count: int) -> Any:
+        """WHERE <key> IN (count placeholders), or = for one key."""
+        t = self.table
+        ph = Parameter(self.ph)
+        if len(self.pk_names) == 1:
+            f = t.field(self.pk_names[0])
+            return f == ph if count == 1 else f.isin([ph] * count)
+        fields = Tuple(*[t.field(n) for n in self.pk_names])
+        group = Tuple(*[ph] * len(self.pk_names))
+        return fields == group if count == 1 else fields.isin([group] * count)
+
+    def select_by_key_sql(self, columns: tuple[str, ...], count: int) -> str:
+        key = ("select_key", columns, count)
+        sql = self.sql_cache.get(key)
+        if sql is None:
+            q = (self.dialect.query_class.from_(self.table)
+                 .select(*[self.table.field(c) for c in columns]).where(self.key_criterion(count)))
+            sql = q.get_sql()
+            if count == 1 or len(self.sql_cache) < 256:
+                self.sql_cache[key] = sql
+        return sql
+
+    def update_sql(self, columns: tuple[str, ...]) -> str:
+        key = ("update", columns)
+        sql = self.sql_cache.get(key)
+        if sql is None:
+            q = self.dialect.query_class.update(self.table)
+            for c in columns:
+                q = q.set(self.table.field(c), Parameter(self.ph))
+            sql = self.sql_cache[key] = q.where(self.key_criterion(1)).get_sql()
+        return sql
+
+    def delete_sql(self, count: int) -> str:
+        key = ("delete", count)
+        sql = self.sql_cache.get(key)
+        if sql is None:
+            sql = self.dialect.query_class.from_(self.table).delete().where(self.key_criterion(count)).get_sql()
+            if len(self.sql_cache) < 256:
+                self.sql_cache[key] = sql
+        return sql
+
+    def fk_select_sql(self, ref: Any, count: int) -> str:
+        """SELECT <key> FROM <this table> WHERE <ref's FK> IN (count keys)."""
+        key = ("fk_select", ref.name, count)
+        sql = self.sql_cache.get(key)
+        if sql is None:
+            t = self.table
+            ph = Parameter(self.ph)
+            cols = [t.field(c.name) for c in ref.columns]
+            if len(cols) == 1:
+                crit = cols[0] == ph if count == 1 else cols[0].isin([ph] * count)
+            else:
+                group = Tuple(*[ph] * len(cols))
+                crit = Tuple(*cols).isin([group] * count)
+            sql = (self.dialect.query_class.from_(t).select(*[t.field(n) for n in self.pk_names])
+                   .where(crit).get_sql())
+            if len(self.sql_cache) < 256:
+                self.sql_cache[key] = sql
+        return sql
+
+    def set_ref_sql(self, ref: Any, count: int) -> str:
+        """UPDATE <this table> SET <ref's FK> = values WHERE <key> IN (count keys)."""
+        key = ("set_ref", ref.name, count)
+        sql = self.sql_cache.get(key)
+        if sql is None:
+            q = self.dialect.query_class.update(self.table)
+            for c in ref.columns:
+                q = q.set(self.table.field(c.name), Parameter(self.ph))
+            sql = q.where(self.key_criterion(count)).get_sql()
+            if len(self.sql_cache) < 256:
+                self.sql_cache[key] = sql
+        return sql
+
+
+def flat_key(key: Any) -> tuple:
+    return key if isinstance(key, tuple) else (key,)
+
+
+__all__ = ["CompiledMapper", "compiled", "flat_key", "MISSING"]

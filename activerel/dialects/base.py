@@ -1,0 +1,98 @@
+"""What every dialect provides. The core asks its dialect for anything that
+differs between backends (SQL flavour, types, generated keys, errors), so no
+``if backend ==`` branches live outside ``activerel/dialects``."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Optional, Sequence
+
+from pypika import Query
+
+from ..errors import ActiverelError
+from ..types import ColumnType
+
+Adapter = Optional[Callable[[Any], Any]]
+
+
+class Dialect:
+    """Base class of the backends. Subclasses set the class attributes and
+    implement ``connect``, ``ddl_type`` and ``translate_error``."""
+
+    name: str = "base"
+    query_class: type[Query] = Query
+    placeholder: str = "?"
+    #: the most bound parameters one statement may carry
+    param_limit: int = 999
+    #: whether CREATE TABLE may name tables created later (else ALTER TABLE adds them)
+    inline_forward_foreign_keys: bool = False
+    #: referential actions the engine itself cannot apply (the unit of work still does)
+    unsupported_actions: frozenset[str] = frozenset()
+
+    def __init__(self, url: Any) -> None:
+        self.url = url
+
+    # -- connections -------------------------------------------------------
+    def connect(self) -> Any:
+        raise NotImplementedError
+
+    def begin(self, conn: Any) -> Optional[str]:
+        """Start a transaction; returns the statement sent, for the log, if any."""
+        return None
+
+    def commit(self, conn: Any) -> None:
+        conn.commit()
+
+    def rollback(self, conn: Any) -> None:
+        conn.rollback()
+
+    def close(self, conn: Any) -> None:
+        conn.close()
+
+    def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
+        """The activerel error for a driver exception, or None to re-raise it."""
+        return None
+
+    # -- schema ------------------------------------------------------------
+    def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
+        raise NotImplementedError
+
+    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
+        raise NotImplementedError
+
+    # -- values ------------------------------------------------------------
+    def adapter(self, ctype: ColumnType) -> Adapter:
+        """A function turning a Python value into what the driver takes, or None."""
+        kind = ctype.kind
+        if kind == "enum":
+            return _enum_value
+        if kind == "json":
+            return json.dumps
+        return None
+
+    def converter(self, ctype: ColumnType) -> Adapter:
+        """A function turning what the driver returns into the Python value, or None."""
+        kind = ctype.kind
+        if kind == "enum":
+            return ctype.python_type
+        if kind == "json":
+            return _json_loads
+        return None
+
+    # -- generated keys ----------------------------------------------------
+    def insert_generated(self, cursor: Any, sql: str, params: Sequence[Any], count: int,
+                         pk_column: str) -> list[Any]:
+        """Run a multi-row INSERT of ``count`` rows that leaves ``pk_column`` to the
+        database, and return the generated keys in row order."""
+        raise NotImplementedError
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value
+
+
+def _json_loads(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode()
+    if isinstance(value, str):
+        return json.loads(value)
+    return value

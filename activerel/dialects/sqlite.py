@@ -1,0 +1,151 @@
+"""SQLite through the standard library's ``sqlite3``: the embedded default.
+
+Transactions are explicit (the connection runs in autocommit mode and the
+session sends BEGIN/COMMIT), foreign keys are switched on for every
+connection, and values without a native SQLite type are stored as text."""
+from __future__ import annotations
+
+import itertools
+import os
+import sqlite3
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, Callable, Optional, Sequence
+from uuid import UUID
+
+from pypika import SQLLiteQuery
+
+from ..errors import ActiverelError, ConfigurationError, IntegrityError
+from ..types import ColumnType
+from .base import Adapter, Dialect
+
+_memory_ids = itertools.count(1)
+
+_DDL = {
+    "int": "INTEGER", "bool": "INTEGER", "float": "REAL", "str": "TEXT", "bytes": "BLOB",
+    "decimal": "TEXT", "datetime": "TEXT", "date": "TEXT", "time": "TEXT", "uuid": "TEXT",
+    "json": "TEXT",
+}
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    query_class = SQLLiteQuery
+    placeholder = "?"
+    inline_forward_foreign_keys = True
+
+    def __init__(self, url: Any) -> None:
+        super().__init__(url)
+        path = url.database or ""
+        if url.host not in (None, "", "localhost"):
+            raise ConfigurationError(
+                f"sqlite URLs take a path, not a host: {url.raw!r} (use sqlite:///relative.db "
+                "or sqlite:////absolute/path.db)")
+        if path in ("", ":memory:"):
+            # one in-memory database shared by every connection of this Database
+            self.target = f"file:activerel-memory-{os.getpid()}-{next(_memory_ids)}?mode=memory&cache=shared"
+            self.uri = True
+            self.memory = True
+        else:
+            self.target = path
+            self.uri = False
+            self.memory = False
+        self._keeper: Optional[sqlite3.Connection] = None
+        probe = sqlite3.connect(":memory:")
+        self.param_limit = min(probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766)
+        probe.close()
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.target, uri=self.uri, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.memory and self._keeper is None:
+            # the shared in-memory database lives as long as one connection does
+            self._keeper = sqlite3.connect(self.target, uri=True, check_same_thread=False)
+        return conn
+
+    def begin(self, conn: sqlite3.Connection) -> Optional[str]:
+        conn.execute("BEGIN")
+        return "BEGIN"
+
+    def commit(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+
+    def rollback(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def close(self, conn: sqlite3.Connection) -> None:
+        conn.close()
+
+    def dispose(self) -> None:
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
+
+    def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
+        if isinstance(exc, sqlite3.IntegrityError):
+            return IntegrityError(str(exc))
+        if isinstance(exc, sqlite3.Error):
+            return ActiverelError(f"sqlite: {exc}")
+        return None
+
+    def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
+        if ctype.kind == "enum":
+            return "INTEGER" if issubclass(ctype.python_type, int) else "TEXT"
+        return _DDL[ctype.kind]
+
+    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
+        rows = execute("SELECT name FROM sqlite_master WHERE type = 'table'", ())
+        return {r[0] for r in rows}
+
+    def adapter(self, ctype: ColumnType) -> Adapter:
+        kind = ctype.kind
+        if kind == "datetime":
+            return _iso_datetime
+        if kind in ("date", "time"):
+            return _isoformat
+        if kind in ("decimal", "uuid"):
+            return str
+        if kind == "bool":
+            return int
+        return super().adapter(ctype)
+
+    def converter(self, ctype: ColumnType) -> Adapter:
+        kind = ctype.kind
+        if kind == "datetime":
+            return datetime.fromisoformat
+        if kind == "date":
+            return date.fromisoformat
+        if kind == "time":
+            return time.fromisoformat
+        if kind == "decimal":
+            return _decimal
+        if kind == "uuid":
+            return UUID
+        if kind == "bool":
+            return bool
+        if kind == "float":
+            return float
+        return super().converter(ctype)
+
+    def insert_generated(self, cursor: Any, sql: str, params: Sequence[Any], count: int,
+                         pk_column: str) -> list[Any]:
+        # Rows of one INSERT statement get consecutive rowids under the write
+        # lock, so the last rowid gives all of them.
+        cursor.execute(sql, params)
+        last = cursor.lastrowid
+        return list(range(last - count + 1, last + 1))
+
+
+def _iso_datetime(value: datetime) -> str:
+    return value.isoformat(sep=" ")
+
+
+def _isoformat(value: Any) -> str:
+    return value.isoformat()
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value)) if not isinstance(value, Decimal) else value

@@ -1,0 +1,42 @@
+"""The exception hierarchy: every error activerel raises derives from
+:class:`ActiverelError`, so callers can catch the library's failures apart
+from their own."""
+from __future__ import annotations
+
+
+class ActiverelError(Exception):
+    """Base class of every activerel error."""
+
+
+class ModelDefinitionError(ActiverelError):
+    """A model declaration is wrong; raised at declaration or first resolution."""
+
+
+class QueryError(ActiverelError):
+    """A query names a field, relation or path the model does not have."""
+
+
+class NotFound(ActiverelError, LookupError):
+    """No row matched where exactly one was required."""
+
+
+class FieldNotLoaded(ActiverelError, AttributeError):
+    """A field was not loaded on this object; the message says how to load it."""
+
+
+class ReferenceNotLoaded(FieldNotLoaded):
+    """A reference or back reference was not loaded (a stub, or no ``join_with``)."""
+
+
+class IntegrityError(ActiverelError):
+    """A unique, foreign-key or RESTRICT violation; the driver's error, if any,
+    is chained as ``__cause__``."""
+
+
+class ValidationError(ActiverelError, TypeError):
+    """A value of the wrong type (or a missing or unknown field), caught before
+    it reaches SQL."""
+
+
+class ConfigurationError(ActiverelError):
+    """A database URL or connection setting is wrong."""

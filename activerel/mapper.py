@@ -1,0 +1,543 @@
+"""The mapper: what a model class maps to. It turns the annotations the
+metaclass recorded into properties (scalar fields, references, back
+references) and physical columns, lazily, when the model is first used, so
+models may name each other in any order and across modules."""
+from __future__ import annotations
+
+import re
+import sys
+import typing
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+from .errors import ModelDefinitionError
+from .markers import MISSING, AutoIncrement, BackReference, FieldSpec, Index, PrimaryKey, Reference, Unique
+from .registry import registry
+from .types import ColumnType, describe, unwrap_optional
+
+if TYPE_CHECKING:
+    from .model import Model
+
+RESERVED = frozenset({"persist", "delete", "reload", "get", "query"})
+
+
+def snake_case(name: str) -> str:
+    """``OrderLine`` -> ``order_line``, the default table name."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+class Column:
+    """One physical column of a table."""
+
+    __slots__ = ("name", "ctype", "prop", "primary_key", "autoincrement", "unique", "index",
+                 "target")
+
+    def __init__(self, name: str, ctype: ColumnType, prop: "Prop", *, primary_key: bool = False,
+                 autoincrement: bool = False, unique: bool = False, index: bool = False,
+                 target: Optional["Column"] = None) -> None:
+        self.name = name
+        self.ctype = ctype
+        self.prop = prop
+        self.primary_key = primary_key
+        self.autoincrement = autoincrement
+        self.unique = unique
+        self.index = index
+        self.target = target
+
+    @property
+    def nullable(self) -> bool:
+        return self.ctype.nullable
+
+    def __repr__(self) -> str:
+        return f"Column({self.name!r}, {self.ctype!r})"
+
+
+class Prop:
+    """A declared attribute of a model."""
+
+    kind = "prop"
+    name: str
+    owner: "Mapper"
+
+    def qualname(self) -> str:
+        return f"{self.owner.name}.{self.name}"
+
+
+class ScalarProp(Prop):
+    """A plain column field."""
+
+    kind = "scalar"
+
+    def __init__(self, owner: "Mapper", name: str, ctype: ColumnType, default: Any,
+                 default_factory: Optional[Callable[[], Any]], column: str, *,
+                 primary_key: bool, autoincrement: bool, unique: bool, index: bool) -> None:
+        self.owner = owner
+        self.name = name
+        self.ctype = ctype
+        self.default = default
+        self.default_factory = default_factory
+        self.primary_key = primary_key
+        self.autoincrement = autoincrement
+        self.column = Column(column, ctype, self, primary_key=primary_key,
+                             autoincrement=autoincrement, unique=unique, index=index)
+        self.columns = [self.column]
+
+    @property
+    def nullable(self) -> bool:
+        return self.ctype.nullable
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING and self.default_factory is None
+
+
+class ReferenceProp(Prop):
+    """The owning side of a relation: holds the target object, stores its key."""
+
+    kind = "reference"
+
+    def __init__(self, owner: "Mapper", name: str, target: type[Model], nullable: bool,
+                 marker: Reference, default: Any, *, primary_key: bool, unique: bool,
+                 index: bool) -> None:
+        self.owner = owner
+        self.name = name
+        self.target = target
+        self.nullable = nullable
+        self.on_delete = marker.on_delete
+        self.on_update = marker.on_update
+        self.column_names = marker.column
+        self.constraint_name = marker.name
+        self.default = default
+        self.default_factory = None
+        self.primary_key = primary_key
+        self.unique = unique
+        self.index = index
+        self.columns: list[Column] = []
+        #: back references on the target that this reference feeds
+        self.inverses: list[BackRefProp] = []
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING
+
+    @property
+    def target_mapper(self) -> "Mapper":
+        return self.target.__ar_mapper__  # type: ignore[attr-defined, no-any-return]
+
+
+class BackRefProp(Prop):
+    """The virtual inverse of a reference: one-to-many, one-to-one or via a pivot."""
+
+    kind = "backref"
+
+    def __init__(self, owner: "Mapper", name: str, target: type[Model], many: bool,
+                 marker: BackReference) -> None:
+        self.owner = owner
+        self.name = name
+        self.target = target
+        self.many = many
+        self.marker = marker
+        self.via: Optional[type[Model]] = None
+        #: the Reference on the target pointing here (one-to-many / one-to-one)
+        self.mapped_by: Optional[ReferenceProp] = None
+        #: for via: the pivot's Reference to this model and to the target
+        self.via_local: Optional[ReferenceProp] = None
+        self.via_remote: Optional[ReferenceProp] = None
+        #: for via: the back reference on the target through the same pivot, if any
+        self.via_inverse: Optional[BackRefProp] = None
+
+    @property
+    def target_mapper(self) -> "Mapper":
+        return self.target.__ar_mapper__  # type: ignore[attr-defined, no-any-return]
+
+
+class Mapper:
+    """Everything known about one model class. Built in two phases on first use:
+    ``_parse`` reads the model's own annotations, ``_link`` connects back
+    references and foreign-key columns, which needs the targets parsed too."""
+
+    def __init__(self, cls: type[Model], table: str, annotations: dict[str, Any],
+                 defaults: dict[str, Any]) -> None:
+        self.cls = cls
+        self.name = cls.__name__
+        self.table = table
+        self._annotations = annotations
+        self._defaults = defaults
+        self.parsed = False
+        self.resolved = False
+        self.props: dict[str, Prop] = {}
+        self.scalars: list[ScalarProp] = []
+        self.references: list[ReferenceProp] = []
+        self.backrefs: list[BackRefProp] = []
+        self.pk_props: list[Union[ScalarProp, ReferenceProp]] = []
+        self.columns: list[Column] = []
+        self.pk_columns: list[Column] = []
+        self.autoincrement: Optional[ScalarProp] = None
+        #: per-dialect compiled code and SQL (see activerel.compiled)
+        self.compiled: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<Mapper {self.name} -> {self.table}>"
+
+    # -- resolution --------------------------------------------------------
+    def resolve(self) -> "Mapper":
+        """Resolve this model and every model it reaches; idempotent."""
+        if self.resolved:
+            return self
+        group: list[Mapper] = []
+        try:
+            self._parse_closure(group)
+            for m in group:
+                if not m.resolved:
+                    m._link()
+            for m in group:
+                if not m.resolved:
+                    m._finish()
+        except ModelDefinitionError:
+            for m in group:
+                if not m.resolved:
+                    m._reset()
+            registry.unregister(self.cls)
+            raise
+        return self
+
+    def _reset(self) -> None:
+        self.parsed = False
+        self.props, self.scalars, self.references, self.backrefs = {}, [], [], []
+        self.pk_props, self.columns, self.pk_columns = [], [], []
+        self.autoincrement = None
+
+    def _parse_closure(self, group: list["Mapper"]) -> None:
+        if self in group or self.resolved:
+            return
+        group.append(self)
+        if not self.parsed:
+            self._parse()
+        for ref in self.references:
+            ref.target_mapper._parse_closure(group)
+        for back in self.backrefs:
+            back.target_mapper._parse_closure(group)
+            if back.via is not None:
+                back.via.__ar_mapper__._parse_closure(group)  # type: ignore[attr-defined]
+
+    def _namespace(self) -> "_Namespace":
+        module = sys.modules.get(self.cls.__module__)
+        return _Namespace(vars(module) if module else {}, self.cls.__module__)
+
+    def _evaluate(self, name: str, ann: Any) -> Any:
+        if isinstance(ann, typing.ForwardRef):
+            ann = ann.__forward_arg__
+        if isinstance(ann, str):
+            ns = self._namespace()
+            try:
+                return eval(ann, ns.module_globals, ns)  # noqa: S307 - annotations are code
+            except NameError as exc:
+                missing = getattr(exc, "name", None) or str(exc)
+                raise ModelDefinitionError(
+                    f"{self.name}.{name}: cannot resolve {missing!r} in the annotation "
+                    f"{ann!r}: no such model or name in {self.cls.__module__}") from None
+        return ann
+
+    def _parse(self) -> None:
+        for name, raw in self._annotations.items():
+            if name.startswith("_"):
+                continue
+            ann = self._evaluate(name, raw)
+            if _is_classvar(ann):
+                continue
+            if name in RESERVED:
+                raise ModelDefinitionError(
+                    f"{self.name}.{name}: {name!r} is an active-record method name; "
+                    "rename the field")
+            self._parse_field(name, ann)
+        self.parsed = True
+        if not self.pk_props:
+            raise ModelDefinitionError(
+                f"{self.name} has no primary key: mark a field with PrimaryKey, e.g. "
+                "id: Annotated[int, PrimaryKey, AutoIncrement] = 0")
+
+    def _parse_field(self, name: str, ann: Any) -> None:
+        tp, metadata = ann, ()
+        if typing.get_origin(ann) is typing.Annotated:
+            tp, metadata = ann.__origin__, ann.__metadata__
+        flags = {m for m in metadata if m in (PrimaryKey, AutoIncrement, Unique, Index)}
+        refs = [m for m in metadata if isinstance(m, Reference)]
+        backs = [m for m in metadata if isinstance(m, BackReference)]
+        default = self._defaults.get(name, MISSING)
+        spec: Optional[FieldSpec] = default if isinstance(default, FieldSpec) else None
+        if spec is not None:
+            default = spec.default
+        factory = spec.default_factory if spec else None
+        column = spec.column if spec and spec.column else name
+        where = f"{self.name}.{name}"
+        inner, nullable = unwrap_optional(tp)
+        if refs and backs:
+            raise ModelDefinitionError(f"{where} cannot be both a Reference and a BackReference")
+        if backs:
+            self._parse_backref(name, tp, inner, nullable, backs[0], flags, default, factory)
+            return
+        from .model import Model
+        if refs or (isinstance(inner, type) and issubclass(inner, Model)):
+            if not refs:
+                raise ModelDefinitionError(
+                    f"{where}: a field holding a model needs a marker: Reference[{inner.__name__}] "
+                    f"(the owning side) or BackReference[...]")
+            if not (isinstance(inner, type) and issubclass(inner, Model)):
+                raise ModelDefinitionError(
+                    f"{where}: a Reference must point at a Model class, not {inner!r}")
+            if AutoIncrement in flags:
+                raise ModelDefinitionError(f"{where}: a Reference cannot be AutoIncrement")
+            if factory is not None or (default is not MISSING and default is not None):
+                raise ModelDefinitionError(
+                    f"{where}: a Reference may only default to None")
+            if default is None and not nullable:
+                raise ModelDefinitionError(f"{where}: defaults to None but is not Optional")
+            marker = refs[0]
+            if marker.on_delete in ("SET NULL", "SET DEFAULT") and not nullable and default is MISSING:
+                raise ModelDefinitionError(
+                    f"{where}: on_delete={marker.on_delete!r} needs an Optional reference "
+                    f"(Optional[{inner.__name__}] = None)")
+            if marker.on_update == "SET NULL" and not nullable:
+                raise ModelDefinitionError(
+                    f"{where}: on_update='SET NULL' needs an Optional reference")
+            if marker.on_delete == "SET DEFAULT" and default is MISSING:
+                raise ModelDefinitionError(
+                    f"{where}: on_delete='SET DEFAULT' needs a default (= None)")
+            prop = ReferenceProp(self, name, inner, nullable, marker, default,
+                                 primary_key=PrimaryKey in flags, unique=Unique in flags,
+                                 index=Index in flags)
+            self.references.append(prop)
+            if prop.primary_key:
+                self.pk_props.append(prop)
+            self.props[name] = prop
+            return
+        if typing.get_origin(inner) is list and inner.__args__ and _mentions_model(inner.__args__[0]):
+            raise ModelDefinitionError(
+                f"{where}: a list of models needs a BackReference marker, e.g. "
+                f"BackReference[{ann!r}]")
+        ctype = ColumnType.from_annotation(inner, nullable, where)
+        if AutoIncrement in flags and ctype.kind != "int":
+            raise ModelDefinitionError(f"{where}: AutoIncrement needs an int field, not {ctype.kind}")
+        if AutoIncrement in flags and PrimaryKey not in flags:
+            raise ModelDefinitionError(f"{where}: AutoIncrement is only for a primary key")
+        if default is not MISSING:
+            if isinstance(default, (list, dict, set)):
+                raise ModelDefinitionError(
+                    f"{where}: a mutable default is shared by every instance; use "
+                    f"field(default_factory={type(default).__name__})")
+            if not ctype.is_valid(default):
+                raise ModelDefinitionError(
+                    f"{where}: the default {describe(default)} is not a valid {ctype.kind}")
+        prop = ScalarProp(self, name, ctype, default, factory, column,
+                          primary_key=PrimaryKey in flags, autoincrement=AutoIncrement in flags,
+                          unique=Unique in flags, index=Index in flags)
+        self.scalars.append(prop)
+        if prop.primary_key:
+            self.pk_props.append(prop)
+        if prop.autoincrement:
+            self.autoincrement = prop
+        self.props[name] = prop
+
+    def _parse_backref(self, name: str, tp: Any, inner: Any, nullable: bool, marker: BackReference,
+                       flags: set, default: Any, factory: Any) -> None:
+        from .model import Model
+        where = f"{self.name}.{name}"
+        if flags:
+            raise ModelDefinitionError(f"{where}: a BackReference is virtual and takes no column markers")
+        if default is not MISSING or factory is not None:
+            raise ModelDefinitionError(f"{where}: a BackReference takes no default")
+        many = typing.get_origin(inner) is list
+        target = inner.__args__[0] if many and inner.__args__ else inner
+        if isinstance(target, str):
+            target = self._evaluate(name, target)
+        if not (isinstance(target, type) and issubclass(target, Model)):
+            raise ModelDefinitionError(
+                f"{where}: a BackReference must be list[Model] or Optional[Model], not {tp!r}")
+        if not many and marker.via is not None:
+            raise ModelDefinitionError(f"{where}: a BackReference via= a pivot must be a list")
+        prop = BackRefProp(self, name, target, many, marker)
+        if marker.via is not None:
+            via = marker.via
+            if isinstance(via, str):
+                via = self._evaluate(name, via)
+            if not (isinstance(via, type) and issubclass(via, Model)):
+                raise ModelDefinitionError(f"{where}: via={marker.via!r} is not a Model")
+            prop.via = via
+        self.backrefs.append(prop)
+        self.props[name] = prop
+
+    def _link(self) -> None:
+        """Phase two: back references find their references; FK columns exist."""
+        for back in self.backrefs:
+            target = back.target_mapper
+            where = f"{self.name}.{back.name}"
+            if back.via is not None:
+                pivot = back.via.__ar_mapper__  # type: ignore[attr-defined]
+                back.via_local = _pick_reference(pivot, self.cls, None, where, "to " + self.name)
+                others = [r for r in pivot.references if r.target is back.target and r is not back.via_local]
+                if back.target is self.cls:
+                    others = [r for r in pivot.references if r.target is self.cls and r is not back.via_local]
+                if len(others) != 1:
+                    raise ModelDefinitionError(
+                        f"{where}: the pivot {pivot.name} needs exactly one Reference to "
+                        f"{target.name} besides its Reference to {self.name}; found {len(others)}")
+                back.via_remote = others[0]
+                continue
+            back.mapped_by = _pick_reference(target, self.cls, back.marker.mapped_by, where,
+                                             "back to " + self.name)
+            back.mapped_by.inverses.append(back)
+        self._build_columns()
+
+    def _ref_columns(self, prop: ReferenceProp, building: tuple["Mapper", ...]) -> list[Column]:
+        target = prop.target_mapper
+        name = prop.name
+        if target is self:
+            if prop.primary_key:
+                raise ModelDefinitionError(
+                    f"{self.name}.{name}: a self-reference cannot be the primary key")
+            target_pks = [p.column for p in self.pk_props if isinstance(p, ScalarProp)]
+            if len(target_pks) != len(self.pk_props):
+                raise ModelDefinitionError(
+                    f"{self.name}.{name}: a self-reference needs a primary key of plain columns")
+        else:
+            target_pks = target._key_columns(building + (self,))
+        names = prop.column_names
+        if names is None:
+            names = ([f"{name}_id"] if len(target_pks) == 1
+                     else [f"{name}_{c.name}" for c in target_pks])
+        elif isinstance(names, str):
+            names = [names]
+        if len(names) != len(target_pks):
+            raise ModelDefinitionError(
+                f"{self.name}.{name}: column= names {len(names)} column(s) but "
+                f"{target.name}'s primary key has {len(target_pks)}")
+        return [Column(cname, ColumnType(tc.ctype.kind, tc.ctype.python_type, prop.nullable),
+                       prop, primary_key=prop.primary_key, unique=prop.unique,
+                       index=prop.index, target=tc)
+                for cname, tc in zip(names, target_pks)]
+
+    def _key_columns(self, building: tuple["Mapper", ...] = ()) -> list[Column]:
+        """The primary-key columns; a key that is a reference takes the target's."""
+        if self.pk_columns:
+            return self.pk_columns
+        if self in building:
+            raise ModelDefinitionError(
+                f"{self.name}: primary keys that reference each other in a cycle "
+                f"({' -> '.join(m.name for m in building)})")
+        cols: list[Column] = []
+        for p in self.pk_props:
+            if isinstance(p, ScalarProp):
+                cols.append(p.column)
+            else:
+                if not p.columns:
+                    p.columns = self._ref_columns(p, building)
+                cols.extend(p.columns)
+        self.pk_columns = cols
+        return cols
+
+    def _build_columns(self) -> None:
+        if self.columns or not self.parsed:
+            return
+        self._key_columns()
+        columns: list[Column] = []
+        for prop in self.props.values():
+            if isinstance(prop, ScalarProp):
+                columns.append(prop.column)
+            elif isinstance(prop, ReferenceProp):
+                if not prop.columns:
+                    prop.columns = self._ref_columns(prop, ())
+                columns.extend(prop.columns)
+        seen: dict[str, str] = {}
+        for c in columns:
+            if c.name in seen:
+                raise ModelDefinitionError(
+                    f"{self.name}: fields {seen[c.name]!r} and {c.prop.name!r} both map to "
+                    f"the column {c.name!r}")
+            seen[c.name] = c.prop.name
+        self.columns = columns
+        if self.autoincrement is not None and len(self.pk_columns) != 1:
+            raise ModelDefinitionError(
+                f"{self.name}.{self.autoincrement.name}: AutoIncrement needs a single-column "
+                "primary key")
+
+    def _finish(self) -> None:
+        for back in self.backrefs:
+            if back.via is not None:
+                for other in back.target_mapper.backrefs:
+                    if other.via is back.via and other.target is self.cls and other is not back:
+                        back.via_inverse = other
+        from .codegen import install
+        install(self)
+        self.resolved = True
+
+    # -- helpers used across the core ---------------------------------------
+    def prop(self, name: str) -> Prop:
+        return self.props[name]
+
+    @property
+    def single_pk(self) -> bool:
+        return len(self.pk_columns) == 1
+
+
+class _Namespace(dict):
+    """Names for evaluating string annotations: the model's module globals first,
+    then the registry."""
+
+    def __init__(self, module_globals: dict[str, Any], module: str) -> None:
+        super().__init__()
+        self.module_globals = module_globals
+        self.module = module
+
+    def __missing__(self, key: str) -> Any:
+        if key in self.module_globals:
+            return self.module_globals[key]
+        found = registry.lookup(key, self.module)
+        if found is not None:
+            return found
+        if key in typing.__dict__ and key[0].isupper():
+            return typing.__dict__[key]
+        raise KeyError(key)
+
+
+def _pick_reference(mapper: Mapper, target: type, mapped_by: Optional[str], where: str,
+                    what: str) -> ReferenceProp:
+    if mapped_by is not None:
+        prop = mapper.props.get(mapped_by)
+        if not isinstance(prop, ReferenceProp) or prop.target is not target:
+            raise ModelDefinitionError(
+                f"{where}: mapped_by={mapped_by!r} must name a Reference on {mapper.name} "
+                f"pointing {what} ({target.__name__}); {mapper.name}.{mapped_by} "
+                f"{'does not exist' if prop is None else 'is not one'}")
+        return prop
+    found = [r for r in mapper.references if r.target is target]
+    if not found:
+        raise ModelDefinitionError(
+            f"{where}: {mapper.name} has no Reference pointing {what} ({target.__name__}); "
+            f"add one, e.g. Reference[{target.__name__}]")
+    if len(found) > 1:
+        raise ModelDefinitionError(
+            f"{where}: {mapper.name} has several References to {target.__name__} "
+            f"({', '.join(r.name for r in found)}); say which with mapped_by=")
+    return found[0]
+
+
+def _is_classvar(ann: Any) -> bool:
+    return ann is typing.ClassVar or typing.get_origin(ann) is typing.ClassVar
+
+
+def _mentions_model(tp: Any) -> bool:
+    from .model import Model
+    if isinstance(tp, str):
+        return False
+    return isinstance(tp, type) and issubclass(tp, Model)
+
+
+def mapper_of(cls: Any) -> Mapper:
+    """The resolved mapper of a model class (resolving it on first use)."""
+    try:
+        m: Mapper = cls.__ar_mapper__
+    except AttributeError:
+        raise TypeError(f"{cls!r} is not an activerel model") from None
+    if not m.resolved:
+        m.resolve()
+    return m

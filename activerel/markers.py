@@ -1,0 +1,119 @@
+"""The markers a model's annotations carry: ``PrimaryKey``, ``AutoIncrement``,
+``Unique``, ``Index``, ``Reference``, ``BackReference`` and ``field()``.
+
+They are inert declarations; :mod:`activerel.mapper` reads them."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Union
+
+from typing_extensions import Annotated
+
+from .errors import ModelDefinitionError
+
+ACTIONS = ("CASCADE", "RESTRICT", "NO ACTION", "SET NULL", "SET DEFAULT")
+
+
+class _Flag:
+    """A bare marker such as ``PrimaryKey``: used as is inside ``Annotated``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+PrimaryKey = _Flag("PrimaryKey")
+AutoIncrement = _Flag("AutoIncrement")
+Unique = _Flag("Unique")
+Index = _Flag("Index")
+
+
+def _action(value: str, what: str) -> str:
+    action = value.upper().replace("_", " ").strip()
+    if action not in ACTIONS:
+        raise ModelDefinitionError(
+            f"{what}={value!r} is not a referential action; use one of {', '.join(ACTIONS)}")
+    return action
+
+
+class Reference:
+    """The owning side of a relation: the field holds the referenced object and
+    the table holds its key as a foreign key (``<field>_id`` unless ``column=``).
+
+    ``Reference[T]`` is shorthand for ``Annotated[T, Reference()]``."""
+
+    __slots__ = ("on_delete", "on_update", "column", "name")
+
+    def __init__(self, on_delete: str = "NO ACTION", on_update: str = "NO ACTION",
+                 column: Union[str, tuple[str, ...], None] = None,
+                 name: Optional[str] = None) -> None:
+        self.on_delete = _action(on_delete, "on_delete")
+        self.on_update = _action(on_update, "on_update")
+        self.column = column
+        self.name = name
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        return Annotated[item, cls()]
+
+    def __repr__(self) -> str:
+        return f"Reference(on_delete={self.on_delete!r}, on_update={self.on_update!r})"
+
+
+class BackReference:
+    """The virtual inverse of a :class:`Reference`: ``list[T]`` (one-to-many),
+    ``Optional[T]`` (one-to-one) or ``list[T]`` with ``via=`` a pivot model
+    (many-to-many). ``mapped_by`` names the Reference on ``T`` when several
+    point back.
+
+    ``BackReference[T]`` is shorthand for ``Annotated[T, BackReference()]``."""
+
+    __slots__ = ("mapped_by", "via", "name")
+
+    def __init__(self, mapped_by: Optional[str] = None, via: Union[str, type, None] = None,
+                 name: Optional[str] = None) -> None:
+        self.mapped_by = mapped_by
+        self.via = via
+        self.name = name
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        return Annotated[item, cls()]
+
+    def __repr__(self) -> str:
+        return f"BackReference(mapped_by={self.mapped_by!r}, via={self.via!r})"
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+class FieldSpec:
+    """What ``field()`` returns: a default, a default factory and a column name."""
+
+    __slots__ = ("default", "default_factory", "column")
+
+    def __init__(self, default: Any, default_factory: Optional[Callable[[], Any]],
+                 column: Optional[str]) -> None:
+        if default is not MISSING and default_factory is not None:
+            raise ModelDefinitionError("field() takes default or default_factory, not both")
+        self.default = default
+        self.default_factory = default_factory
+        self.column = column
+
+
+def field(*, default: Any = MISSING, default_factory: Optional[Callable[[], Any]] = None,
+          column: Optional[str] = None) -> Any:
+    """Declare a field's default (``default=`` or ``default_factory=``) and,
+    optionally, its column name."""
+    return FieldSpec(default, default_factory, column)

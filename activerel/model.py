@@ -1,0 +1,174 @@
+"""The :class:`Model` base class and its metaclass.
+
+The metaclass records a class's annotations and defaults once, at class
+creation, registers the class, and puts a descriptor in place of every
+field. Field values live in the instance ``__dict__`` (plain attribute reads
+at full speed); the descriptor only runs when a value is *absent*, to say
+which ``select`` or ``join_with`` would have loaded it, and on the class,
+where ``User.username`` is a column expression for queries."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
+
+from typing_extensions import Self, dataclass_transform
+
+from .errors import FieldNotLoaded, ReferenceNotLoaded
+from .mapper import Mapper, mapper_of, snake_case
+from .markers import field
+from .registry import registry
+
+if TYPE_CHECKING:
+    from .query import Query
+
+M = TypeVar("M", bound="Model")
+
+
+class FieldAttr:
+    """Class-level stand-in for a field. A non-data descriptor: an instance's own
+    value shadows it, so it only runs for a value that was not loaded."""
+
+    __slots__ = ("owner", "name", "_expr")
+
+    def __init__(self, owner: type, name: str) -> None:
+        self.owner = owner
+        self.name = name
+        self._expr: Any = None
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            expr = self._expr
+            if expr is None:
+                from .expressions import expression_for
+                expr = self._expr = expression_for(mapper_of(self.owner).props[self.name])
+            return expr
+        raise _not_loaded(obj, self.name)
+
+
+def _not_loaded(obj: Any, name: str) -> FieldNotLoaded:
+    mapper = type(obj).__ar_mapper__
+    model = mapper.name
+    state = obj._ar_state
+    if state.stub_of is not None:
+        origin, ref = state.stub_of
+        return ReferenceNotLoaded(
+            f"{model}.{name} is not loaded: this {model} is a stub reached through "
+            f"{origin}.{ref}, with only its key set; add .join_with(\"{ref}\") to the "
+            f"{origin} query to load it")
+    prop = mapper.props.get(name)
+    if prop is not None and prop.kind == "backref":
+        return ReferenceNotLoaded(
+            f"{model}.{name} is not loaded: add .join_with(\"{name}\") to the {model} query "
+            "to load it (activerel never queries implicitly)")
+    return FieldNotLoaded(
+        f"{model}.{name} is not loaded: the query's select() left it out; add \"{name}\" to "
+        "select() or drop select() to load every field")
+
+
+class ModelMeta(type):
+    """Reads a model's annotations once and registers the class."""
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
+                table: Optional[str] = None, **kwargs: Any) -> "ModelMeta":
+        if not any(isinstance(b, ModelMeta) for b in bases):
+            return super().__new__(mcls, name, bases, namespace, **kwargs)
+        annotations = dict(namespace.get("__annotations__", {}))
+        defaults = {}
+        for fname in annotations:
+            if fname in namespace and not fname.startswith("_"):
+                defaults[fname] = namespace.pop(fname)
+        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        for base in bases:
+            if isinstance(base, ModelMeta) and base is not Model:
+                from .errors import ModelDefinitionError
+                raise ModelDefinitionError(
+                    f"{name}: model inheritance is not supported; derive from Model directly")
+        cls.__ar_mapper__ = Mapper(cls, table or snake_case(name), annotations, defaults)  # type: ignore[attr-defined]
+        for fname in annotations:
+            if not fname.startswith("_"):
+                setattr(cls, fname, FieldAttr(cls, fname))
+        registry.register(cls)  # type: ignore[arg-type]
+        return cls
+
+    def __init__(cls, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
+                 table: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(name, bases, namespace, **kwargs)
+
+
+@dataclass_transform(kw_only_default=True, field_specifiers=(field,))
+class Model(metaclass=ModelMeta):
+    """Base class of every model: ``class User(Model, table="users"): ...``.
+
+    Instances are active records: ``persist()``, ``delete()``, ``reload()``;
+    the class offers ``get(pk)`` and ``query()``."""
+
+    __slots__ = ("_ar_state", "__dict__", "__weakref__")
+    __ar_mapper__: ClassVar[Mapper]
+    __ar_setters__: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **values: Any) -> None:
+        # First construction of this class: resolve the mapping, which installs
+        # the generated __init__ on the class, then run it.
+        cls = type(self)
+        mapper_of(cls)
+        if cls.__init__ is Model.__init__:  # pragma: no cover - install always sets it
+            raise TypeError(f"{cls.__name__} has no generated constructor")
+        cls.__init__(self, **values)  # type: ignore[misc]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setter = type(self).__ar_setters__.get(name)
+        if setter is None:
+            object.__setattr__(self, name, value)
+        else:
+            setter(self, value)
+
+    def __repr__(self) -> str:
+        mapper = type(self).__ar_mapper__
+        d = self.__dict__
+        parts = []
+        for prop in mapper.scalars:
+            if prop.name in d:
+                parts.append(f"{prop.name}={d[prop.name]!r}")
+        for ref in mapper.references:
+            target = d.get(ref.name)
+            if target is not None:
+                parts.append(f"{ref.name}=<{type(target).__name__} {target._ar_state.key!r}>")
+        state = getattr(self, "_ar_state", None)
+        if state is not None and state.stub_of is not None:
+            parts.append("<stub>")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    # -- active record -----------------------------------------------------
+    def persist(self) -> Self:
+        """Insert or update this object and every new or changed object it
+        reaches, parents first, in one transaction (or the current session's)."""
+        from .session import use_session
+        with use_session() as session:
+            session.persist(self)
+        return self
+
+    def delete(self) -> None:
+        """Delete this row and apply every ``on_delete`` action pointing at it."""
+        from .session import use_session
+        with use_session() as session:
+            session.delete(self)
+
+    def reload(self) -> Self:
+        """Re-read this object's row; unsaved changes are kept."""
+        from .session import use_session
+        with use_session() as session:
+            session.reload(self)
+        return self
+
+    @classmethod
+    def get(cls, pk: Any) -> Self:
+        """The object with primary key ``pk`` (a tuple for a composite key);
+        served from the session's identity map when already loaded."""
+        from .session import use_session
+        with use_session() as session:
+            return session.get(cls, pk)
+
+    @classmethod
+    def query(cls) -> "Query[Self]":
+        """A query over this model."""
+        from .query import Query
+        return Query(cls)

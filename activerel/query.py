@@ -1,0 +1,292 @@
+"""``Query[T]``: an immutable builder (every call returns a new query, as
+PyPika's builders do) and its terminals. Queries run in the current session
+(flushing its pending changes first), or in a session of their own."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, Iterator, Optional, Sequence, TypeVar, Union
+
+from pypika import Order
+from pypika.functions import Count
+from pypika.terms import Star
+
+from .compiled import CompiledMapper, compiled
+from .errors import NotFound, QueryError, ValidationError
+from .expressions import Compiler, Condition, FieldExpr
+from .mapper import Mapper, mapper_of
+
+if TYPE_CHECKING:
+    from .database import Database
+    from .session import Session
+
+T = TypeVar("T")
+
+
+class Query(Generic[T]):
+    """A query over one model. Build with ``filter``, ``order_by``, ``limit``,
+    ``skip`` and ``select``; run with ``find``, ``find_one``, ``count``, ..."""
+
+    __slots__ = ("_cls", "_mapper", "_db", "_session", "_where", "_order", "_limit", "_offset",
+                 "_fields")
+
+    def __init__(self, cls: type[T], db: Optional["Database"] = None,
+                 session: Optional["Session"] = None) -> None:
+        self._cls = cls
+        self._mapper: Mapper = mapper_of(cls)
+        self._db = db
+        self._session = session
+        self._where: tuple[Condition, ...] = ()
+        self._order: tuple[tuple[str, bool], ...] = ()
+        self._limit: Optional[int] = None
+        self._offset: Optional[int] = None
+        self._fields: Optional[tuple[str, ...]] = None
+
+    def _copy(self, **changes: Any) -> "Query[T]":
+        q = object.__new__(Query)
+        for name in Query.__slots__:
+            setattr(q, name, changes.get(name, getattr(self, name)))
+        return q
+
+    def __repr__(self) -> str:
+        return f"<Query {self._mapper.name} where={len(self._where)} order={self._order}>"
+
+    # -- building ----------------------------------------------------------------
+    def filter(self, *conditions: Condition, **equals: Any) -> "Query[T]":
+        """Keep rows matching every condition; ``name=value`` means equality
+        (a reference compares by key: ``author=user`` or ``author=5``)."""
+        mapper = self._mapper
+        added = []
+        for cond in conditions:
+            if not isinstance(cond, Condition):
+                raise QueryError(f"{mapper.name}.query().filter() takes conditions such as "
+                                 f"{mapper.name}.id > 3, not {cond!r}")
+            cond.mapper_check(mapper)
+            added.append(cond)
+        for name, value in equals.items():
+            added.append(FieldExpr(self._column_prop(name, "filter")) == value)
+        return self._copy(_where=self._where + tuple(added))
+
+    def _column_prop(self, name: str, what: str) -> Any:
+        mapper = self._mapper
+        prop = mapper.props.get(name)
+        if prop is None:
+            raise QueryError(f"{what}(): {mapper.name} has no field {name!r}; its fields are "
+                             f"{', '.join(mapper.props)}")
+        if prop.kind == "backref":
+            raise QueryError(f"{what}(): {mapper.name}.{name} is a back reference, not a column")
+        return prop
+
+    def order_by(self, *fields: Union[str, FieldExpr]) -> "Query[T]":
+        """Sort by fields; ``"-name"`` sorts descending."""
+        order = []
+        for f in fields:
+            if isinstance(f, FieldExpr):
+                f.mapper_check(self._mapper)
+                order.append((f.prop.name, False))
+                continue
+            if not isinstance(f, str):
+                raise QueryError(f"order_by() takes field names, not {f!r}")
+            desc = f.startswith("-")
+            name = f.lstrip("-+")
+            self._column_prop(name, "order_by")
+            order.append((name, desc))
+        return self._copy(_order=self._order + tuple(order))
+
+    def limit(self, n: Optional[int]) -> "Query[T]":
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+            raise QueryError(f"limit() takes a non-negative int, not {n!r}")
+        return self._copy(_limit=n)
+
+    def skip(self, n: Optional[int]) -> "Query[T]":
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+            raise QueryError(f"skip() takes a non-negative int, not {n!r}")
+        return self._copy(_offset=n)
+
+    def select(self, *fields: str) -> "Query[T]":
+        """Load only these fields (and the primary key): partial objects."""
+        for f in fields:
+            self._column_prop(f, "select")
+        return self._copy(_fields=tuple(fields))
+
+    # -- compiling -----------------------------------------------------------------
+    def _compiled(self, session: "Session") -> CompiledMapper:
+        return compiled(self._mapper, session.dialect)
+
+    def _base(self, c: CompiledMapper, select: Sequence[Any], comp: Compiler,
+              ordered: bool = True, paged: bool = True) -> Any:
+        t = c.table
+        q = c.dialect.query_class.from_(t).select(*select)
+        for cond in self._where:
+            q = q.where(cond.compile(comp))
+        if ordered:
+            for name, desc in self._order:
+                for col in self._mapper.props[name].columns:  # type: ignore[attr-defined]
+                    q = q.orderby(t.field(col.name), order=Order.desc if desc else Order.asc)
+            if not any(n in [p.name for p in self._mapper.pk_props] for n, _ in self._order):
+                for name in c.pk_names:
+                    q = q.orderby(t.field(name))
+        if paged:
+            if self._limit is not None:
+                q = q.limit(self._limit)
+            if self._offset is not None:
+                if self._limit is None:
+                    q = q.limit(c.dialect_no_limit() if hasattr(c, "dialect_no_limit") else 2 ** 62)
+                q = q.offset(self._offset)
+        return q
+
+    def _run(self, fn: Any) -> Any:
+        from .session import use_session
+        if self._session is not None and self._session.active:
+            return fn(self._session)
+        with use_session(self._db) as s:
+            return fn(s)
+
+    # -- terminals -----------------------------------------------------------------
+    def find(self) -> list[T]:
+        """Every matching object."""
+        return self._run(self._find)  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.find())
+
+    def _find(self, s: "Session", limit: Optional[int] = None) -> list[Any]:
+        s.flush()
+        c = self._compiled(s)
+        columns = c.select_columns(self._fields)
+        comp = Compiler(c)
+        q = self if limit is None else self._copy(_limit=limit)
+        sql = q._base(c, [c.table.field(n) for n in columns], comp).get_sql()
+        rows = s.fetch(sql, comp.params)
+        return c.hydrator(columns)(rows, s)
+
+    def find_one(self) -> T:
+        """The first matching object; ``NotFound`` if there is none."""
+        found = self._run(lambda s: self._find(s, 1))
+        if not found:
+            raise NotFound(f"no {self._mapper.name} matches the query")
+        return found[0]  # type: ignore[no-any-return]
+
+    def find_one_or_none(self) -> Optional[T]:
+        found = self._run(lambda s: self._find(s, 1))
+        return found[0] if found else None
+
+    def count(self) -> int:
+        """How many rows match (limit and skip apply)."""
+        def run(s: "Session") -> int:
+            s.flush()
+            c = self._compiled(s)
+            comp = Compiler(c)
+            if self._limit is None and self._offset is None:
+                sql = self._base(c, [Count(Star())], comp, ordered=False).get_sql()
+            else:
+                inner = self._base(c, [c.table.field(n) for n in c.pk_names], comp)
+                sql = c.dialect.query_class.from_(inner.as_("sub")).select(Count(Star())).get_sql()
+            return int(s.fetch(sql, comp.params)[0][0])
+        return self._run(run)  # type: ignore[no-any-return]
+
+    def exists(self) -> bool:
+        def run(s: "Session") -> bool:
+            s.flush()
+            c = self._compiled(s)
+            comp = Compiler(c)
+            sql = self._base(c, [c.table.field(c.pk_names[0])], comp, ordered=False, paged=False)
+            sql = sql.limit(1).get_sql()
+            return bool(s.fetch(sql, comp.params))
+        return self._run(run)  # type: ignore[no-any-return]
+
+    def ids(self) -> list[Any]:
+        """The primary keys of the matching rows, in query order."""
+        def run(s: "Session") -> list[Any]:
+            s.flush()
+            c = self._compiled(s)
+            comp = Compiler(c)
+            sql = self._base(c, [c.table.field(n) for n in c.pk_names], comp).get_sql()
+            return [c.row_key(r) for r in s.fetch(sql, comp.params)]
+        return self._run(run)  # type: ignore[no-any-return]
+
+    def delete_many(self) -> int:
+        """Delete every matching row, applying the same referential actions as
+        ``delete()``; loaded objects are marked deleted. Returns the row count."""
+        from .referential import delete_keys
+
+        def run(s: "Session") -> int:
+            keys = self.ids() if self._session is s else self._copy(_session=s).ids()
+            if not keys:
+                return 0
+            return delete_keys(s, {self._mapper: keys})
+        return self._run(run)  # type: ignore[no-any-return]
+
+    def patch_many(self, **values: Any) -> int:
+        """Set fields on every matching row in one UPDATE; loaded objects get
+        the new values (unsaved changes are kept). Returns the row count."""
+        mapper = self._mapper
+        if not values:
+            raise QueryError(f"patch_many() on {mapper.name} needs field=value arguments")
+        props = [self._column_prop(name, "patch_many") for name in values]
+        for prop in props:
+            if prop.primary_key:
+                raise QueryError(f"patch_many() cannot change the primary key {mapper.name}.{prop.name}")
+        checks = type(mapper.cls).__dict__  # noqa: F841 - keeps the class alive in closures
+        from .codegen import _make_check
+        for prop in props:
+            if not _make_check(prop)(values[prop.name]):
+                raise ValidationError(
+                    f"{mapper.name}.{prop.name} cannot be set to {values[prop.name]!r}")
+
+        def run(s: "Session") -> int:
+            s.flush()
+            c = self._compiled(s)
+            imap = s.identity.for_mapper(mapper)
+            keys = None
+            if imap:
+                keys = (self.ids() if self._session is s else self._copy(_session=s).ids())
+            comp = Compiler(c)
+            q = c.dialect.query_class.update(c.table)
+            set_params: list[Any] = []
+            for prop in props:
+                holder = _Holder(values[prop.name])
+                for col, v in zip(prop.columns, c.prop_values[prop.name](holder)):
+                    q = q.set(c.table.field(col.name), comp.param(v))
+            set_params = list(comp.params)
+            comp.params.clear()
+            for cond in self._where:
+                q = q.where(cond.compile(comp))
+            if self._limit is not None or self._offset is not None:
+                inner = self._base(c, [c.table.field(n) for n in c.pk_names], Compiler(c))
+                raise QueryError("patch_many() does not take limit()/skip()") if inner else None
+            cur = s.execute(q.get_sql(), set_params + comp.params)
+            if keys:
+                for k in keys:
+                    obj = imap.get(k)
+                    if obj is None:
+                        continue
+                    s.undo.save(obj)
+                    st = obj._ar_state
+                    d = obj.__dict__
+                    for prop in props:
+                        if st.dirty and prop.name in st.dirty:
+                            st.dirty[prop.name] = values[prop.name]
+                        else:
+                            d[prop.name] = values[prop.name]
+            return max(cur.rowcount, 0)
+        return self._run(run)  # type: ignore[no-any-return]
+
+
+class _Holder:
+    """Stands in for an object so the per-field value getters can adapt a value."""
+
+    __slots__ = ("__dict__",)
+
+    def __init__(self, value: Any) -> None:
+        self.__dict__ = _AnyKey(value)
+
+
+class _AnyKey(dict):  # type: ignore[type-arg]
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.value

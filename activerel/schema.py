@@ -1,0 +1,153 @@
+"""DDL: CREATE TABLE with primary keys, unique constraints, foreign keys and
+their referential actions, CREATE INDEX, and DROP TABLE, built with PyPika.
+The order of tables, and which foreign keys must wait for an ALTER TABLE
+because of a cycle, is decided here; the column types come from the dialect."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from pypika import Column as PColumn
+from pypika import Table
+from pypika.enums import ReferenceOption
+from pypika.queries import CreateQueryBuilder
+from pypika.utils import format_quotes
+
+if TYPE_CHECKING:
+    from .dialects.base import Dialect
+    from .mapper import Mapper, ReferenceProp
+
+_OPTIONS = {
+    "CASCADE": ReferenceOption.cascade, "RESTRICT": ReferenceOption.restrict,
+    "NO ACTION": ReferenceOption.no_action, "SET NULL": ReferenceOption.set_null,
+    "SET DEFAULT": ReferenceOption.set_default,
+}
+
+
+def table_order(mappers: list["Mapper"]) -> list["Mapper"]:
+    """Mappers ordered parents first (a referenced table before the tables
+    referencing it); within a cycle, declaration order."""
+    served = set(mappers)
+    order: list["Mapper"] = []
+    state: dict["Mapper", int] = {}
+
+    def visit(m: "Mapper") -> None:
+        if state.get(m) == 2:
+            return
+        if state.get(m) == 1:
+            return  # a cycle: the back edge is dropped here
+        state[m] = 1
+        for ref in m.references:
+            t = ref.target_mapper
+            if t is not m and t in served:
+                visit(t)
+        state[m] = 2
+        order.append(m)
+
+    for m in mappers:
+        visit(m)
+    return order
+
+
+class _CreateTable(CreateQueryBuilder):  # type: ignore[misc]
+    """PyPika's CREATE TABLE takes one foreign key; this one takes any number."""
+
+    def __init__(self, dialect: Optional[Any] = None) -> None:
+        super().__init__(dialect=dialect)
+        self._foreign_keys: list[str] = []
+
+    def add_foreign_key_sql(self, clause: str) -> "_CreateTable":
+        self._foreign_keys.append(clause)
+        return self
+
+    def _body_sql(self, **kwargs: Any) -> str:
+        body = super()._body_sql(**kwargs)
+        return ",".join([body] + self._foreign_keys) if self._foreign_keys else body
+
+
+def foreign_key_sql(ref: "ReferenceProp", dialect: "Dialect") -> str:
+    """``[CONSTRAINT name] FOREIGN KEY (cols) REFERENCES t (cols) ON DELETE ... ON UPDATE ...``."""
+    quote = _quoter(dialect)
+    cols = ",".join(quote(c.name) for c in ref.columns)
+    target_cols = ",".join(quote(c.target.name) for c in ref.columns)  # type: ignore[union-attr]
+    on_delete = ref.on_delete
+    on_update = ref.on_update
+    if on_delete in dialect.unsupported_actions:
+        on_delete = "NO ACTION" if on_delete != "SET DEFAULT" else "SET NULL"
+    if on_update in dialect.unsupported_actions:
+        on_update = "NO ACTION"
+    name = f"CONSTRAINT {quote(ref.constraint_name)} " if ref.constraint_name else ""
+    return (f"{name}FOREIGN KEY ({cols}) REFERENCES {quote(ref.target_mapper.table)} ({target_cols}) "
+            f"ON DELETE {_OPTIONS[on_delete].value} ON UPDATE {_OPTIONS[on_update].value}")
+
+
+def _quoter(dialect: "Dialect") -> Any:
+    builder = dialect.query_class._builder()
+    char = getattr(builder, "QUOTE_CHAR", '"')
+    return lambda name: format_quotes(name, char)
+
+
+class SchemaBuilder:
+    """The DDL for a set of mappers on one dialect."""
+
+    def __init__(self, mappers: list["Mapper"], dialect: "Dialect") -> None:
+        self.mappers = table_order(mappers)
+        self.dialect = dialect
+
+    def statements(self, only: Optional[set[str]] = None) -> list[str]:
+        """CREATE TABLE / CREATE INDEX / ALTER TABLE statements for the tables
+        named in ``only`` (all when None), parents first."""
+        out: list[str] = []
+        later: list[str] = []
+        created: set[str] = set()
+        served = {m.table for m in self.mappers}
+        for m in self.mappers:
+            if only is not None and m.table not in only:
+                created.add(m.table)
+                continue
+            table_sql, deferred = self.create_table(m, created, served)
+            out.append(table_sql)
+            out.extend(self.create_indexes(m))
+            later.extend(deferred)
+            created.add(m.table)
+        return out + later
+
+    def create_table(self, m: "Mapper", created: set[str], served: set[str]) -> tuple[str, list[str]]:
+        d = self.dialect
+        q = _CreateTable(dialect=getattr(d.query_class._builder(), "dialect", None))
+        q = q.create_table(Table(m.table))
+        pk_cols = [c.name for c in m.pk_columns]
+        cols = []
+        for c in m.columns:
+            ddl = d.ddl_type(c.ctype, indexed=c.unique or c.index or c.primary_key,
+                             autoincrement=c.autoincrement)
+            cols.append(PColumn(c.name, ddl, nullable=c.nullable))
+        q = q.columns(*cols).primary_key(*pk_cols)
+        for c in m.columns:
+            if c.unique and not c.primary_key:
+                q = q.unique(c.name)
+        deferred = []
+        quote = _quoter(d)
+        for ref in m.references:
+            target = ref.target_mapper.table
+            if target not in served:
+                continue
+            clause = foreign_key_sql(ref, d)
+            if target == m.table or target in created or d.inline_forward_foreign_keys:
+                q = q.add_foreign_key_sql(clause)
+            else:
+                deferred.append(f"ALTER TABLE {quote(m.table)} ADD {clause}")
+        return q.get_sql(), deferred
+
+    def create_indexes(self, m: "Mapper") -> list[str]:
+        quote = _quoter(self.dialect)
+        out = []
+        for c in m.columns:
+            wanted = c.index or (c.prop.kind == "reference" and not c.primary_key and not c.unique)
+            if wanted and not c.unique:
+                name = f"ix_{m.table}_{c.name}"
+                out.append(f"CREATE INDEX {quote(name)} ON {quote(m.table)} ({quote(c.name)})")
+        return out
+
+    def drop_statements(self) -> list[str]:
+        return [self.dialect.query_class.drop_table(Table(m.table)).if_exists().get_sql()
+                for m in reversed(self.mappers)]

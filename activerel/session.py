@@ -1,0 +1,299 @@
+"""Sessions: one unit of work, one transaction, one identity map.
+
+``with db.session():`` opens one; active-record calls outside any session
+run in a session of their own. A session holds a connection from its
+database for as long as it lives and begins the transaction lazily."""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, TypeVar
+
+from .compiled import compiled, flat_key
+from .errors import ActiverelError, NotFound
+from .identity import IdentityMap
+from .mapper import mapper_of
+from .state import DELETED, NEW
+from .undo import UndoLog
+
+if TYPE_CHECKING:
+    from .database import Database
+    from .query import Query
+
+T = TypeVar("T")
+
+log = logging.getLogger("activerel.sql")
+_current: ContextVar[Optional["Session"]] = ContextVar("activerel_session", default=None)
+
+
+def current_session() -> Optional["Session"]:
+    """The innermost active session of this context, if any."""
+    s = _current.get()
+    return s if s is not None and s.active else None
+
+
+@contextmanager
+def use_session(db: Optional["Database"] = None) -> Iterator["Session"]:
+    """The current session (of ``db``, when given), else a new one that commits
+    when the block ends."""
+    s = current_session()
+    if s is not None and (db is None or s.db is db):
+        yield s
+        return
+    if db is None:
+        from .database import default_database
+        db = default_database()
+    with db.session() as s:
+        yield s
+
+
+class Session:
+    """A unit of work: queued persists and deletes, changed loaded objects,
+    and the identity map, flushed in dependency order in one transaction."""
+
+    def __init__(self, db: "Database") -> None:
+        self.db = db
+        self.dialect = db.dialect
+        self.identity = IdentityMap()
+        self.active = False
+        self.conn: Any = None
+        self.cursor: Any = None
+        self.in_transaction = False
+        self.dirty: dict[int, Any] = {}
+        self.to_persist: dict[int, Any] = {}
+        self.to_delete: dict[int, Any] = {}
+        self.undo = UndoLog()
+        self._token: Any = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def __enter__(self) -> "Session":
+        self.active = True
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+                self.commit()
+            else:
+                self.rollback()
+        finally:
+            self.active = False
+            _current.reset(self._token)
+            self._release()
+
+    def _release(self) -> None:
+        if self.conn is not None:
+            if self.in_transaction:
+                self._end(False)
+            self.db._release(self.conn)
+            self.conn = self.cursor = None
+
+    def commit(self) -> None:
+        """Flush and commit the transaction; the session stays usable."""
+        self.flush()
+        if self.in_transaction:
+            self._end(True)
+        self.undo.clear()
+
+    def rollback(self) -> None:
+        """Roll the transaction back and restore every object it touched."""
+        if self.in_transaction:
+            self._end(False)
+        self.undo.restore(self)
+        self.to_persist.clear()
+        self.to_delete.clear()
+        self.dirty = {id(o): o for o in self.identity.objects() if o._ar_state.dirty}
+
+    def _end(self, commit: bool) -> None:
+        self.in_transaction = False
+        try:
+            if commit:
+                self._log("COMMIT", ())
+                self.dialect.commit(self.conn)
+            else:
+                self._log("ROLLBACK", ())
+                self.dialect.rollback(self.conn)
+        except Exception as exc:
+            err = self.dialect.translate_error(exc)
+            if err is not None:
+                raise err from exc
+            raise
+
+    # -- statements ----------------------------------------------------------
+    def _log(self, sql: str, params: Any) -> None:
+        if self.db.echo:
+            print(f"{sql}  {params!r}" if params else sql)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %r", sql, params, extra={"sql": sql, "params": params})
+
+    def _cursor(self) -> Any:
+        if self.conn is None:
+            self.conn = self.db._acquire()
+            self.cursor = self.conn.cursor()
+        if not self.in_transaction:
+            sent = self.dialect.begin(self.conn)
+            if sent:
+                self._log(sent, ())
+            self.in_transaction = True
+        return self.cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Send one statement with bound parameters; returns the cursor."""
+        cur = self._cursor()
+        self._log(sql, params)
+        try:
+            cur.execute(sql, params)
+        except Exception as exc:
+            self._driver_error(exc)
+        return cur
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        cur = self._cursor()
+        self._log(sql, rows)
+        try:
+            cur.executemany(sql, rows)
+        except Exception as exc:
+            self._driver_error(exc)
+        return cur
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run a SELECT and return its rows as tuples."""
+        return self.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+
+    def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
+        cur = self._cursor()
+        self._log(sql, params)
+        try:
+            return self.dialect.insert_generated(cur, sql, params, count, pk_column)
+        except Exception as exc:
+            self._driver_error(exc)
+            raise  # unreachable
+
+    def _driver_error(self, exc: Exception) -> None:
+        err = self.dialect.translate_error(exc)
+        if err is not None:
+            raise err from exc
+        raise exc
+
+    # -- the unit of work ----------------------------------------------------
+    def persist(self, *objs: Any) -> None:
+        """Queue objects (and what they reach) to be inserted or updated."""
+        for obj in objs:
+            st = _state(obj)
+            if st.status == DELETED:
+                raise ActiverelError(f"{obj!r} was deleted; it cannot be persisted again")
+            self.to_persist[id(obj)] = obj
+
+    def delete(self, *objs: Any) -> None:
+        """Queue objects to be deleted with their referential actions."""
+        for obj in objs:
+            st = _state(obj)
+            if st.status == NEW:
+                raise ActiverelError(f"{obj!r} is new: it has no row to delete")
+            if st.status == DELETED:
+                continue
+            self.to_delete[id(obj)] = obj
+
+    def flush(self) -> None:
+        """Send every pending change now, in dependency order. On failure the
+        transaction is rolled back and every object restored."""
+        if not (self.to_persist or self.to_delete or self.dirty):
+            return
+        from .unitofwork import UnitOfWork
+        try:
+            UnitOfWork(self).flush()
+        except BaseException:
+            self.rollback()
+            raise
+
+    # -- loading -------------------------------------------------------------
+    def get(self, cls: type[T], pk: Any) -> T:
+        mapper = mapper_of(cls)
+        key = self.normalize_key(mapper, pk)
+        obj = self.identity.get(mapper, key)
+        if obj is not None and obj._ar_state.stub_of is None:
+            return obj  # type: ignore[no-any-return]
+        self.flush()
+        found = self.load_keys(mapper, [key])
+        if not found:
+            raise NotFound(f"{mapper.name} with primary key {pk!r} does not exist")
+        return found[0]  # type: ignore[no-any-return]
+
+    def normalize_key(self, mapper: Any, pk: Any) -> Any:
+        from .model import Model
+        if isinstance(pk, Model):
+            return type(pk).__ar_mapper__.key_of(pk)
+        width = len(mapper.pk_columns)
+        if width == 1:
+            if isinstance(pk, tuple) and len(pk) == 1:
+                pk = pk[0]
+            return pk
+        if not isinstance(pk, tuple) or len(pk) != width:
+            from .errors import QueryError
+            raise QueryError(f"{mapper.name} has a composite primary key of {width} columns "
+                             f"({', '.join(c.name for c in mapper.pk_columns)}): pass a tuple, not {pk!r}")
+        parts: list[Any] = []
+        for v in pk:
+            parts.extend(flat_key(type(v).__ar_mapper__.key_of(v)) if isinstance(v, Model) else (v,))
+        return tuple(parts)
+
+    def load_keys(self, mapper: Any, keys: Sequence[Any]) -> list[Any]:
+        """Load (or refresh) the rows with these keys, in chunks."""
+        c = compiled(mapper, self.dialect)
+        columns = c.select_columns()
+        hydrate = c.hydrator(columns)
+        width = len(c.pk_names)
+        step = max(1, self.dialect.param_limit // width)
+        out: list[Any] = []
+        for i in range(0, len(keys), step):
+            chunk = keys[i:i + step]
+            params: list[Any] = []
+            for k in chunk:
+                params.extend(c.key_params(k))
+            rows = self.fetch(c.select_by_key_sql(columns, len(chunk)), params)
+            out.extend(hydrate(rows, self))
+        return out
+
+    def reload(self, obj: Any) -> None:
+        st = _state(obj)
+        mapper = type(obj).__ar_mapper__
+        if st.status != 1 or st.key is None:
+            raise ActiverelError(f"{obj!r} has no row to reload ({'new' if st.status == NEW else 'deleted'})")
+        self.flush()
+        current = self.identity.get(mapper, st.key)
+        if current is None:
+            self.identity.add(mapper, st.key, obj)
+            st.session = self
+        elif current is not obj:
+            raise ActiverelError(f"{obj!r}: another object holds this row in the session")
+        if not self.load_keys(mapper, [st.key]):
+            raise NotFound(f"{mapper.name} with primary key {st.key!r} no longer exists")
+
+    def query(self, cls: type[T]) -> "Query[T]":
+        from .query import Query
+        return Query(cls, session=self)
+
+    def attach(self, obj: Any) -> None:
+        """Make a persistent object from another (finished) session this session's."""
+        st = obj._ar_state
+        if st.session is self:
+            return
+        mapper = type(obj).__ar_mapper__
+        if st.key is not None and st.status == 1:
+            current = self.identity.get(mapper, st.key)
+            if current is not None and current is not obj:
+                raise ActiverelError(
+                    f"{obj!r} is a different object for a row this session already loaded; "
+                    "use the session's object")
+            self.identity.add(mapper, st.key, obj)
+        st.session = self
+
+
+def _state(obj: Any) -> Any:
+    try:
+        return obj._ar_state
+    except AttributeError:
+        raise TypeError(f"{obj!r} is not an activerel model instance") from None

@@ -1,0 +1,122 @@
+"""Column types: which Python types a field may hold, how a value is checked
+before it reaches SQL, and what *kind* of column it is. Each dialect maps a
+kind to its native type and to the adapters that move values in and out."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, Optional
+from uuid import UUID
+
+from .errors import ModelDefinitionError
+
+# kind -> the Python types it accepts, in the order they are tried
+_KINDS: dict[type, str] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    bytes: "bytes",
+    Decimal: "decimal",
+    datetime: "datetime",
+    date: "date",
+    time: "time",
+    UUID: "uuid",
+    dict: "json",
+    list: "json",
+}
+
+# Source of the check each kind's values must pass; ``v`` is the value.
+_CHECKS: dict[str, str] = {
+    "int": "(type(v) is int or (isinstance(v, int) and not isinstance(v, bool)))",
+    "float": "(type(v) is float or (isinstance(v, (int, float)) and not isinstance(v, bool)))",
+    "bool": "(v is True or v is False)",
+    "str": "(type(v) is str or isinstance(v, str))",
+    "bytes": "isinstance(v, bytes)",
+    "decimal": "(isinstance(v, (Decimal, int)) and not isinstance(v, bool))",
+    "datetime": "isinstance(v, datetime)",
+    "date": "(isinstance(v, date) and not isinstance(v, datetime))",
+    "time": "isinstance(v, time)",
+    "uuid": "isinstance(v, UUID)",
+}
+
+CHECK_GLOBALS: dict[str, Any] = {
+    "Decimal": Decimal, "datetime": datetime, "date": date, "time": time, "UUID": UUID,
+}
+
+
+class ColumnType:
+    """The type of one column: its kind (``int``, ``str``, ``json``, ...), the
+    Python class it holds (the enum class for enums), and nullability."""
+
+    __slots__ = ("kind", "python_type", "nullable")
+
+    def __init__(self, kind: str, python_type: type, nullable: bool) -> None:
+        self.kind = kind
+        self.python_type = python_type
+        self.nullable = nullable
+
+    @classmethod
+    def from_annotation(cls, tp: Any, nullable: bool, where: str) -> "ColumnType":
+        """The column type of a resolved annotation ``tp`` (``Optional`` already
+        stripped); ``where`` names the field for the error message."""
+        origin = getattr(tp, "__origin__", None)
+        if origin in (dict, list):
+            return cls("json", origin, nullable)
+        if isinstance(tp, type):
+            if issubclass(tp, enum.Enum):
+                return cls("enum", tp, nullable)
+            kind = _KINDS.get(tp)
+            if kind is not None:
+                return cls(kind, tp, nullable)
+        raise ModelDefinitionError(
+            f"{where}: unsupported column type {getattr(tp, '__name__', tp)!r}; supported are "
+            "int, float, bool, str, bytes, Decimal, datetime, date, time, UUID, Enum "
+            "subclasses, dict and list (JSON)")
+
+    def check_source(self, var: str, globals_: dict[str, Any], uid: str) -> str:
+        """Python source of a boolean expression true when ``var`` is a valid value."""
+        if self.kind == "enum":
+            globals_[f"_enum_{uid}"] = self.python_type
+            src = f"isinstance(v, _enum_{uid})"
+        elif self.kind == "json":
+            src = "isinstance(v, dict)" if self.python_type is dict else "isinstance(v, list)"
+        else:
+            src = _CHECKS[self.kind]
+        src = src.replace("v", var) if var != "v" else src
+        if self.nullable:
+            src = f"({var} is None or {src})"
+        return src
+
+    def is_valid(self, value: Any) -> bool:
+        """Whether ``value`` may be stored in this column (slow path, for defaults)."""
+        ns = dict(CHECK_GLOBALS)
+        return bool(eval(self.check_source("v", ns, "x"), ns, {"v": value}))
+
+    def __repr__(self) -> str:
+        return f"ColumnType({self.kind}, {self.python_type.__name__}, nullable={self.nullable})"
+
+
+def describe(value: Any) -> str:
+    """A short description of a value for error messages."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    """``(T, True)`` for ``Optional[T]`` / ``T | None``, else ``(tp, False)``."""
+    args = getattr(tp, "__args__", None)
+    origin = getattr(tp, "__origin__", None)
+    import types as _types
+    import typing
+    if args and (origin is typing.Union or isinstance(tp, getattr(_types, "UnionType", ()))):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == len(args):
+            return tp, False
+        if len(rest) == 1:
+            return rest[0], True
+        return typing.Union[tuple(rest)], True  # type: ignore[return-value]
+    return tp, False

@@ -1,0 +1,448 @@
+"""The unit of work: turns a session's pending objects into SQL.
+
+A flush walks the object graph from the persisted roots and the changed
+objects, orders new objects so every row is inserted after the rows it
+references (a cycle through a nullable reference is broken by inserting NULL
+and updating afterwards), inserts one multi-row statement per table, level
+and column shape, updates only changed columns, then applies deletes with
+their referential actions. Every object is snapshotted in the session's undo
+log before it is touched, so a failure restores all of them."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from .compiled import compiled, flat_key
+from .errors import IntegrityError, ValidationError
+from .markers import MISSING
+from .relations import RelationList
+from .state import DELETED, NEW, PERSISTENT
+
+if TYPE_CHECKING:
+    from .mapper import BackRefProp, Mapper, ReferenceProp
+    from .session import Session
+
+
+def _mapper(obj: Any) -> "Mapper":
+    return type(obj).__ar_mapper__  # type: ignore[no-any-return]
+
+
+class UnitOfWork:
+    """One flush of one session."""
+
+    def __init__(self, session: "Session") -> None:
+        self.session = session
+        self.dialect = session.dialect
+        self.undo = session.undo
+        self.visited: list[Any] = []
+        self.lists: list[RelationList] = []
+        self.ones: list[tuple[Any, str]] = []
+        self.pivot_removals: dict[tuple, tuple["BackRefProp", Any, Any]] = {}
+        self.pivot_pairs: set[tuple] = set()
+        self.deferred: dict[int, list["ReferenceProp"]] = {}
+
+    # -- the walk --------------------------------------------------------------
+    def flush(self) -> None:
+        s = self.session
+        roots = list(s.to_persist.values())
+        roots += [o for o in s.dirty.values() if o._ar_state.dirty and o._ar_state.status == PERSISTENT]
+        deletes = list(s.to_delete.values())
+        self.walk(roots)
+        new = [o for o in self.visited if o._ar_state.status == NEW]
+        dirty = [o for o in self.visited if o._ar_state.status == PERSISTENT and o._ar_state.dirty]
+        save = self.undo.save
+        for o in new:
+            save(o)
+        for o in dirty:
+            save(o)
+        if new:
+            self.insert(new)
+        if dirty:
+            self.update(dirty)
+        if self.pivot_removals:
+            self.remove_pivots()
+        if deletes:
+            from .referential import delete_objects
+            delete_objects(s, deletes)
+        for o in self.visited:
+            st = o._ar_state
+            st.dirty = None
+            st.session = s
+        for lst in self.lists:
+            lst.baseline = tuple(lst)
+        for obj, name in self.ones:
+            st = obj._ar_state
+            if st.baseline is None:
+                st.baseline = {}
+            st.baseline[name] = obj.__dict__.get(name)
+        s.to_persist.clear()
+        s.to_delete.clear()
+        s.dirty.clear()
+
+    def walk(self, roots: list[Any]) -> None:
+        """Visit every object reachable from ``roots`` through references and
+        loaded back references, syncing foreign keys with the collections."""
+        seen: set[int] = set()
+        stack = list(reversed(roots))
+        visited = self.visited
+        session = self.session
+        while stack:
+            obj = stack.pop()
+            oid = id(obj)
+            if oid in seen:
+                continue
+            seen.add(oid)
+            st = obj._ar_state
+            if st.stub_of is not None or st.status == DELETED:
+                continue
+            if st.status == PERSISTENT and st.session is not session:
+                session.attach(obj)
+            visited.append(obj)
+            mapper = _mapper(obj)
+            d = obj.__dict__
+            for ref in mapper.references:
+                t = d.get(ref.name)
+                if t is not None and id(t) not in seen:
+                    stack.append(t)
+            for back in mapper.backrefs:
+                if back.name not in d:
+                    continue
+                value = d[back.name]
+                if back.via is not None:
+                    self._walk_via(obj, back, value, stack)
+                elif back.many:
+                    self._walk_many(obj, back, value, stack)
+                else:
+                    self._walk_one(obj, back, value, stack)
+
+    def _point(self, item: Any, ref: "ReferenceProp", obj: Any) -> None:
+        """Make ``item.<ref>`` be ``obj`` (undoably), keeping loaded lists in sync."""
+        old = item.__dict__.get(ref.name)
+        if old is obj:
+            return
+        save = self.undo.save
+        save(item)
+        if old is not None:
+            save(old)
+        if obj is not None:
+            save(obj)
+        setattr(item, ref.name, obj)
+
+    def _orphan(self, obj: Any, back: "BackRefProp", item: Any, stack: list[Any]) -> None:
+        ref = back.mapped_by
+        assert ref is not None
+        if item.__dict__.get(ref.name) is not obj or item._ar_state.status == DELETED:
+            return
+        if not ref.nullable:
+            raise IntegrityError(
+                f"{_mapper(item).name}.{ref.name} is not nullable: {item!r} was removed from "
+                f"{_mapper(obj).name}.{back.name} but still references it; delete it or point "
+                f"it at another {_mapper(obj).name}")
+        self._point(item, ref, None)
+        stack.append(item)
+
+    def _walk_many(self, obj: Any, back: "BackRefProp", value: Any, stack: list[Any]) -> None:
+        ref = back.mapped_by
+        assert ref is not None
+        for item in value:
+            if item.__dict__.get(ref.name) is not obj:
+                self._point(item, ref, obj)
+            stack.append(item)
+        if isinstance(value, RelationList):
+            if value.changed():
+                self.undo.save(obj)
+                for item in value.removed():
+                    self._orphan(obj, back, item, stack)
+            self.lists.append(value)
+
+    def _walk_one(self, obj: Any, back: "BackRefProp", value: Any, stack: list[Any]) -> None:
+        ref = back.mapped_by
+        assert ref is not None
+        if value is not None:
+            if value.__dict__.get(ref.name) is not obj:
+                self._point(value, ref, obj)
+            stack.append(value)
+        base = obj._ar_state.baseline
+        old = base.get(back.name, MISSING) if base else MISSING
+        if old is not MISSING and old is not None and old is not value:
+            self.undo.save(obj)
+            self._orphan(obj, back, old, stack)
+        self.ones.append((obj, back.name))
+
+    def _walk_via(self, obj: Any, back: "BackRefProp", value: Any, stack: list[Any]) -> None:
+        local, remote = back.via_local, back.via_remote
+        assert local is not None and remote is not None
+        for item in value:
+            stack.append(item)
+        if not isinstance(value, RelationList):
+            return
+        self.lists.append(value)
+        if not value.changed():
+            return
+        self.undo.save(obj)
+        inverse = back.via_inverse
+        for item in value.added():
+            pair = (back.via, local.name, id(obj), remote.name, id(item))
+            mirror = (back.via, remote.name, id(item), local.name, id(obj))
+            if pair in self.pivot_pairs or mirror in self.pivot_pairs:
+                continue
+            self.pivot_pairs.add(pair)
+            if inverse is not None and inverse.name in item.__dict__:
+                lst = item.__dict__[inverse.name]
+                if not any(o is obj for o in lst):
+                    self.undo.save(item)
+                    lst.append(obj)
+                    lst.baseline = lst.baseline + (obj,)
+            try:
+                pivot = back.via(**{local.name: obj, remote.name: item})  # type: ignore[misc]
+            except ValidationError as exc:
+                raise ValidationError(
+                    f"cannot link {obj!r} to {item!r} through {back.via.__name__} for "  # type: ignore[union-attr]
+                    f"{_mapper(obj).name}.{back.name}: {exc}; create {back.via.__name__} "  # type: ignore[union-attr]
+                    "objects directly") from exc
+            stack.append(pivot)
+        for item in value.removed():
+            if item._ar_state.status == NEW:
+                continue
+            key = (back.via, local.name, id(obj), remote.name, id(item))
+            mirror = (back.via, remote.name, id(item), local.name, id(obj))
+            if key in self.pivot_removals or mirror in self.pivot_removals:
+                continue
+            self.pivot_removals[key] = (back, obj, item)
+            if inverse is not None and inverse.name in item.__dict__:
+                lst = item.__dict__[inverse.name]
+                if any(o is obj for o in lst):
+                    self.undo.save(item)
+                    lst[:] = [o for o in lst if o is not obj]
+                    lst.baseline = tuple(o for o in lst.baseline if o is not obj)
+
+    # -- ordering ----------------------------------------------------------------
+    def levels(self, new: list[Any]) -> list[int]:
+        """The insert level of each new object: one more than the deepest new
+        object it references. Breaks cycles at a nullable reference."""
+        index = {id(o): i for i, o in enumerate(new)}
+        while True:
+            try:
+                return self._levels(new, index)
+            except _Restart:
+                continue
+
+    def _deps(self, obj: Any, index: dict[int, int]) -> list[tuple["ReferenceProp", int]]:
+        d = obj.__dict__
+        out = []
+        deferred = self.deferred.get(id(obj), ())
+        for ref in _mapper(obj).references:
+            t = d.get(ref.name)
+            if t is not None and ref not in deferred:
+                j = index.get(id(t))
+                if j is not None:
+                    out.append((ref, j))
+        return out
+
+    def _levels(self, new: list[Any], index: dict[int, int]) -> list[int]:
+        n = len(new)
+        level = [0] * n
+        color = [0] * n
+        for start in range(n):
+            if color[start]:
+                continue
+            color[start] = 1
+            stack = [(start, iter(self._deps(new[start], index)))]
+            edges: list[tuple[int, "ReferenceProp", int]] = []
+            while stack:
+                i, it = stack[-1]
+                for ref, j in it:
+                    if color[j] == 0:
+                        color[j] = 1
+                        edges.append((i, ref, j))
+                        stack.append((j, iter(self._deps(new[j], index))))
+                        break
+                    if color[j] == 1:
+                        pos = next(p for p, (node, _) in enumerate(stack) if node == j)
+                        cycle = edges[pos:] + [(i, ref, j)]
+                        self._break(cycle, new, current=(i, ref, j))
+                        if not self._is_deferred(new[i], ref):
+                            raise _Restart
+                else:
+                    lv = 0
+                    for ref, j in self._deps(new[i], index):
+                        if level[j] + 1 > lv:
+                            lv = level[j] + 1
+                    level[i] = lv
+                    color[i] = 2
+                    stack.pop()
+                    if edges and len(edges) >= len(stack):
+                        edges.pop()
+        return level
+
+    def _is_deferred(self, obj: Any, ref: "ReferenceProp") -> bool:
+        return ref in self.deferred.get(id(obj), ())
+
+    def _break(self, cycle: list[tuple[int, "ReferenceProp", int]], new: list[Any],
+               current: tuple[int, "ReferenceProp", int]) -> None:
+        candidates = [e for e in cycle if e[1].nullable]
+        if not candidates:
+            names = " -> ".join(f"{_mapper(new[i]).name}.{ref.name}" for i, ref, _ in cycle)
+            raise IntegrityError(
+                f"cannot insert a cycle of non-nullable references ({names} -> "
+                f"{_mapper(new[cycle[0][0]]).name}): make one of them Optional so it can be "
+                "filled in after the insert")
+        i, ref, _ = current if current in candidates else candidates[-1]
+        self.deferred.setdefault(id(new[i]), []).append(ref)
+
+    # -- writes --------------------------------------------------------------------
+    def insert(self, new: list[Any]) -> None:
+        levels = self.levels(new)
+        groups: dict[tuple[int, Any], list[Any]] = {}
+        for obj, lv in zip(new, levels):
+            groups.setdefault((lv, _mapper(obj)), []).append(obj)
+        for (_, mapper), objs in sorted(groups.items(), key=lambda kv: kv[0][0]):
+            self._insert_group(mapper, objs)
+        if self.deferred:
+            self._fill_deferred(new)
+
+    def _insert_group(self, mapper: "Mapper", objs: list[Any]) -> None:
+        s = self.session
+        c = compiled(mapper, self.dialect)
+        auto = mapper.autoincrement
+        generated, given = [], []
+        if auto is not None:
+            default = auto.default
+            name = auto.name
+            for o in objs:
+                v = o.__dict__.get(name)
+                (generated if v is None or v == default else given).append(o)
+        else:
+            given = objs
+        limit = self.dialect.param_limit
+        for objs_, with_auto in ((generated, False), (given, True)):
+            if not objs_:
+                continue
+            columns = c.insert_columns(with_auto)
+            getter = c.row_getter(columns)
+            step = max(1, limit // max(1, len(columns)))
+            positions = {}
+            for i in range(0, len(objs_), step):
+                chunk = objs_[i:i + step]
+                params: list[Any] = []
+                for o in chunk:
+                    row = getter(o)
+                    refs = self.deferred.get(id(o))
+                    if refs:
+                        row = list(row)
+                        if not positions:
+                            positions = {cn: k for k, cn in enumerate(columns)}
+                        for ref in refs:
+                            for col in ref.columns:
+                                row[positions[col.name]] = None
+                    params.extend(row)
+                sql = c.insert_sql(columns, len(chunk))
+                if with_auto:
+                    s.execute(sql, params)
+                else:
+                    keys = s.insert_generated(sql, params, len(chunk), c.pk_names[0])
+                    name = auto.name  # type: ignore[union-attr]
+                    for o, k in zip(chunk, keys):
+                        o.__dict__[name] = k
+        imap = s.identity.for_mapper(mapper)
+        key_of = mapper.key_of  # type: ignore[attr-defined]
+        for o in objs:
+            st = o._ar_state
+            st.status = PERSISTENT
+            st.key = k = key_of(o)
+            st.session = s
+            imap[k] = o
+
+    def _fill_deferred(self, new: list[Any]) -> None:
+        groups: dict[tuple[Any, Any], list[Any]] = {}
+        for obj in new:
+            for ref in self.deferred.get(id(obj), ()):
+                groups.setdefault((_mapper(obj), ref), []).append(obj)
+        for (mapper, ref), objs in groups.items():
+            c = compiled(mapper, self.dialect)
+            sql = c.set_ref_sql(ref, 1)
+            values = c.prop_values[ref.name]
+            rows = [values(o) + c.key_params(o._ar_state.key) for o in objs]
+            self.session.executemany(sql, rows)
+
+    def update(self, dirty: list[Any]) -> None:
+        groups: dict[tuple[Any, tuple[str, ...]], list[Any]] = {}
+        rekeyed = []
+        for obj in dirty:
+            mapper = _mapper(obj)
+            names = tuple(p.name for p in list(mapper.scalars) + list(mapper.references)
+                          if p.name in obj._ar_state.dirty)
+            if not names:
+                continue
+            if any(mapper.props[n].primary_key for n in names):  # type: ignore[attr-defined]
+                rekeyed.append(obj)
+            groups.setdefault((mapper, names), []).append(obj)
+        for (mapper, names), objs in groups.items():
+            c = compiled(mapper, self.dialect)
+            columns = tuple(col.name for n in names for col in mapper.props[n].columns)  # type: ignore[attr-defined]
+            sql = c.update_sql(columns)
+            getters = [c.prop_values[n] for n in names]
+            rows = []
+            for o in objs:
+                row: tuple = ()
+                for g in getters:
+                    row += g(o)
+                rows.append(row + c.key_params(o._ar_state.key))
+            if len(rows) == 1:
+                self.session.execute(sql, rows[0])
+            else:
+                self.session.executemany(sql, rows)
+        for obj in rekeyed:
+            self._rekey(obj)
+
+    def _rekey(self, obj: Any) -> None:
+        """A primary key changed: apply on_update actions and move the identity."""
+        from .referential import apply_key_change
+        mapper = _mapper(obj)
+        st = obj._ar_state
+        old, new = st.key, mapper.key_of(obj)  # type: ignore[attr-defined]
+        apply_key_change(self.session, mapper, old, new)
+        self.session.identity.discard(mapper, old, obj)
+        self.session.identity.add(mapper, new, obj)
+        st.key = new
+
+    def remove_pivots(self) -> None:
+        s = self.session
+        by_pivot: dict[Any, list[tuple[Any, Any, Any]]] = {}
+        for back, obj, item in self.pivot_removals.values():
+            by_pivot.setdefault(back.via, []).append((back, obj, item))
+        for via, entries in by_pivot.items():
+            pm = via.__ar_mapper__
+            c = compiled(pm, self.dialect)
+            first = entries[0][0]
+            cols = list(first.via_local.columns) + list(first.via_remote.columns)
+            from pypika import Parameter, Tuple
+            t = c.table
+            rows = []
+            for back, obj, item in entries:
+                a = flat_key(_mapper(obj).key_of(obj))  # type: ignore[attr-defined]
+                b = flat_key(_mapper(item).key_of(item))  # type: ignore[attr-defined]
+                if back.via_local is first.via_local:
+                    rows.append(a + b)
+                else:
+                    rows.append(b + a)
+            width = len(cols)
+            step = max(1, self.dialect.param_limit // width)
+            ph = Parameter(self.dialect.placeholder)
+            for i in range(0, len(rows), step):
+                chunk = rows[i:i + step]
+                crit = Tuple(*[t.field(col.name) for col in cols]).isin([Tuple(*[ph] * width)] * len(chunk))
+                sql = self.dialect.query_class.from_(t).delete().where(crit).get_sql()
+                s.execute(sql, [v for r in chunk for v in r])
+            wanted = {(id(obj), id(item)) if back.via_local is first.via_local else (id(item), id(obj))
+                      for back, obj, item in entries}
+            imap = s.identity.for_mapper(pm)
+            for key, p in list(imap.items()):
+                pd = p.__dict__
+                if (id(pd.get(first.via_local.name)), id(pd.get(first.via_remote.name))) in wanted:
+                    self.undo.save(p)
+                    p._ar_state.status = DELETED
+                    del imap[key]
+
+
+class _Restart(Exception):
+    """A cycle was broken at an earlier edge: compute the levels again."""
