@@ -55,7 +55,10 @@ def _checker_error(mapper: "Mapper") -> Callable[[str, Any], None]:
 
 def _check_src(prop: Any, var: str, ns: dict[str, Any]) -> str:
     if prop.kind == "scalar":
-        return prop.ctype.check_source(var, ns, prop.name)
+        src = prop.ctype.check_source(var, ns, prop.name)
+        if prop.autoincrement and not prop.ctype.nullable:
+            src = f"({var} is None or {src})"  # None: let the database generate it
+        return src
     ns[f"_T_{prop.name}"] = prop.target
     src = f"isinstance({var}, _T_{prop.name})"
     if prop.nullable:

@@ -288,6 +288,10 @@ class CompiledMapper:
         sql = self.sql_cache.get(key)
         if sql is None:
             one = self.sql_cache.get(("insert1", columns))
+            if one is None and not columns:
+                # nothing but a generated key: the dialect knows how to ask for defaults
+                one = self.sql_cache[("insert1", columns)] = self.dialect.insert_defaults_sql(
+                    self.table, self.pk_names[0])
             if one is None:
                 q = self.dialect.query_class.into(self.table).columns(*columns).insert(
                     *[Parameter(self.ph)] * len(columns))

@@ -37,6 +37,10 @@ class Database:
         self.dialect = dialect_for(self.url)
         self.echo = echo
         self._models = list(models) if models is not None else None
+        from .model import Model
+        for m in self._models or ():
+            if not (isinstance(m, type) and issubclass(m, Model) and m is not Model):
+                raise ActiverelError(f"Database(models=...) takes Model subclasses, not {m!r}")
         self._mappers: Optional[list[Mapper]] = None
         self._incoming: dict[Mapper, list[ReferenceProp]] = {}
         self._delete_rank: dict[Mapper, int] = {}
@@ -163,9 +167,9 @@ class Database:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run raw SQL (with bound parameters) in the current transaction; the
-        rows as tuples (empty for statements that return none)."""
+        rows as tuples (empty for statements that return none). Pending changes
+        of the session are not flushed first: call ``session.flush()`` for that."""
         with use_session(self) as s:
-            s.flush()
             cur = s.execute(sql, tuple(params))
             return cur.fetchall() if cur.description else []
 

@@ -102,20 +102,25 @@ def step(title: str) -> Iterator[None]:
     finally:
         logger.removeHandler(counter)
         logger.setLevel(old_level)
-    verbs = [_verb(sql) for sql in counter.statements]
-    noun = "statement" if len(verbs) == 1 else "statements"
-    summary = ", ".join(verbs[:8]) + (", ..." if len(verbs) > 8 else "")
-    print(f"   -> {len(verbs)} SQL {noun}" + (f": {summary}" if verbs else ""))
+    n = len(counter.statements)
+    print(f"   -> {n} SQL statement{'' if n == 1 else 's'}")
+    for sql in counter.statements:
+        print(f"        {_describe(sql)}")
 
 
-def _verb(sql: str) -> str:
-    """'INSERT', 'SELECT', ... or 'CREATE TABLE' / 'CREATE INDEX'."""
-    words = sql.split()
-    if not words:
-        return "?"
-    if words[0].upper() == "CREATE":
-        return " ".join([w for w in words if w.upper() != "UNIQUE"][:2]).upper()
-    return words[0].upper()
+def _describe(sql: str) -> str:
+    """A one-line summary of a statement: its verb and table, and the number
+    of rows of a multi-row INSERT."""
+    text = " ".join(sql.split())
+    if text.upper().startswith("INSERT"):
+        rows = text.count("),(") + 1
+        return f"{text.split(' (')[0]} ({rows} row{'' if rows == 1 else 's'})"
+    if text.upper().startswith("CREATE"):
+        return text.split(" (")[0] + " (...)"
+    if text.upper().startswith("SELECT") and " FROM " in text:
+        columns, rest = text[len("SELECT "):].split(" FROM ", 1)
+        return f"SELECT {columns if len(columns) <= 12 else '...'} FROM {rest}"
+    return text if len(text) <= 72 else text[:69] + "..."
 
 
 # --------------------------------------------------------------------------
@@ -196,6 +201,10 @@ def run_demo(db_path: str = "activerel-demo.db") -> int:
                 draft = Post.query().filter(title="Notes on a kernel").find_one()
                 print(f"   loaded #{draft.id} {draft.title!r}, "
                       f"published={draft.published}")
+                # The identity map: one row, one object. The session already
+                # holds this post, so get() returns it without a query.
+                same = Post.get(draft.id)
+                print(f"   Post.get({draft.id}) is the very same object: {same is draft}")
                 draft.title = "Notes on a kernel, revised"
                 draft.published = True
                 # Nothing is written yet: the session flushes the changed
@@ -206,9 +215,13 @@ def run_demo(db_path: str = "activerel-demo.db") -> int:
             print(f"   #{post.id} {post.title!r}, published={post.published}")
 
         # -- 6. A delete with referential actions ----------------------------
+        victim = User.query().filter(username="linus").find_one()
         before = _counts()
         with step("Delete user 'linus': CASCADE and SET NULL applied by the unit of work"):
-            victim = User.query().filter(username="linus").find_one()
+            # The unit of work finds what depends on linus, set-based, before
+            # the database sees the DELETE: his posts (CASCADE), their
+            # comments and tag links (CASCADE), his own comments (CASCADE),
+            # and the post he edits (SET NULL). All in one transaction.
             victim.delete()
         after = _counts()
         for name in before:

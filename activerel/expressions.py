@@ -93,6 +93,17 @@ class _Compare(Condition):
         self.field = field
         self.op = op
         self.value = value
+        if op in ("in", "not_in"):
+            for v in value:
+                field.check_value(v)
+        elif op == "between":
+            field.check_value(value[0])
+            field.check_value(value[1])
+        elif op == "like":
+            if not isinstance(value, str):
+                raise ValidationError(f"like() takes a str pattern, not {value!r}")
+        elif value is not None or op not in ("eq", "ne"):
+            field.check_value(value)
 
     def compile(self, comp: Compiler) -> Criterion:
         return self.field.compile_op(comp, self.op, self.value)
@@ -156,20 +167,35 @@ class FieldExpr:
     def between(self, low: Any, high: Any) -> Condition:
         return _Compare(self, "between", (low, high))
 
+    def check_value(self, value: Any) -> None:
+        """Raise ValidationError unless ``value`` can be compared with this field."""
+        prop = self.prop
+        from .model import Model
+        if prop.kind == "scalar":
+            from .codegen import _make_check  # the generated per-field check
+            check = _checks.get(prop)
+            if check is None:
+                check = _checks[prop] = _make_check(prop)
+            if value is None or not check(value):
+                raise ValidationError(
+                    f"{prop.owner.name}.{prop.name} cannot be compared with {value!r}: not a "
+                    f"{prop.ctype.kind}")  # type: ignore[attr-defined]
+        elif isinstance(value, Model):
+            target = prop.target_mapper  # type: ignore[attr-defined]
+            if not isinstance(value, target.cls):
+                raise ValidationError(
+                    f"{prop.owner.name}.{prop.name} refers to {target.name}, not "
+                    f"{type(value).__name__}")
+        else:
+            target = prop.target_mapper  # type: ignore[attr-defined]
+            target.check_key(value, f"{prop.owner.name}.{prop.name}")
+
     # compilation
     def _values(self, comp: Compiler, value: Any) -> tuple:
         """The database values of the field's columns for ``value``."""
         prop = self.prop
         c = comp.c
         if prop.kind == "scalar":
-            from .codegen import _make_check  # the generated per-field check
-            check = _checks.get(prop)
-            if check is None:
-                check = _checks[prop] = _make_check(prop)
-            if not check(value):
-                raise ValidationError(
-                    f"{prop.owner.name}.{prop.name} compares with {value!r}, which is not a "
-                    f"{prop.ctype.kind}")  # type: ignore[attr-defined]
             adapt = c.adapters[prop.column.name]  # type: ignore[attr-defined]
             return (value if adapt is None else adapt(value),)
         from .model import Model

@@ -9,7 +9,7 @@ import sys
 import typing
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
-from .errors import ModelDefinitionError
+from .errors import ModelDefinitionError, ValidationError
 from .markers import MISSING, AutoIncrement, BackReference, FieldSpec, Index, PrimaryKey, Reference, Unique
 from .registry import registry
 from .types import ColumnType, describe, unwrap_optional
@@ -271,6 +271,8 @@ class Mapper:
         column = spec.column if spec and spec.column else name
         where = f"{self.name}.{name}"
         inner, nullable = unwrap_optional(tp)
+        if isinstance(inner, (str, typing.ForwardRef)):
+            inner = self._evaluate(name, inner)
         if refs and backs:
             raise ModelDefinitionError(f"{where} cannot be both a Reference and a BackReference")
         if backs:
@@ -348,7 +350,7 @@ class Mapper:
             raise ModelDefinitionError(f"{where}: a BackReference takes no default")
         many = typing.get_origin(inner) is list
         target = inner.__args__[0] if many and inner.__args__ else inner
-        if isinstance(target, str):
+        if isinstance(target, (str, typing.ForwardRef)):
             target = self._evaluate(name, target)
         if not (isinstance(target, type) and issubclass(target, Model)):
             raise ModelDefinitionError(
@@ -358,7 +360,7 @@ class Mapper:
         prop = BackRefProp(self, name, target, many, marker)
         if marker.via is not None:
             via = marker.via
-            if isinstance(via, str):
+            if isinstance(via, (str, typing.ForwardRef)):
                 via = self._evaluate(name, via)
             if not (isinstance(via, type) and issubclass(via, Model)):
                 raise ModelDefinitionError(f"{where}: via={marker.via!r} is not a Model")
@@ -473,6 +475,23 @@ class Mapper:
     # -- helpers used across the core ---------------------------------------
     def prop(self, name: str) -> Prop:
         return self.props[name]
+
+    def check_key(self, key: Any, what: Optional[str] = None) -> None:
+        """Raise ValidationError unless ``key`` is a valid primary key value
+        (a tuple of the key columns' values for a composite key)."""
+        checks = self.__dict__.get("_key_checks")
+        if checks is None:
+            checks = []
+            for col in self.pk_columns:
+                strict = ColumnType(col.ctype.kind, col.ctype.python_type, False)
+                checks.append((col.name, strict))
+            self._key_checks = checks
+        parts = key if len(checks) > 1 and isinstance(key, tuple) else (key,)
+        if len(parts) != len(checks) or not all(ct.is_valid(v) for (_, ct), v in zip(checks, parts)):
+            want = ", ".join(f"{n} ({ct.kind})" for n, ct in checks)
+            raise ValidationError(
+                f"{what or self.name}: {key!r} is not a primary key of {self.name}; "
+                f"its key is {want}")
 
     @property
     def single_pk(self) -> bool:

@@ -8,7 +8,7 @@ NULL / SET DEFAULT rewrite the surviving dependents and the rows are deleted
 children first. Loaded objects are updated to match."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from .compiled import compiled, flat_key
 from .errors import IntegrityError
@@ -50,10 +50,39 @@ def delete_objects(session: "Session", objs: Sequence[Any]) -> int:
         roots.setdefault(type(obj).__ar_mapper__, {})[st.key] = None
         if st.session is not session:
             session.attach(obj)
-    return delete_keys(session, {m: list(k) for m, k in roots.items()})
+    return delete_keys(session, {m: list(k) for m, k in roots.items()}, _loaded_dependents(objs))
 
 
-def delete_keys(session: "Session", roots: dict["Mapper", list[Any]]) -> int:
+def _loaded_dependents(objs: Sequence[Any]) -> dict[tuple["Mapper", Any], Any]:
+    """Objects reachable from ``objs`` through loaded back references, by
+    (mapper, key): they may live outside the session's identity map (loaded in
+    an earlier session) and must still reflect the delete."""
+    found: dict[tuple["Mapper", Any], Any] = {}
+    stack = list(objs)
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        mapper = type(obj).__ar_mapper__
+        st = obj._ar_state
+        if st.key is not None:
+            found[(mapper, st.key)] = obj
+        d = obj.__dict__
+        for back in mapper.backrefs:
+            if back.via is not None or back.name not in d:
+                continue
+            value = d[back.name]
+            items = value if back.many else ([value] if value is not None else [])
+            for item in items:
+                if item._ar_state.status != DELETED:
+                    stack.append(item)
+    return found
+
+
+def delete_keys(session: "Session", roots: dict["Mapper", list[Any]],
+                known: Optional[dict[tuple["Mapper", Any], Any]] = None) -> int:
     """Delete these rows and apply every on_delete pointing at them; returns
     the number of root rows deleted."""
     db = session.db
@@ -112,19 +141,20 @@ def delete_keys(session: "Session", roots: dict["Mapper", list[Any]]) -> int:
             cur = session.execute(c.delete_sql(len(chunk)), params)
             if mapper in roots:
                 count += max(cur.rowcount, 0)
-    _reflect(session, doomed, nulls)
+    _reflect(session, doomed, nulls, known or {})
     return count
 
 
 def _reflect(session: "Session", doomed: dict["Mapper", dict[Any, None]],
-             nulls: list[tuple["ReferenceProp", list[Any]]]) -> None:
+             nulls: list[tuple["ReferenceProp", list[Any]]],
+             known: dict[tuple["Mapper", Any], Any]) -> None:
     """Make loaded objects agree with what was just written."""
     undo = session.undo
     identity = session.identity
     for ref, keys in nulls:
         imap = identity.for_mapper(ref.owner)
         for k in keys:
-            obj = imap.get(k)
+            obj = imap.get(k) or known.get((ref.owner, k))
             if obj is None:
                 continue
             d = obj.__dict__
@@ -141,8 +171,8 @@ def _reflect(session: "Session", doomed: dict["Mapper", dict[Any, None]],
     for mapper, keys in doomed.items():
         imap = identity.for_mapper(mapper)
         for k in keys:
-            obj = imap.pop(k, None)
-            if obj is None:
+            obj = imap.pop(k, None) or known.get((mapper, k))
+            if obj is None or obj._ar_state.status == DELETED:
                 continue
             undo.save(obj)
             obj._ar_state.status = DELETED

@@ -230,6 +230,7 @@ class Session:
         if width == 1:
             if isinstance(pk, tuple) and len(pk) == 1:
                 pk = pk[0]
+            mapper.check_key(pk)
             return pk
         if not isinstance(pk, tuple) or len(pk) != width:
             from .errors import QueryError
@@ -238,7 +239,9 @@ class Session:
         parts: list[Any] = []
         for v in pk:
             parts.extend(flat_key(type(v).__ar_mapper__.key_of(v)) if isinstance(v, Model) else (v,))
-        return tuple(parts)
+        key = tuple(parts)
+        mapper.check_key(key)
+        return key
 
     def load_keys(self, mapper: Any, keys: Sequence[Any]) -> list[Any]:
         """Load (or refresh) the rows with these keys, in chunks."""

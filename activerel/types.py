@@ -27,18 +27,20 @@ _KINDS: dict[type, str] = {
     list: "json",
 }
 
-# Source of the check each kind's values must pass; ``v`` is the value.
+# Source of the check each kind's values must pass; ``{v}`` is the value.
 _CHECKS: dict[str, str] = {
-    "int": "(type(v) is int or (isinstance(v, int) and not isinstance(v, bool)))",
-    "float": "(type(v) is float or (isinstance(v, (int, float)) and not isinstance(v, bool)))",
-    "bool": "(v is True or v is False)",
-    "str": "(type(v) is str or isinstance(v, str))",
-    "bytes": "isinstance(v, bytes)",
-    "decimal": "(isinstance(v, (Decimal, int)) and not isinstance(v, bool))",
-    "datetime": "isinstance(v, datetime)",
-    "date": "(isinstance(v, date) and not isinstance(v, datetime))",
-    "time": "isinstance(v, time)",
-    "uuid": "isinstance(v, UUID)",
+    "int": "(type({v}) is int or (isinstance({v}, int) and not isinstance({v}, bool)))",
+    "float": "(type({v}) is float or (isinstance({v}, (int, float)) and not isinstance({v}, bool)))",
+    "bool": "({v} is True or {v} is False)",
+    "str": "(type({v}) is str or isinstance({v}, str))",
+    "bytes": "isinstance({v}, bytes)",
+    "decimal": "(isinstance({v}, (Decimal, int)) and not isinstance({v}, bool))",
+    "datetime": "isinstance({v}, datetime)",
+    "date": "(isinstance({v}, date) and not isinstance({v}, datetime))",
+    "time": "isinstance({v}, time)",
+    "uuid": "isinstance({v}, UUID)",
+    "json_dict": "isinstance({v}, dict)",
+    "json_list": "isinstance({v}, list)",
 }
 
 CHECK_GLOBALS: dict[str, Any] = {
@@ -79,12 +81,11 @@ class ColumnType:
         """Python source of a boolean expression true when ``var`` is a valid value."""
         if self.kind == "enum":
             globals_[f"_enum_{uid}"] = self.python_type
-            src = f"isinstance(v, _enum_{uid})"
+            src = f"isinstance({var}, _enum_{uid})"
         elif self.kind == "json":
-            src = "isinstance(v, dict)" if self.python_type is dict else "isinstance(v, list)"
+            src = _CHECKS["json_dict" if self.python_type is dict else "json_list"].format(v=var)
         else:
-            src = _CHECKS[self.kind]
-        src = src.replace("v", var) if var != "v" else src
+            src = _CHECKS[self.kind].format(v=var)
         if self.nullable:
             src = f"({var} is None or {src})"
         return src

@@ -9,6 +9,7 @@ their referential actions. Every object is snapshotted in the session's undo
 log before it is touched, so a failure restores all of them."""
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any, Optional
 
 from .compiled import compiled, flat_key
@@ -82,11 +83,13 @@ class UnitOfWork:
         """Visit every object reachable from ``roots`` through references and
         loaded back references, syncing foreign keys with the collections."""
         seen: set[int] = set()
-        stack = list(reversed(roots))
+        # breadth first, so rows are inserted in the order of the lists holding them
+        stack: Any = deque(roots)
         visited = self.visited
         session = self.session
+        pop = stack.popleft
         while stack:
-            obj = stack.pop()
+            obj = pop()
             oid = id(obj)
             if oid in seen:
                 continue

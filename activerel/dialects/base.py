@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Optional, Sequence
 
-from pypika import Query
+from pypika import Parameter, Query
 
 from ..errors import ActiverelError
 from ..types import ColumnType
@@ -79,6 +79,12 @@ class Dialect:
         return None
 
     # -- generated keys ----------------------------------------------------
+    def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
+        """A one-row INSERT of nothing but defaults, shaped ``... VALUES (...)``
+        so that the row group can be repeated for a multi-row insert."""
+        return (self.query_class.into(table).columns(pk_column).insert(Parameter("DEFAULT"))
+                .get_sql())
+
     def insert_generated(self, cursor: Any, sql: str, params: Sequence[Any], count: int,
                          pk_column: str) -> list[Any]:
         """Run a multi-row INSERT of ``count`` rows that leaves ``pk_column`` to the

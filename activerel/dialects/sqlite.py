@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Callable, Optional, Sequence
 from uuid import UUID
 
-from pypika import SQLLiteQuery
+from pypika import Parameter, SQLLiteQuery
 
 from ..errors import ActiverelError, ConfigurationError, IntegrityError
 from ..types import ColumnType
@@ -23,7 +23,7 @@ _memory_ids = itertools.count(1)
 
 _DDL = {
     "int": "INTEGER", "bool": "INTEGER", "float": "REAL", "str": "TEXT", "bytes": "BLOB",
-    "decimal": "TEXT", "datetime": "TEXT", "date": "TEXT", "time": "TEXT", "uuid": "TEXT",
+    "decimal": "NUMERIC", "datetime": "TEXT", "date": "TEXT", "time": "TEXT", "uuid": "TEXT",
     "json": "TEXT",
 }
 
@@ -129,6 +129,10 @@ class SQLiteDialect(Dialect):
         if kind == "float":
             return float
         return super().converter(ctype)
+
+    def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
+        # SQLite has no DEFAULT in VALUES; a NULL key asks for a new rowid
+        return self.query_class.into(table).columns(pk_column).insert(Parameter("NULL")).get_sql()
 
     def insert_generated(self, cursor: Any, sql: str, params: Sequence[Any], count: int,
                          pk_column: str) -> list[Any]:
