@@ -58,6 +58,7 @@ class Comment(Model, table="demo_comments"):
 class Tag(Model, table="demo_tags"):
     id: Annotated[int, PrimaryKey, AutoIncrement] = 0
     name: Annotated[str, Unique]
+    # via= takes the pivot class itself, or its name as in Post.tags above.
     posts: Annotated[list[Post], BackReference(via=PostTag)]
 
 
