@@ -7,7 +7,7 @@ import threading
 from typing import Any, Iterable, Optional, Sequence, TypeVar
 
 from .dialects import dialect_for
-from .errors import ActiverelError
+from .errors import ActiverelError, ConfigurationError
 from .mapper import Mapper, ReferenceProp, mapper_of
 from .registry import registry
 from .schema import SchemaBuilder, table_order
@@ -79,7 +79,10 @@ class Database:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return self.dialect.connect()
+        try:
+            return self.dialect.connect()
+        except Exception as exc:
+            raise ConfigurationError(f"cannot connect to {self.url.safe}: {exc}") from exc
 
     def _release(self, conn: Any) -> None:
         if self.closed:

@@ -4,7 +4,7 @@ immutable trees; the query compiles them to PyPika criteria, with every
 value adapted by the column's dialect adapter and sent as a bound parameter."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from pypika import Parameter
 from pypika.terms import Criterion, Term
@@ -17,20 +17,47 @@ if TYPE_CHECKING:
 
 
 class Compiler:
-    """Collects bound parameters while expressions become PyPika terms."""
+    """Collects bound parameters while expressions become PyPika terms, and
+    knows which (aliased) table stands for each model in the current scope:
+    a relation filter opens a scope for its subquery."""
 
-    def __init__(self, c: "CompiledMapper") -> None:
+    def __init__(self, c: "CompiledMapper", table: Any = None) -> None:
         self.c = c
+        self.dialect = c.dialect
         self.params: list[Any] = []
         self.ph = c.dialect.placeholder
+        self.scopes: list[tuple[Any, Any]] = [(c.mapper, table if table is not None else c.table)]
+        self._aliases = 0
 
     def param(self, value: Any) -> Parameter:
         self.params.append(value)
         return Parameter(self.ph)
 
+    def table(self, mapper: Any) -> Any:
+        """The table (or alias) standing for ``mapper`` in the innermost scope."""
+        for m, t in reversed(self.scopes):
+            if m is mapper:
+                return t
+        raise QueryError(
+            f"{mapper.name} fields cannot be used here: the query is over "
+            f"{self.scopes[-1][0].name}; reach other models through a relation filter "
+            "(some/every/none, is_/is_not)")
+
+    def alias(self, mapper: Any) -> Any:
+        from pypika import Table
+        self._aliases += 1
+        return Table(mapper.table).as_(f"_ar{self._aliases}")
+
+    def compiled(self, mapper: Any) -> "CompiledMapper":
+        from .compiled import compiled
+        return compiled(mapper, self.dialect)
+
 
 class Condition:
     """A boolean expression; combine with ``&``, ``|`` and ``~``."""
+
+    #: whether compiling it needs the outer table aliased (a correlated subquery)
+    needs_alias = False
 
     def __and__(self, other: "Condition") -> "Condition":
         return _Bool("and", (self, _cond(other)))
@@ -63,6 +90,7 @@ class _Bool(Condition):
     def __init__(self, op: str, parts: Sequence[Condition]) -> None:
         self.op = op
         self.parts = tuple(parts)
+        self.needs_alias = any(p.needs_alias for p in self.parts)
 
     def compile(self, comp: Compiler) -> Criterion:
         terms = [p.compile(comp) for p in self.parts]
@@ -78,6 +106,7 @@ class _Not(Condition):
 
     def __init__(self, inner: Condition) -> None:
         self.inner = inner
+        self.needs_alias = inner.needs_alias
 
     def compile(self, comp: Compiler) -> Criterion:
         return self.inner.compile(comp).negate()
@@ -167,6 +196,27 @@ class FieldExpr:
     def between(self, low: Any, high: Any) -> Condition:
         return _Compare(self, "between", (low, high))
 
+    def is_(self, condition: Optional[Condition] = None) -> Condition:
+        """For a reference: the referenced object exists and matches ``condition``
+        (``is_(None)``: the reference is NULL)."""
+        self._need_reference("is_")
+        if condition is None:
+            return _Compare(self, "eq", None)
+        return _RelFilter(self.prop, "some", condition)
+
+    def is_not(self, condition: Optional[Condition] = None) -> Condition:
+        """For a reference: no referenced object matching ``condition``
+        (``is_not(None)``: the reference is set)."""
+        self._need_reference("is_not")
+        if condition is None:
+            return _Compare(self, "ne", None)
+        return _RelFilter(self.prop, "none", condition)
+
+    def _need_reference(self, what: str) -> None:
+        if self.prop.kind != "reference":
+            raise QueryError(f"{what}() is for references; {self.prop.owner.name}."
+                             f"{self.prop.name} is a plain field")
+
     def check_value(self, value: Any) -> None:
         """Raise ValidationError unless ``value`` can be compared with this field."""
         prop = self.prop
@@ -194,7 +244,7 @@ class FieldExpr:
     def _values(self, comp: Compiler, value: Any) -> tuple:
         """The database values of the field's columns for ``value``."""
         prop = self.prop
-        c = comp.c
+        c = comp.compiled(prop.owner)
         if prop.kind == "scalar":
             adapt = c.adapters[prop.column.name]  # type: ignore[attr-defined]
             return (value if adapt is None else adapt(value),)
@@ -213,7 +263,7 @@ class FieldExpr:
         return tc.key_params(key)
 
     def _columns(self, comp: Compiler) -> list[Term]:
-        t = comp.c.table
+        t = comp.table(self.prop.owner)
         return [t.field(col.name) for col in self.prop.columns]  # type: ignore[attr-defined]
 
     def compile_op(self, comp: Compiler, op: str, value: Any) -> Criterion:
@@ -276,8 +326,8 @@ _FALSE = _Raw("1=0")
 
 
 class RelationExpr:
-    """A back reference in a query, e.g. ``User.posts``; relation filters
-    (``some``/``every``/``none``) come with relation loading."""
+    """A back reference in a query, e.g. ``User.posts``, for relation filters:
+    ``User.posts.some(Post.published == True)``."""
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -286,6 +336,99 @@ class RelationExpr:
 
     def __repr__(self) -> str:
         return f"<{self.prop.owner.name}.{self.prop.name}>"
+
+    def some(self, condition: Optional[Condition] = None) -> Condition:
+        """At least one related object (matching ``condition``)."""
+        return _RelFilter(self.prop, "some", condition)
+
+    def every(self, condition: Condition) -> Condition:
+        """Every related object matches ``condition`` (true when there are none)."""
+        return _RelFilter(self.prop, "every", _cond(condition))
+
+    def none(self, condition: Optional[Condition] = None) -> Condition:
+        """No related object (matching ``condition``)."""
+        return _RelFilter(self.prop, "none", condition)
+
+    def is_(self, condition: Optional[Condition] = None) -> Condition:
+        """For a one-to-one back reference: the related object exists and matches."""
+        if self.prop.many:  # type: ignore[attr-defined]
+            raise QueryError(f"{self.prop.owner.name}.{self.prop.name} is to-many: use some()/every()/none()")
+        return _RelFilter(self.prop, "some", condition)
+
+    def is_not(self, condition: Optional[Condition] = None) -> Condition:
+        if self.prop.many:  # type: ignore[attr-defined]
+            raise QueryError(f"{self.prop.owner.name}.{self.prop.name} is to-many: use some()/every()/none()")
+        return _RelFilter(self.prop, "none", condition)
+
+
+class _RelFilter(Condition):
+    """EXISTS / NOT EXISTS over a relation, with a condition on the related model."""
+
+    __slots__ = ("prop", "mode", "cond")
+    needs_alias = True
+
+    def __init__(self, prop: "Prop", mode: str, cond: Optional[Condition]) -> None:
+        self.prop = prop
+        self.mode = mode
+        self.cond = _cond(cond) if cond is not None else None
+
+    def mapper_check(self, mapper: Any) -> None:
+        if self.prop.owner is not mapper:
+            raise QueryError(
+                f"{self.prop.owner.name}.{self.prop.name} is not a relation of {mapper.name}")
+        if self.cond is not None:
+            self.cond.mapper_check(self.prop.target_mapper)  # type: ignore[attr-defined]
+
+    def compile(self, comp: Compiler) -> Criterion:
+        return relation_filter(comp, self.prop, self.cond, self.mode)
+
+
+def relation_subquery(comp: Compiler, prop: "Prop", where: Callable[[Compiler], Optional[Criterion]]) -> Any:
+    """``SELECT 1 FROM <related> WHERE <correlated to the outer row> AND where``."""
+    outer = comp.table(prop.owner)
+    q_cls = comp.dialect.query_class
+    target = prop.target_mapper  # type: ignore[attr-defined]
+    a = comp.alias(target)
+    tc = comp.compiled(target)
+    if prop.kind == "reference":
+        q = q_cls.from_(a).select(1)
+        for col in prop.columns:  # type: ignore[attr-defined]
+            q = q.where(a.field(col.target.name) == outer.field(col.name))
+    elif prop.via is None:  # type: ignore[attr-defined]
+        ref = prop.mapped_by  # type: ignore[attr-defined]
+        q = q_cls.from_(a).select(1)
+        for col in ref.columns:
+            q = q.where(a.field(col.name) == outer.field(col.target.name))
+    else:
+        pivot = prop.via.__ar_mapper__  # type: ignore[attr-defined]
+        p = comp.alias(pivot)
+        local, remote = prop.via_local, prop.via_remote  # type: ignore[attr-defined]
+        on = Criterion.all([p.field(c.name) == a.field(c.target.name) for c in remote.columns])
+        q = q_cls.from_(p).join(a).on(on).select(1)
+        for col in local.columns:
+            q = q.where(p.field(col.name) == outer.field(col.target.name))
+    del tc
+    comp.scopes.append((target, a))
+    try:
+        extra = where(comp)
+    finally:
+        comp.scopes.pop()
+    if extra is not None:
+        q = q.where(extra)
+    return q
+
+
+def relation_filter(comp: Compiler, prop: "Prop", cond: Optional[Condition], mode: str) -> Criterion:
+    from pypika.terms import ExistsCriterion
+
+    def where(inner: Compiler) -> Optional[Criterion]:
+        if cond is None:
+            return None
+        crit = cond.compile(inner)
+        return crit.negate() if mode == "every" else crit
+
+    exists = ExistsCriterion(relation_subquery(comp, prop, where))
+    return exists if mode == "some" else exists.negate()
 
 
 def expression_for(prop: "Prop") -> Any:

@@ -12,6 +12,7 @@ from pypika.terms import Star
 from .compiled import CompiledMapper, compiled
 from .errors import NotFound, QueryError, ValidationError
 from .expressions import Compiler, Condition, FieldExpr
+from .loading import Join, add_path, get_path, inner_conditions, load, needed_fields, set_path
 from .mapper import Mapper, mapper_of
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class Query(Generic[T]):
     ``skip`` and ``select``; run with ``find``, ``find_one``, ``count``, ..."""
 
     __slots__ = ("_cls", "_mapper", "_db", "_session", "_where", "_order", "_limit", "_offset",
-                 "_fields")
+                 "_fields", "_joins")
 
     def __init__(self, cls: type[T], db: Optional["Database"] = None,
                  session: Optional["Session"] = None) -> None:
@@ -39,6 +40,7 @@ class Query(Generic[T]):
         self._limit: Optional[int] = None
         self._offset: Optional[int] = None
         self._fields: Optional[tuple[str, ...]] = None
+        self._joins: tuple[Join, ...] = ()
 
     def _copy(self, **changes: Any) -> "Query[T]":
         q = object.__new__(Query)
@@ -102,20 +104,68 @@ class Query(Generic[T]):
         return self._copy(_offset=n)
 
     def select(self, *fields: str) -> "Query[T]":
-        """Load only these fields (and the primary key): partial objects."""
+        """Load only these fields (and the primary key): partial objects.
+        Naming a relation (or a dotted path) loads it, as ``join_with`` does."""
+        plain, joins = [], self._joins
         for f in fields:
-            self._column_prop(f, "select")
-        return self._copy(_fields=tuple(fields))
+            head = f.split(".", 1)[0]
+            prop = self._mapper.props.get(head)
+            if prop is not None and prop.kind != "scalar" and ("." in f or prop.kind == "backref"):
+                joins = add_path(joins, self._mapper, f, False)
+            else:
+                self._column_prop(f, "select")
+                plain.append(f)
+        return self._copy(_fields=tuple(plain), _joins=joins)
+
+    # -- relations -----------------------------------------------------------------
+    def join_with(self, path: str) -> "Query[T]":
+        """Load the relation at ``path`` (e.g. ``"posts.comments.author"``) with
+        the results; parents without a match are kept (LEFT semantics)."""
+        return self._copy(_joins=add_path(self._joins, self._mapper, _path(path), False))
+
+    def inner_join_with(self, path: str) -> "Query[T]":
+        """Like ``join_with``, keeping only rows that have a match."""
+        return self._copy(_joins=add_path(self._joins, self._mapper, _path(path), True))
+
+    def use_join_with(self, path: str) -> "JoinQuery[T]":
+        """Shape the joined relation at ``path``: ``.filter()``, ``.order_by()``,
+        ``.limit()`` (per parent row), ... then ``.end()`` back to this query."""
+        return JoinQuery(self, _path(path).split("."), False)
+
+    def use_inner_join_with(self, path: str) -> "JoinQuery[T]":
+        return JoinQuery(self, _path(path).split("."), True)
+
+    # the origin protocol of JoinQuery
+    def _root_mapper_for_join(self) -> Mapper:
+        return self._mapper
+
+    def _current_joins(self) -> tuple[Join, ...]:
+        return self._joins
+
+    def _with_joins(self, joins: tuple[Join, ...]) -> "Query[T]":
+        return self._copy(_joins=joins)
 
     # -- compiling -----------------------------------------------------------------
     def _compiled(self, session: "Session") -> CompiledMapper:
         return compiled(self._mapper, session.dialect)
 
-    def _base(self, c: CompiledMapper, select: Sequence[Any], comp: Compiler,
+    def _conditions(self) -> list[Condition]:
+        return list(self._where) + inner_conditions(self._mapper, self._joins)
+
+    def _compiler(self, c: CompiledMapper) -> Compiler:
+        """A compiler whose root table is aliased when a condition correlates a
+        subquery with it (so the SQL names the outer row unambiguously)."""
+        if any(cond.needs_alias for cond in self._conditions()):
+            from pypika import Table
+            return Compiler(c, Table(self._mapper.table).as_("_ar0"))
+        return Compiler(c)
+
+    def _base(self, c: CompiledMapper, select: Sequence[str], comp: Compiler,
               ordered: bool = True, paged: bool = True) -> Any:
-        t = c.table
-        q = c.dialect.query_class.from_(t).select(*select)
-        for cond in self._where:
+        t = comp.table(self._mapper)
+        q = c.dialect.query_class.from_(t).select(
+            *[t.field(s) if isinstance(s, str) else s for s in select])
+        for cond in self._conditions():
             q = q.where(cond.compile(comp))
         if ordered:
             for name, desc in self._order:
@@ -151,12 +201,15 @@ class Query(Generic[T]):
     def _find(self, s: "Session", limit: Optional[int] = None) -> list[Any]:
         s.flush()
         c = self._compiled(s)
-        columns = c.select_columns(self._fields)
-        comp = Compiler(c)
+        columns = c.select_columns(needed_fields(self._mapper, self._fields, self._joins))
+        comp = self._compiler(c)
         q = self if limit is None else self._copy(_limit=limit)
-        sql = q._base(c, [c.table.field(n) for n in columns], comp).get_sql()
+        sql = q._base(c, columns, comp).get_sql()
         rows = s.fetch(sql, comp.params)
-        return c.hydrator(columns)(rows, s)
+        objs = c.hydrator(columns)(rows, s)
+        if self._joins:
+            load(s, self._mapper, objs, self._joins)
+        return objs
 
     def find_one(self) -> T:
         """The first matching object; ``NotFound`` if there is none."""
@@ -174,11 +227,11 @@ class Query(Generic[T]):
         def run(s: "Session") -> int:
             s.flush()
             c = self._compiled(s)
-            comp = Compiler(c)
+            comp = self._compiler(c)
             if self._limit is None and self._offset is None:
                 sql = self._base(c, [Count(Star())], comp, ordered=False).get_sql()
             else:
-                inner = self._base(c, [c.table.field(n) for n in c.pk_names], comp)
+                inner = self._base(c, c.pk_names, comp)
                 sql = c.dialect.query_class.from_(inner.as_("sub")).select(Count(Star())).get_sql()
             return int(s.fetch(sql, comp.params)[0][0])
         return self._run(run)  # type: ignore[no-any-return]
@@ -187,8 +240,8 @@ class Query(Generic[T]):
         def run(s: "Session") -> bool:
             s.flush()
             c = self._compiled(s)
-            comp = Compiler(c)
-            sql = self._base(c, [c.table.field(c.pk_names[0])], comp, ordered=False, paged=False)
+            comp = self._compiler(c)
+            sql = self._base(c, [c.pk_names[0]], comp, ordered=False, paged=False)
             sql = sql.limit(1).get_sql()
             return bool(s.fetch(sql, comp.params))
         return self._run(run)  # type: ignore[no-any-return]
@@ -198,8 +251,8 @@ class Query(Generic[T]):
         def run(s: "Session") -> list[Any]:
             s.flush()
             c = self._compiled(s)
-            comp = Compiler(c)
-            sql = self._base(c, [c.table.field(n) for n in c.pk_names], comp).get_sql()
+            comp = self._compiler(c)
+            sql = self._base(c, c.pk_names, comp).get_sql()
             return [c.row_key(r) for r in s.fetch(sql, comp.params)]
         return self._run(run)  # type: ignore[no-any-return]
 
@@ -240,6 +293,9 @@ class Query(Generic[T]):
             if imap:
                 keys = (self.ids() if self._session is s else self._copy(_session=s).ids())
             comp = Compiler(c)
+            if any(cond.needs_alias for cond in self._where):
+                raise QueryError("patch_many() takes plain field conditions; relation filters "
+                                 "need a query: patch the objects it finds, or filter by ids()")
             q = c.dialect.query_class.update(c.table)
             set_params: list[Any] = []
             for prop in props:
@@ -251,8 +307,7 @@ class Query(Generic[T]):
             for cond in self._where:
                 q = q.where(cond.compile(comp))
             if self._limit is not None or self._offset is not None:
-                inner = self._base(c, [c.table.field(n) for n in c.pk_names], Compiler(c))
-                raise QueryError("patch_many() does not take limit()/skip()") if inner else None
+                raise QueryError("patch_many() does not take limit()/skip()")
             cur = s.execute(q.get_sql(), set_params + comp.params)
             if keys:
                 for k in keys:
@@ -269,6 +324,96 @@ class Query(Generic[T]):
                             d[prop.name] = values[prop.name]
             return max(cur.rowcount, 0)
         return self._run(run)  # type: ignore[no-any-return]
+
+
+def _path(path: str) -> str:
+    if not isinstance(path, str) or not path or any(not p for p in path.split(".")):
+        raise QueryError(f"a join path is a dotted string of relation names, not {path!r}")
+    return path
+
+
+class JoinQuery(Generic[T]):
+    """Shapes one joined relation of a query (``use_join_with``); ``end()``
+    returns the query (or outer join) it was opened from, with the change."""
+
+    __slots__ = ("_origin", "_path", "_mapper")
+
+    def __init__(self, origin: Any, path: Sequence[str], inner: bool) -> None:
+        root = origin._root_mapper_for_join()
+        joins = origin._current_joins()
+        joins = add_path(joins, root, ".".join(path), inner)
+        self._origin = origin._with_joins(joins)
+        self._path = tuple(path)
+        mapper = root
+        for name in path:
+            mapper = mapper.props[name].target_mapper  # type: ignore[attr-defined]
+        self._mapper = mapper
+
+    # the origin protocol, so joins can nest
+    def _root_mapper_for_join(self) -> Mapper:
+        return self._mapper
+
+    def _current_joins(self) -> tuple[Join, ...]:
+        return self._join().joins
+
+    def _with_joins(self, joins: tuple[Join, ...]) -> "JoinQuery[T]":
+        return self._edit(joins=joins)
+
+    def _join(self) -> Join:
+        return get_path(self._origin._current_joins(), self._path)
+
+    def _edit(self, **changes: Any) -> "JoinQuery[T]":
+        from dataclasses import replace
+        joins = set_path(self._origin._current_joins(), self._path, replace(self._join(), **changes))
+        q = object.__new__(JoinQuery)
+        q._origin = self._origin._with_joins(joins)
+        q._path = self._path
+        q._mapper = self._mapper
+        return q
+
+    def _check(self) -> Query[Any]:
+        return Query(self._mapper.cls)
+
+    def filter(self, *conditions: Condition, **equals: Any) -> "JoinQuery[T]":
+        q = self._check().filter(*conditions, **equals)
+        return self._edit(where=self._join().where + q._where)
+
+    def order_by(self, *fields: Union[str, FieldExpr]) -> "JoinQuery[T]":
+        q = self._check().order_by(*fields)
+        return self._edit(order=self._join().order + q._order)
+
+    def limit(self, n: Optional[int]) -> "JoinQuery[T]":
+        """At most ``n`` related rows per parent row."""
+        self._check().limit(n)
+        return self._edit(limit=n)
+
+    def skip(self, n: Optional[int]) -> "JoinQuery[T]":
+        """Skip the first ``n`` related rows of each parent row."""
+        self._check().skip(n)
+        return self._edit(offset=n)
+
+    def select(self, *fields: str) -> "JoinQuery[T]":
+        q = self._check().select(*fields)
+        edited = self._edit(fields=q._fields)
+        for j in q._joins:
+            edited = edited.join_with(j.name)
+        return edited
+
+    def join_with(self, path: str) -> "JoinQuery[T]":
+        return self._edit(joins=add_path(self._join().joins, self._mapper, _path(path), False))
+
+    def inner_join_with(self, path: str) -> "JoinQuery[T]":
+        return self._edit(joins=add_path(self._join().joins, self._mapper, _path(path), True))
+
+    def use_join_with(self, path: str) -> "JoinQuery[T]":
+        return JoinQuery(self, _path(path).split("."), False)
+
+    def use_inner_join_with(self, path: str) -> "JoinQuery[T]":
+        return JoinQuery(self, _path(path).split("."), True)
+
+    def end(self) -> Any:
+        """Back to the query (or outer join) this join was opened from."""
+        return self._origin
 
 
 class _Holder:

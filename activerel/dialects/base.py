@@ -78,6 +78,13 @@ class Dialect:
             return _json_loads
         return None
 
+    # -- key sets ----------------------------------------------------------
+    def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
+        """``term IN keys`` sent as ONE bound parameter (a list the server
+        unpacks), or None where the backend cannot; the caller then binds one
+        parameter per key."""
+        return None
+
     # -- generated keys ----------------------------------------------------
     def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
         """A one-row INSERT of nothing but defaults, shaped ``... VALUES (...)``

@@ -6,6 +6,7 @@ connection, and values without a native SQLite type are stored as text."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sqlite3
 from datetime import date, datetime, time
@@ -14,6 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 from uuid import UUID
 
 from pypika import Parameter, SQLLiteQuery
+from pypika.terms import Criterion
 
 from ..errors import ActiverelError, ConfigurationError, IntegrityError
 from ..types import ColumnType
@@ -130,6 +132,11 @@ class SQLiteDialect(Dialect):
             return float
         return super().converter(ctype)
 
+    def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
+        if len(keys) <= 64:
+            return None
+        return _InJsonEach(term, comp.param(json.dumps(list(keys))))
+
     def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
         # SQLite has no DEFAULT in VALUES; a NULL key asks for a new rowid
         return self.query_class.into(table).columns(pk_column).insert(Parameter("NULL")).get_sql()
@@ -141,6 +148,19 @@ class SQLiteDialect(Dialect):
         cursor.execute(sql, params)
         last = cursor.lastrowid
         return list(range(last - count + 1, last + 1))
+
+
+class _InJsonEach(Criterion):  # type: ignore[misc]
+    """``term IN (SELECT value FROM json_each(?))``: a whole key set in one parameter."""
+
+    def __init__(self, term: Any, param: Any) -> None:
+        super().__init__()
+        self.term = term
+        self.param = param
+
+    def get_sql(self, **kwargs: Any) -> str:
+        return (f"{self.term.get_sql(**kwargs)} IN (SELECT value FROM "
+                f"json_each({self.param.get_sql(**kwargs)}))")
 
 
 def _iso_datetime(value: datetime) -> str:
