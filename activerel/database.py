@@ -169,12 +169,13 @@ class Database:
         return Session(self)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Run raw SQL (with bound parameters) in the current transaction; the
+        """Run raw SQL (with ``?`` placeholders on every backend, values bound
+        as parameters) in the current transaction; the
         rows as tuples (empty for statements that return none). Pending changes
         of the session are not flushed first: call ``session.flush()`` for that."""
         with use_session(self) as s:
-            cur = s.execute(sql, tuple(params))
-            return cur.fetchall() if cur.description else []
+            cur = s.execute(self.dialect.raw_sql(sql), tuple(params))
+            return list(cur.fetchall()) if cur.description else []
 
     def persist(self, *objs: Any) -> None:
         with use_session(self) as s:

@@ -109,7 +109,7 @@ class _Not(Condition):
         self.needs_alias = inner.needs_alias
 
     def compile(self, comp: Compiler) -> Criterion:
-        return self.inner.compile(comp).negate()
+        return _NotCriterion(self.inner.compile(comp))
 
     def mapper_check(self, mapper: Any) -> None:
         self.inner.mapper_check(mapper)
@@ -321,6 +321,18 @@ class _Raw(Criterion):  # type: ignore[misc]
         return self.sql
 
 
+class _NotCriterion(Criterion):  # type: ignore[misc]
+    """``NOT (...)``, parenthesised: NOT binds differently across dialects."""
+
+    def __init__(self, inner: Criterion) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def get_sql(self, **kwargs: Any) -> str:
+        kwargs["subquery"] = True
+        return f"NOT ({self.inner.get_sql(**kwargs)})"
+
+
 _TRUE = _Raw("1=1")
 _FALSE = _Raw("1=0")
 
@@ -425,7 +437,7 @@ def relation_filter(comp: Compiler, prop: "Prop", cond: Optional[Condition], mod
         if cond is None:
             return None
         crit = cond.compile(inner)
-        return crit.negate() if mode == "every" else crit
+        return _NotCriterion(crit) if mode == "every" else crit
 
     exists = ExistsCriterion(relation_subquery(comp, prop, where))
     return exists if mode == "some" else exists.negate()

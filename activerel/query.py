@@ -241,8 +241,10 @@ class Query(Generic[T]):
             s.flush()
             c = self._compiled(s)
             comp = self._compiler(c)
-            sql = self._base(c, [c.pk_names[0]], comp, ordered=False, paged=False)
-            sql = sql.limit(1).get_sql()
+            if self._limit == 0:
+                return False
+            q = self._copy(_limit=1)
+            sql = q._base(c, [c.pk_names[0]], comp, ordered=self._offset is not None).get_sql()
             return bool(s.fetch(sql, comp.params))
         return self._run(run)  # type: ignore[no-any-return]
 

@@ -118,8 +118,8 @@ class SchemaBuilder:
         pk_cols = [c.name for c in m.pk_columns]
         cols = []
         for c in m.columns:
-            ddl = d.ddl_type(c.ctype, indexed=c.unique or c.index or c.primary_key,
-                             autoincrement=c.autoincrement)
+            ddl = d.ddl_type(c.ctype, indexed=c.unique or c.index or c.primary_key
+                             or c.target is not None, autoincrement=c.autoincrement)
             cols.append(PColumn(c.name, ddl, nullable=c.nullable))
         q = q.columns(*cols).primary_key(*pk_cols)
         for c in m.columns:
@@ -136,7 +136,7 @@ class SchemaBuilder:
                 q = q.add_foreign_key_sql(clause)
             else:
                 deferred.append(f"ALTER TABLE {quote(m.table)} ADD {clause}")
-        return q.get_sql(), deferred
+        return q.get_sql() + d.table_options, deferred
 
     def create_indexes(self, m: "Mapper") -> list[str]:
         quote = _quoter(self.dialect)
@@ -149,5 +149,4 @@ class SchemaBuilder:
         return out
 
     def drop_statements(self) -> list[str]:
-        return [self.dialect.query_class.drop_table(Table(m.table)).if_exists().get_sql()
-                for m in reversed(self.mappers)]
+        return self.dialect.drop_tables_sql([m.table for m in reversed(self.mappers)])

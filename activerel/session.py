@@ -161,7 +161,7 @@ class Session:
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run a SELECT and return its rows as tuples."""
-        return self.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+        return list(self.execute(sql, params).fetchall())
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
         cur = self._cursor()

@@ -323,6 +323,8 @@ class UnitOfWork:
             columns = c.insert_columns(with_auto)
             getter = c.row_getter(columns)
             step = max(1, limit // max(1, len(columns)))
+            if not with_auto and self.dialect.single_row_inserts():
+                step = 1  # the server cannot promise consecutive generated keys
             positions = {}
             for i in range(0, len(objs_), step):
                 chunk = objs_[i:i + step]

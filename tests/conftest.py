@@ -1,25 +1,103 @@
 """Fixtures shared by the whole suite.
 
-``db`` is a fresh database holding the tables of ``tests.models``, bound as
-the default for active-record calls. ``sql_log`` records every statement sent
+``backend`` runs a test once per backend (SQLite, PostgreSQL, MySQL/MariaDB);
+tests marked ``sqlite_only`` run on SQLite alone. ``db`` is a database holding
+the tables of ``tests.models``, emptied before each test and bound as the
+default for active-record calls; ``make_db(models)`` gives a database with
+other models' tables, created fresh. ``sql_log`` records every statement sent
 on the ``activerel.sql`` logger."""
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import pytest
 
 from activerel import Database
+from tests.backends import BACKENDS, URLS, isolated_url, unreachable
 from tests.models import ALL_MODELS
 
 
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "sqlite_only: behaviour that only SQLite has")
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    if "backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        names = ("sqlite",) if only else BACKENDS
+        metafunc.parametrize("backend", names, scope="session")
+
+
+def _require(backend: str) -> None:
+    why = unreachable(backend)
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run every backend: {why}")
+        pytest.skip(why)
+
+
+def _reset(database: Database) -> None:
+    """Empty every served table and restart generated keys."""
+    tables = [m.table for m in database.mappers]
+    name = database.dialect.name
+    if name == "postgresql":
+        database.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    elif name == "mysql":
+        with database.session() as s:
+            s.execute("SET FOREIGN_KEY_CHECKS = 0")
+            for t in tables:
+                s.execute(f'TRUNCATE TABLE "{t}"')
+            s.execute("SET FOREIGN_KEY_CHECKS = 1")
+
+
+_shared: dict[str, Database] = {}
+
+
 @pytest.fixture
-def db():
-    database = Database("sqlite://", models=ALL_MODELS)
-    database.migrate()
+def db(backend: str):
+    """The shared models' database on ``backend``: SQLite fresh in memory per
+    test; a server migrated once per run and emptied before each test."""
+    _require(backend)
+    if backend == "sqlite":
+        database = Database(URLS["sqlite"], models=ALL_MODELS)
+        database.migrate()
+        yield database
+        database.close()
+        return
+    database = _shared.get(backend)
+    if database is None:
+        database = Database(isolated_url(backend), models=ALL_MODELS)
+        database.drop_all()
+        database.migrate()
+        _shared[backend] = database
+    _reset(database)
+    database.bind()
     yield database
-    database.close()
+
+
+@pytest.fixture
+def make_db(backend: str) -> Callable[..., Database]:
+    """``make_db(models, echo=False)``: a database on ``backend`` with fresh
+    tables for ``models`` (dropped first on a server), bound as the default."""
+    _require(backend)
+    made: list[Database] = []
+
+    def make(models: list[type], echo: bool = False) -> Database:
+        database = Database(isolated_url(backend), models=models, echo=echo)
+        if backend != "sqlite":
+            database.drop_all()
+        database.migrate()
+        made.append(database)
+        return database
+
+    yield make
+    for database in made:
+        if backend != "sqlite":
+            database.drop_all()
+        database.close()
 
 
 @dataclass

@@ -14,7 +14,20 @@ def _sqlite(url: URL) -> Dialect:
     return SQLiteDialect(url)
 
 
-_FACTORIES: dict[str, Callable[[URL], Dialect]] = {"sqlite": _sqlite}
+def _postgresql(url: URL) -> Dialect:
+    from .postgresql import PostgreSQLDialect
+    return PostgreSQLDialect(url)
+
+
+def _mysql(url: URL) -> Dialect:
+    from .mysql import MySQLDialect
+    return MySQLDialect(url)
+
+
+_FACTORIES: dict[str, Callable[[URL], Dialect]] = {
+    "sqlite": _sqlite, "postgresql": _postgresql, "postgres": _postgresql,
+    "mysql": _mysql, "mariadb": _mysql,
+}
 
 
 def dialect_for(url: URL) -> Dialect:

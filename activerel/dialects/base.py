@@ -27,6 +27,8 @@ class Dialect:
     inline_forward_foreign_keys: bool = False
     #: referential actions the engine itself cannot apply (the unit of work still does)
     unsupported_actions: frozenset[str] = frozenset()
+    #: appended to CREATE TABLE
+    table_options: str = ""
 
     def __init__(self, url: Any) -> None:
         self.url = url
@@ -48,6 +50,11 @@ class Dialect:
     def close(self, conn: Any) -> None:
         conn.close()
 
+    def raw_sql(self, sql: str) -> str:
+        """Raw SQL as users write it, with ``?`` placeholders, in this
+        driver's parameter style."""
+        return sql
+
     def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
         """The activerel error for a driver exception, or None to re-raise it."""
         return None
@@ -55,6 +62,11 @@ class Dialect:
     # -- schema ------------------------------------------------------------
     def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
         raise NotImplementedError
+
+    def drop_tables_sql(self, tables: Sequence[str]) -> list[str]:
+        """DROP TABLE IF EXISTS for each table, children first."""
+        from pypika import Table
+        return [self.query_class.drop_table(Table(t)).if_exists().get_sql() for t in tables]
 
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
         raise NotImplementedError
@@ -97,6 +109,10 @@ class Dialect:
         """Run a multi-row INSERT of ``count`` rows that leaves ``pk_column`` to the
         database, and return the generated keys in row order."""
         raise NotImplementedError
+
+    def single_row_inserts(self) -> bool:
+        """Whether rows with generated keys must be inserted one per statement."""
+        return False
 
 
 def _enum_value(value: Any) -> Any:

@@ -1,0 +1,200 @@
+"""MySQL and MariaDB through mysqlclient (``MySQLdb``).
+
+Each connection switches on ANSI_QUOTES (so ``"name"`` is an identifier, as
+everywhere else), READ COMMITTED isolation and FOUND_ROWS (row counts are
+matched rows, as elsewhere). Text columns use a binary collation so
+comparisons and unique keys are case-sensitive on every backend. Generated
+keys: ``INSERT ... RETURNING`` on MariaDB 10.5+; on MySQL, the first id of a
+multi-row insert plus the server's increment, but only when the
+auto-increment lock mode guarantees consecutive ids (0 or 1); otherwise one
+row per statement. InnoDB has no SET DEFAULT: the unit of work applies it."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable, Optional, Sequence
+
+from pypika import MySQLQuery
+from pypika.terms import Criterion
+
+from ..errors import ActiverelError, ConfigurationError, IntegrityError
+from ..types import ColumnType
+from .base import Adapter, Dialect
+from .format_params import qmark_to_format
+
+_TEXT = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+_DDL = {
+    "int": "BIGINT", "bool": "BOOLEAN", "float": "DOUBLE", "str": f"LONGTEXT {_TEXT}",
+    "bytes": "LONGBLOB", "decimal": "DECIMAL(65,30)", "datetime": "DATETIME(6)", "date": "DATE",
+    "time": "TIME(6)", "uuid": "CHAR(36)", "json": "JSON",
+}
+_INDEXED = {"str": f"VARCHAR(255) {_TEXT}", "bytes": "VARBINARY(255)"}
+
+_OPTIONS = {"ssl_mode", "connect_timeout", "read_timeout", "write_timeout", "charset",
+            "unix_socket", "ssl_ca", "ssl_cert", "ssl_key"}
+
+
+class MySQLDialect(Dialect):
+    name = "mysql"
+    query_class = MySQLQuery
+    placeholder = "%s"
+    param_limit = 65535
+    unsupported_actions = frozenset({"SET DEFAULT"})
+    table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+    def __init__(self, url: Any) -> None:
+        super().__init__(url)
+        try:
+            import MySQLdb
+            from MySQLdb.constants import CLIENT
+        except ImportError:
+            raise ConfigurationError(
+                "mysql:// needs mysqlclient: pip install 'activerel[mysql]' (it compiles "
+                "against the MySQL/MariaDB client headers: apt-get install pkg-config "
+                "libmariadb-dev)") from None
+        self.driver = MySQLdb
+        unknown = set(url.options) - _OPTIONS
+        if unknown:
+            raise ConfigurationError(
+                f"unknown MySQL connection option(s) {', '.join(sorted(unknown))} in "
+                f"{url.safe}; known: {', '.join(sorted(_OPTIONS))}")
+        if not url.database:
+            raise ConfigurationError(f"{url.safe} names no database: mysql://user@host:3306/dbname")
+        params: dict[str, Any] = {"host": url.host or "localhost", "user": url.user or "root",
+                                  "database": url.database, "charset": "utf8mb4",
+                                  "client_flag": CLIENT.FOUND_ROWS, "autocommit": True}
+        if url.port:
+            params["port"] = url.port
+        if url.password is not None:
+            params["password"] = url.password
+        for k, v in url.options.items():
+            params[k] = int(v) if k.endswith("timeout") else v
+        self.params = params
+        #: what the server offers, read at the first connection
+        self.returning: Optional[bool] = None
+        self.consecutive_ids = False
+        self.increment = 1
+        self.json_table = False
+
+    def connect(self) -> Any:
+        conn = self.driver.connect(**self.params)
+        cur = conn.cursor()
+        cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES,STRICT_TRANS_TABLES')")
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        if self.returning is None:
+            cur.execute("SELECT VERSION(), @@innodb_autoinc_lock_mode, @@auto_increment_increment")
+            version, lock_mode, increment = cur.fetchone()
+            mariadb = "mariadb" in version.lower()
+            numbers = tuple(int(x) for x in version.split("-")[0].split(".")[:2])
+            self.returning = mariadb and numbers >= (10, 5)
+            self.json_table = (mariadb and numbers >= (10, 6)) or (not mariadb and numbers >= (8, 0))
+            self.consecutive_ids = int(lock_mode) in (0, 1)
+            self.increment = int(increment)
+        cur.close()
+        return conn
+
+    def begin(self, conn: Any) -> Optional[str]:
+        conn.query("BEGIN")
+        return "BEGIN"
+
+    def commit(self, conn: Any) -> None:
+        conn.commit()
+
+    def rollback(self, conn: Any) -> None:
+        conn.rollback()
+
+    def raw_sql(self, sql: str) -> str:
+        return qmark_to_format(sql)
+
+    def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
+        d = self.driver
+        if isinstance(exc, (d.IntegrityError, d.DataError)):
+            return IntegrityError(str(exc))
+        if isinstance(exc, d.Error):
+            return ActiverelError(f"mysql: {exc}")
+        return None
+
+    def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
+        if autoincrement:
+            return "BIGINT AUTO_INCREMENT"
+        kind = ctype.kind
+        if kind == "enum":
+            return "BIGINT" if issubclass(ctype.python_type, int) else (
+                _INDEXED["str"] if indexed else _DDL["str"])
+        if indexed and kind in _INDEXED:
+            return _INDEXED[kind]
+        return _DDL[kind]
+
+    def drop_tables_sql(self, tables: Sequence[str]) -> list[str]:
+        # a reference cycle can only be dropped with the checks off
+        return (["SET FOREIGN_KEY_CHECKS = 0"] + super().drop_tables_sql(tables)
+                + ["SET FOREIGN_KEY_CHECKS = 1"])
+
+    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
+        rows = execute("SELECT table_name FROM information_schema.tables "
+                       "WHERE table_schema = DATABASE()", ())
+        return {r[0] for r in rows}
+
+    def adapter(self, ctype: ColumnType) -> Adapter:
+        if ctype.kind == "uuid":
+            return str
+        if ctype.kind == "bool":
+            return int
+        return super().adapter(ctype)
+
+    def converter(self, ctype: ColumnType) -> Adapter:
+        kind = ctype.kind
+        if kind == "bool":
+            return bool
+        if kind == "uuid":
+            from uuid import UUID
+            return UUID
+        if kind == "time":
+            return _time
+        if kind == "float":
+            return float
+        return super().converter(ctype)
+
+    def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
+        if len(keys) <= 64 or not self.json_table or not all(type(k) is int for k in keys):
+            return None
+        import json
+        return _InJsonTable(term, comp.param(json.dumps(list(keys))))
+
+    def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
+        from pypika import Parameter
+        return self.query_class.into(table).columns(pk_column).insert(Parameter("NULL")).get_sql()
+
+    def insert_generated(self, cursor: Any, sql: str, params: Sequence[Any], count: int,
+                         pk_column: str) -> list[Any]:
+        if self.returning:
+            cursor.execute(f'{sql} RETURNING "{pk_column}"', params)
+            return sorted(r[0] for r in cursor.fetchall())
+        # single_row_inserts() keeps count at 1 unless the lock mode makes the
+        # ids of one statement consecutive
+        cursor.execute(sql, params)
+        first = cursor.lastrowid  # the id of the FIRST row of a multi-row insert
+        return [first + i * self.increment for i in range(count)]
+
+    def single_row_inserts(self) -> bool:
+        """Whether generated keys need one INSERT per row on this server."""
+        return not self.returning and not self.consecutive_ids
+
+
+def _time(value: Any) -> Any:
+    if isinstance(value, dt.timedelta):
+        seconds = int(value.total_seconds())
+        return dt.time(seconds // 3600, (seconds % 3600) // 60, seconds % 60, value.microseconds)
+    return value
+
+
+class _InJsonTable(Criterion):  # type: ignore[misc]
+    """``term IN (SELECT k FROM JSON_TABLE(%s, ...))``: a key set in one parameter."""
+
+    def __init__(self, term: Any, param: Any) -> None:
+        super().__init__()
+        self.term = term
+        self.param = param
+
+    def get_sql(self, **kwargs: Any) -> str:
+        return (f"{self.term.get_sql(**kwargs)} IN (SELECT \"k\" FROM JSON_TABLE("
+                f"{self.param.get_sql(**kwargs)}, '$[*]' COLUMNS (\"k\" BIGINT PATH '$')) AS \"_ar_keys\")")
