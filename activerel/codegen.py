@@ -226,7 +226,7 @@ def _reference_setter(ref: "ReferenceProp", bad: Callable[[str, Any], None]) -> 
         if old is value:
             return
         state = obj._ar_state
-        if state.status == PERSISTENT:
+        if state.status == PERSISTENT and not _same_row(old, value):
             track(obj, state, d, name, value)
         d[name] = value
         for back, many in inverses:
@@ -252,6 +252,14 @@ def _reference_setter(ref: "ReferenceProp", bad: Callable[[str, Any], None]) -> 
                         vd[back] = obj
 
     return setter
+
+
+def _same_row(a: Any, b: Any) -> bool:
+    """Two instances of one row (e.g. loaded in different sessions)."""
+    if a is MISSING or a is None or b is None or type(a) is not type(b):
+        return False
+    ka, kb = a._ar_state.key, b._ar_state.key
+    return ka is not None and ka == kb and a._ar_state.status == b._ar_state.status == PERSISTENT
 
 
 def _backref_setter(mapper: "Mapper", back: "BackRefProp") -> Callable[[Any, Any], None]:

@@ -126,6 +126,20 @@ class Database:
             self._mappers = ordered
         return self._mappers
 
+    def serving(self, cls: Any) -> Mapper:
+        """The mapper of ``cls``, which this database must serve."""
+        mapper = mapper_of(cls)
+        if mapper not in self._served():
+            raise ActiverelError(
+                f"{mapper.name} is not served by {self!r}: add it to Database(models=[...])")
+        return mapper
+
+    def _served(self) -> set[Mapper]:
+        served = self.__dict__.get("_served_set")
+        if served is None:
+            served = self._served_set = set(self.mappers)
+        return served
+
     def incoming(self, mapper: Mapper) -> list[ReferenceProp]:
         """References, among the served models, that point at ``mapper``."""
         if self._mappers is None:

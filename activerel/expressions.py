@@ -333,6 +333,18 @@ class _NotCriterion(Criterion):  # type: ignore[misc]
         return f"NOT ({self.inner.get_sql(**kwargs)})"
 
 
+class _NotTrue(Criterion):  # type: ignore[misc]
+    """The condition is false OR unknown (NULL): what "every row matches" excludes."""
+
+    def __init__(self, inner: Criterion) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def get_sql(self, **kwargs: Any) -> str:
+        kwargs["subquery"] = True
+        return f"(CASE WHEN {self.inner.get_sql(**kwargs)} THEN 1 ELSE 0 END)=0"
+
+
 _TRUE = _Raw("1=1")
 _FALSE = _Raw("1=0")
 
@@ -437,7 +449,7 @@ def relation_filter(comp: Compiler, prop: "Prop", cond: Optional[Condition], mod
         if cond is None:
             return None
         crit = cond.compile(inner)
-        return _NotCriterion(crit) if mode == "every" else crit
+        return _NotTrue(crit) if mode == "every" else crit
 
     exists = ExistsCriterion(relation_subquery(comp, prop, where))
     return exists if mode == "some" else exists.negate()

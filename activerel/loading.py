@@ -76,6 +76,19 @@ def add_path(joins: tuple[Join, ...], mapper: "Mapper", path: str, inner: bool,
     return tuple(out)
 
 
+def merge_joins(base: tuple[Join, ...], extra: tuple[Join, ...]) -> tuple[Join, ...]:
+    """``base`` with every join of ``extra`` added (recursively merged by name)."""
+    out = list(base)
+    for j in extra:
+        for i, b in enumerate(out):
+            if b.name == j.name:
+                out[i] = replace(b, inner=b.inner or j.inner, joins=merge_joins(b.joins, j.joins))
+                break
+        else:
+            out.append(j)
+    return tuple(out)
+
+
 def get_path(joins: tuple[Join, ...], path: Sequence[str]) -> Join:
     for j in joins:
         if j.name == path[0]:
@@ -156,14 +169,29 @@ def _distinct(objs: list[Any]) -> list[Any]:
 
 def _child_rows(session: "Session", target: "Mapper", join: Join, keys: list[Any],
                 select_extra: Any, build_from: Any) -> tuple[list[tuple], tuple[str, ...]]:
-    """Run the SELECT of a relation: rows of ``target`` whose ``key_terms``
-    match ``keys``, filtered, ordered and paged per parent as ``join`` says.
-    ``build_from(alias)`` returns (query with FROM, key terms); returns the
-    rows and the hydrated column names."""
+    """Run the SELECT of a relation: rows of ``target`` whose parent key
+    terms match ``keys``, filtered, ordered and paged per parent as ``join``
+    says. ``build_from(comp, alias)`` returns (query with FROM, key terms);
+    ``select_extra(comp, alias)`` any extra columns. Returns the rows and the
+    hydrated column names. One statement, unless the keys are composite and
+    more than the parameter limit allows: then one per chunk of parents."""
+    c = compiled(target, session.dialect)
+    columns = c.select_columns(needed_fields(target, join.fields, join.joins))
+    width = len(keys[0]) if keys and isinstance(keys[0], tuple) else 1
+    step = len(keys) or 1
+    if width > 1 and len(keys) * width > session.dialect.param_limit // 2:
+        step = max(1, session.dialect.param_limit // (2 * width))
+    rows: list[tuple] = []
+    for i in range(0, len(keys) or 1, step):
+        rows.extend(_child_rows_once(session, target, join, keys[i:i + step], columns,
+                                     select_extra, build_from))
+    return rows, columns
+
+
+def _child_rows_once(session: "Session", target: "Mapper", join: Join, keys: list[Any],
+                     columns: tuple[str, ...], select_extra: Any, build_from: Any) -> list[tuple]:
     dialect = session.dialect
     c = compiled(target, dialect)
-    fields = needed_fields(target, join.fields, join.joins)
-    columns = c.select_columns(fields)
     comp = Compiler(c)
     a = comp.alias(target)
     comp.scopes[0] = (target, a)
@@ -175,8 +203,7 @@ def _child_rows(session: "Session", target: "Mapper", join: Join, keys: list[Any
             order.append((a.field(col.name), Order.desc if desc else Order.asc))
     if not any(name in [p.name for p in target.pk_props] for name, _ in join.order):
         order += [(a.field(n), Order.asc) for n in c.pk_names]
-    key_crit = key_set_criterion(comp, part_terms, keys)
-    q = q.where(key_crit)
+    q = q.where(key_set_criterion(comp, part_terms, keys))
     for cond in join.where:
         q = q.where(cond.compile(comp))
     for cond in inner_conditions(target, join.joins):
@@ -185,7 +212,7 @@ def _child_rows(session: "Session", target: "Mapper", join: Join, keys: list[Any
         q = q.select(*select)
         for term, direction in order:
             q = q.orderby(term, order=direction)
-        return session.fetch(q.get_sql(), comp.params), columns
+        return session.fetch(q.get_sql(), comp.params)
     rn = an.RowNumber().over(*part_terms)
     for term, direction in order:
         rn = rn.orderby(term, order=direction)
@@ -199,13 +226,16 @@ def _child_rows(session: "Session", target: "Mapper", join: Join, keys: list[Any
     if join.limit is not None:
         outer = outer.where(sq.field("_ar_rn") <= low + join.limit)
     outer = outer.orderby(sq.field("_ar_rn"))
-    return session.fetch(outer.get_sql(), comp.params), columns
+    return session.fetch(outer.get_sql(), comp.params)
 
 
 def key_set_criterion(comp: Compiler, terms: Sequence[Any], keys: list[Any]) -> Criterion:
     """``terms IN keys`` with the keys as bound parameters: one parameter for
     the whole set where the dialect can unpack a list, else one per value."""
     dialect = comp.dialect
+    if not keys:
+        from .expressions import _FALSE
+        return _FALSE
     if len(terms) == 1:
         bulk = dialect.key_set_criterion(terms[0], keys, comp)
         if bulk is not None:
@@ -261,7 +291,7 @@ def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any])
     for child in children:
         parent = child.__dict__.get(ref.name)
         groups.setdefault(id(parent), []).append(child)
-    _assign(prop, parents, groups)
+    _assign(prop, parents, groups, join)
     return _distinct(children)
 
 
@@ -296,13 +326,17 @@ def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any]) 
         parent = by_key.get(conv(row[len(row) - width:]))
         if parent is not None:
             groups.setdefault(id(parent), []).append(child)
-    _assign(prop, parents, groups)
+    _assign(prop, parents, groups, join)
     return _distinct(children)
 
 
-def _assign(prop: "Prop", parents: list[Any], groups: dict[int, list[Any]]) -> None:
+def _assign(prop: "Prop", parents: list[Any], groups: dict[int, list[Any]], join: Join) -> None:
     name = prop.name
     many = prop.many  # type: ignore[attr-defined]
+    # a filtered or paged join loads part of the relation: the unit of work
+    # must not take the list for all of it
+    partial = bool(join.where or join.limit is not None or join.offset
+                   or any(j.inner for j in join.joins))
     for parent in parents:
         items = groups.get(id(parent), [])
         d = parent.__dict__
@@ -310,7 +344,8 @@ def _assign(prop: "Prop", parents: list[Any], groups: dict[int, list[Any]]) -> N
         if isinstance(current, RelationList) and current.changed():
             continue  # unsaved changes to the collection win over the reload
         if many:
-            d[name] = RelationList(items, tuple(items))
+            d[name] = lst = RelationList(items, tuple(items))
+            lst.partial = partial
         else:
             one = items[0] if items else None
             d[name] = one

@@ -12,7 +12,8 @@ from pypika.terms import Star
 from .compiled import CompiledMapper, compiled
 from .errors import NotFound, QueryError, ValidationError
 from .expressions import Compiler, Condition, FieldExpr
-from .loading import Join, add_path, get_path, inner_conditions, load, needed_fields, set_path
+from .loading import (Join, add_path, get_path, inner_conditions, load, merge_joins, needed_fields,
+                      set_path)
 from .mapper import Mapper, mapper_of
 
 if TYPE_CHECKING:
@@ -186,8 +187,10 @@ class Query(Generic[T]):
     def _run(self, fn: Any) -> Any:
         from .session import use_session
         if self._session is not None and self._session.active:
+            self._session.db.serving(self._cls)
             return fn(self._session)
         with use_session(self._db) as s:
+            s.db.serving(self._cls)
             return fn(s)
 
     # -- terminals -----------------------------------------------------------------
@@ -276,11 +279,12 @@ class Query(Generic[T]):
         mapper = self._mapper
         if not values:
             raise QueryError(f"patch_many() on {mapper.name} needs field=value arguments")
+        if self._limit is not None or self._offset is not None:
+            raise QueryError("patch_many() does not take limit()/skip()")
         props = [self._column_prop(name, "patch_many") for name in values]
         for prop in props:
             if prop.primary_key:
                 raise QueryError(f"patch_many() cannot change the primary key {mapper.name}.{prop.name}")
-        checks = type(mapper.cls).__dict__  # noqa: F841 - keeps the class alive in closures
         from .codegen import _make_check
         for prop in props:
             if not _make_check(prop)(values[prop.name]):
@@ -291,26 +295,35 @@ class Query(Generic[T]):
             s.flush()
             c = self._compiled(s)
             imap = s.identity.for_mapper(mapper)
-            keys = None
-            if imap:
-                keys = (self.ids() if self._session is s else self._copy(_session=s).ids())
+            # relation filters and inner joins select the rows first, then
+            # update them by key; plain conditions go straight into the UPDATE
+            by_keys = any(cond.needs_alias for cond in self._conditions())
+            query = self if self._session is s else self._copy(_session=s)
+            keys = query.ids() if (by_keys or imap) else None
             comp = Compiler(c)
-            if any(cond.needs_alias for cond in self._where):
-                raise QueryError("patch_many() takes plain field conditions; relation filters "
-                                 "need a query: patch the objects it finds, or filter by ids()")
             q = c.dialect.query_class.update(c.table)
-            set_params: list[Any] = []
             for prop in props:
                 holder = _Holder(values[prop.name])
                 for col, v in zip(prop.columns, c.prop_values[prop.name](holder)):
                     q = q.set(c.table.field(col.name), comp.param(v))
             set_params = list(comp.params)
             comp.params.clear()
-            for cond in self._where:
-                q = q.where(cond.compile(comp))
-            if self._limit is not None or self._offset is not None:
-                raise QueryError("patch_many() does not take limit()/skip()")
-            cur = s.execute(q.get_sql(), set_params + comp.params)
+            if by_keys:
+                count = 0
+                width = len(c.pk_names)
+                step = max(1, (c.dialect.param_limit - len(set_params)) // width)
+                for i in range(0, len(keys or ()), step):
+                    chunk = keys[i:i + step]  # type: ignore[index]
+                    params = list(set_params)
+                    for k in chunk:
+                        params.extend(c.key_params(k))
+                    cur = s.execute(q.where(c.key_criterion(len(chunk))).get_sql(), params)
+                    count += max(cur.rowcount, 0)
+            else:
+                for cond in self._where:
+                    q = q.where(cond.compile(comp))
+                cur = s.execute(q.get_sql(), set_params + comp.params)
+                count = max(cur.rowcount, 0)
             if keys:
                 for k in keys:
                     obj = imap.get(k)
@@ -324,7 +337,7 @@ class Query(Generic[T]):
                             st.dirty[prop.name] = values[prop.name]
                         else:
                             d[prop.name] = values[prop.name]
-            return max(cur.rowcount, 0)
+            return count
         return self._run(run)  # type: ignore[no-any-return]
 
 
@@ -396,10 +409,7 @@ class JoinQuery(Generic[T]):
 
     def select(self, *fields: str) -> "JoinQuery[T]":
         q = self._check().select(*fields)
-        edited = self._edit(fields=q._fields)
-        for j in q._joins:
-            edited = edited.join_with(j.name)
-        return edited
+        return self._edit(fields=q._fields, joins=merge_joins(self._join().joins, q._joins))
 
     def join_with(self, path: str) -> "JoinQuery[T]":
         return self._edit(joins=add_path(self._join().joins, self._mapper, _path(path), False))

@@ -9,11 +9,13 @@ from typing import Any, Iterable
 class RelationList(list):  # type: ignore[type-arg]
     """A list of related objects plus the baseline the unit of work diffs against."""
 
-    __slots__ = ("baseline",)
+    __slots__ = ("baseline", "partial")
 
     def __init__(self, items: Iterable[Any] = (), baseline: tuple[Any, ...] = ()) -> None:
         super().__init__(items)
         self.baseline = baseline
+        #: loaded through a filtered or paged join: holds part of the relation
+        self.partial = False
 
     def changed(self) -> bool:
         base = self.baseline

@@ -211,9 +211,11 @@ class Session:
 
     # -- loading -------------------------------------------------------------
     def get(self, cls: type[T], pk: Any) -> T:
-        mapper = mapper_of(cls)
+        mapper = self.db.serving(cls)
         key = self.normalize_key(mapper, pk)
         obj = self.identity.get(mapper, key)
+        if obj is not None and id(obj) in self.to_delete:
+            raise NotFound(f"{mapper.name} with primary key {pk!r} is deleted in this session")
         if obj is not None and obj._ar_state.stub_of is None:
             return obj  # type: ignore[no-any-return]
         self.flush()

@@ -183,7 +183,10 @@ class UnitOfWork:
             return
         self.undo.save(obj)
         inverse = back.via_inverse
+        linked = self._linked_already(back, obj, value.added()) if value.partial else set()
         for item in value.added():
+            if id(item) in linked:
+                continue
             pair = (back.via, local.name, id(obj), remote.name, id(item))
             mirror = (back.via, remote.name, id(item), local.name, id(obj))
             if pair in self.pivot_pairs or mirror in self.pivot_pairs:
@@ -217,6 +220,33 @@ class UnitOfWork:
                     self.undo.save(item)
                     lst[:] = [o for o in lst if o is not obj]
                     lst.baseline = tuple(o for o in lst.baseline if o is not obj)
+
+    def _linked_already(self, back: "BackRefProp", obj: Any, added: list[Any]) -> set[int]:
+        """Of ``added``, those a pivot row already links to ``obj``: a partially
+        loaded collection does not show every row there is."""
+        local, remote = back.via_local, back.via_remote
+        assert local is not None and remote is not None
+        key = obj._ar_state.key
+        candidates = [o for o in added if o._ar_state.status == PERSISTENT and o._ar_state.key is not None]
+        if key is None or obj._ar_state.status != PERSISTENT or not candidates:
+            return set()
+        from pypika import Criterion, Parameter
+        pm = back.via.__ar_mapper__  # type: ignore[union-attr]
+        c = compiled(pm, self.dialect)
+        t = c.table
+        ph = Parameter(self.dialect.placeholder)
+        params: list[Any] = list(compiled(_mapper(obj), self.dialect).key_params(key))
+        crit = Criterion.all([t.field(col.name) == ph for col in local.columns])
+        target = compiled(remote.target_mapper, self.dialect)
+        groups = []
+        for o in candidates:
+            params.extend(target.key_params(o._ar_state.key))
+            groups.append(Criterion.all([t.field(col.name) == ph for col in remote.columns]))
+        sql = (self.dialect.query_class.from_(t).select(*[t.field(col.name) for col in remote.columns])
+               .where(crit).where(Criterion.any(groups)).get_sql())
+        rows = self.session.fetch(sql, params)
+        found = {target.row_key(r) for r in rows}
+        return {id(o) for o in candidates if o._ar_state.key in found}
 
     # -- ordering ----------------------------------------------------------------
     def levels(self, new: list[Any]) -> list[int]:

@@ -89,6 +89,13 @@ class SQLiteDialect(Dialect):
     def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
         if isinstance(exc, sqlite3.IntegrityError):
             return IntegrityError(str(exc))
+        if isinstance(exc, OverflowError):
+            return IntegrityError(f"value out of range for SQLite: {exc}")
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return ActiverelError(
+                f"sqlite: {exc}: SQLite lets one transaction write at a time, and another "
+                "session (an outer or concurrent db.session()) holds the lock; finish it "
+                "first, or do this work in that session")
         if isinstance(exc, sqlite3.Error):
             return ActiverelError(f"sqlite: {exc}")
         return None
@@ -133,7 +140,7 @@ class SQLiteDialect(Dialect):
         return super().converter(ctype)
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
-        if len(keys) <= 64:
+        if len(keys) <= 64 or not all(type(k) in (int, str) for k in keys):
             return None
         return _InJsonEach(term, comp.param(json.dumps(list(keys))))
 
