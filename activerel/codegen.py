@@ -48,6 +48,10 @@ def _checker_error(mapper: "Mapper") -> Callable[[str, Any], None]:
         nullable = getattr(prop, "nullable", False) or (prop.kind == "backref" and not prop.many)
         if nullable:
             want += " or None"
+        if prop.kind == "scalar" and prop.ctype.kind in ("datetime", "time") and getattr(value, "tzinfo", None):
+            raise ValidationError(
+                f"{mapper.name}.{name} takes naive {prop.ctype.kind} values, not {describe(value)}: "
+                "convert to UTC and drop tzinfo (value.astimezone(timezone.utc).replace(tzinfo=None))")
         raise ValidationError(f"{mapper.name}.{name} must be {want}, not {describe(value)}")
 
     return bad

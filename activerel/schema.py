@@ -121,7 +121,9 @@ class SchemaBuilder:
             ddl = d.ddl_type(c.ctype, indexed=c.unique or c.index or c.primary_key
                              or c.target is not None, autoincrement=c.autoincrement)
             cols.append(PColumn(c.name, ddl, nullable=c.nullable))
-        q = q.columns(*cols).primary_key(*pk_cols)
+        q = q.columns(*cols)
+        if not (d.inline_autoincrement_pk and m.autoincrement is not None):
+            q = q.primary_key(*pk_cols)
         for c in m.columns:
             if c.unique and not c.primary_key:
                 q = q.unique(c.name)

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, TypeVar
 
 from .compiled import compiled, flat_key
-from .errors import ActiverelError, NotFound
+from .errors import ActiverelError, NotFound, ValidationError
 from .identity import IdentityMap
 from .mapper import mapper_of
 from .state import DELETED, NEW
@@ -176,6 +176,8 @@ class Session:
         err = self.dialect.translate_error(exc)
         if err is not None:
             raise err from exc
+        if isinstance(exc, (UnicodeError, OverflowError, ValueError)):
+            raise ValidationError(f"the {self.dialect.name} driver cannot send a value: {exc}") from exc
         raise exc
 
     # -- the unit of work ----------------------------------------------------
@@ -185,6 +187,7 @@ class Session:
             st = _state(obj)
             if st.status == DELETED:
                 raise ActiverelError(f"{obj!r} was deleted; it cannot be persisted again")
+            self.db.serving(type(obj))
             self.to_persist[id(obj)] = obj
 
     def delete(self, *objs: Any) -> None:

@@ -373,6 +373,10 @@ class UnitOfWork:
                 sql = c.insert_sql(columns, len(chunk))
                 if with_auto:
                     s.execute(sql, params)
+                    if auto is not None:
+                        fix = self.dialect.explicit_keys_sql(mapper.table, c.pk_names[0])
+                        if fix:
+                            s.execute(fix)
                 else:
                     keys = s.insert_generated(sql, params, len(chunk), c.pk_names[0])
                     name = auto.name  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 from functools import lru_cache
-from typing import Optional
+from typing import Any, Optional
 
 BACKENDS = ("sqlite", "postgresql", "mysql")
 
@@ -53,35 +53,57 @@ def unreachable(backend: str) -> Optional[str]:
     return None
 
 
-@lru_cache(maxsize=None)
-def isolated_url(backend: str) -> str:
-    """The URL of this run's own schema (PostgreSQL) or database (MySQL),
-    created on first use and dropped when the run ends."""
+def _admin(backend: str) -> Any:
+    from activerel import Database
+    return Database(URLS[backend], models=[])
+
+
+def _namespace_url(backend: str, name: str) -> str:
+    base = URLS[backend]
+    if backend == "postgresql":
+        sep = "&" if "?" in base else "?"
+        return f"{base}{sep}options=-csearch_path%3D{name}"
+    head, _, query = base.partition("?")
+    return head.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
+
+
+def _recreate(backend: str, name: str) -> None:
+    admin = _admin(backend)
+    try:
+        if backend == "postgresql":
+            admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            admin.execute(f'CREATE SCHEMA "{name}"')
+        else:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin')
+    finally:
+        admin.close()
+
+
+_created: set[tuple[str, str]] = set()
+
+
+def _drop_all_namespaces() -> None:
+    for backend, name in _created:
+        admin = _admin(backend)
+        try:
+            kind = "SCHEMA" if backend == "postgresql" else "DATABASE"
+            admin.execute(f'DROP {kind} IF EXISTS "{name}"' + (" CASCADE" if kind == "SCHEMA" else ""))
+        finally:
+            admin.close()
+
+
+atexit.register(_drop_all_namespaces)
+
+
+def namespace_url(backend: str, suffix: str = "", fresh: bool = False) -> str:
+    """The URL of one of this run's own schemas (PostgreSQL) or databases
+    (MySQL), created on first use (``fresh``: emptied now) and dropped when
+    the run ends."""
     if backend == "sqlite":
         return URLS["sqlite"]
-    from activerel import Database
-    base = URLS[backend]
-    admin = Database(base, models=[])
-    if backend == "postgresql":
-        admin.execute(f'DROP SCHEMA IF EXISTS "{NAMESPACE}" CASCADE')
-        admin.execute(f'CREATE SCHEMA "{NAMESPACE}"')
-        sep = "&" if "?" in base else "?"
-        url = f"{base}{sep}options=-csearch_path%3D{NAMESPACE}"
-        drop = f'DROP SCHEMA IF EXISTS "{NAMESPACE}" CASCADE'
-    else:
-        admin.execute(f'DROP DATABASE IF EXISTS "{NAMESPACE}"')
-        admin.execute(f'CREATE DATABASE "{NAMESPACE}" CHARACTER SET utf8mb4 COLLATE utf8mb4_bin')
-        head, _, query = base.partition("?")
-        url = head.rsplit("/", 1)[0] + "/" + NAMESPACE + (f"?{query}" if query else "")
-        drop = f'DROP DATABASE IF EXISTS "{NAMESPACE}"'
-    admin.close()
-
-    def cleanup() -> None:
-        db = Database(base, models=[])
-        try:
-            db.execute(drop)
-        finally:
-            db.close()
-
-    atexit.register(cleanup)
-    return url
+    name = NAMESPACE + suffix
+    if fresh or (backend, name) not in _created:
+        _recreate(backend, name)
+        _created.add((backend, name))
+    return _namespace_url(backend, name)

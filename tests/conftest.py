@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 from activerel import Database
-from tests.backends import BACKENDS, URLS, isolated_url, unreachable
+from tests.backends import BACKENDS, URLS, namespace_url, unreachable
 from tests.models import ALL_MODELS
 
 
@@ -69,8 +69,7 @@ def db(backend: str):
         return
     database = _shared.get(backend)
     if database is None:
-        database = Database(isolated_url(backend), models=ALL_MODELS)
-        database.drop_all()
+        database = Database(namespace_url(backend), models=ALL_MODELS)
         database.migrate()
         _shared[backend] = database
     _reset(database)
@@ -86,17 +85,15 @@ def make_db(backend: str) -> Callable[..., Database]:
     made: list[Database] = []
 
     def make(models: list[type], echo: bool = False) -> Database:
-        database = Database(isolated_url(backend), models=models, echo=echo)
-        if backend != "sqlite":
-            database.drop_all()
+        # a namespace apart from the shared one, emptied for each test
+        url = namespace_url(backend, "_own", fresh=not made) if backend != "sqlite" else URLS["sqlite"]
+        database = Database(url, models=models, echo=echo)
         database.migrate()
         made.append(database)
         return database
 
     yield make
     for database in made:
-        if backend != "sqlite":
-            database.drop_all()
         database.close()
 
 

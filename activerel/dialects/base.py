@@ -29,6 +29,8 @@ class Dialect:
     unsupported_actions: frozenset[str] = frozenset()
     #: appended to CREATE TABLE
     table_options: str = ""
+    #: whether an AutoIncrement column's type already declares the primary key
+    inline_autoincrement_pk: bool = False
 
     def __init__(self, url: Any) -> None:
         self.url = url
@@ -109,6 +111,11 @@ class Dialect:
         """Run a multi-row INSERT of ``count`` rows that leaves ``pk_column`` to the
         database, and return the generated keys in row order."""
         raise NotImplementedError
+
+    def explicit_keys_sql(self, table: str, pk_column: str) -> Optional[str]:
+        """A statement to run after rows were inserted with explicit values for
+        a generated key, so later generated keys do not collide; or None."""
+        return None
 
     def single_row_inserts(self) -> bool:
         """Whether rows with generated keys must be inserted one per statement."""

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 from pypika import MySQLQuery
 from pypika.terms import Criterion
 
-from ..errors import ActiverelError, ConfigurationError, IntegrityError
+from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
 from ..types import ColumnType
 from .base import Adapter, Dialect
 from .format_params import qmark_to_format
@@ -107,8 +107,10 @@ class MySQLDialect(Dialect):
 
     def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
         d = self.driver
-        if isinstance(exc, (d.IntegrityError, d.DataError)):
+        if isinstance(exc, d.IntegrityError):
             return IntegrityError(str(exc))
+        if isinstance(exc, d.DataError):
+            return ValidationError(f"mysql cannot store a value: {exc}")
         if isinstance(exc, d.Error):
             return ActiverelError(f"mysql: {exc}")
         return None
@@ -135,6 +137,8 @@ class MySQLDialect(Dialect):
         return {r[0] for r in rows}
 
     def adapter(self, ctype: ColumnType) -> Adapter:
+        if ctype.kind == "decimal":
+            return _decimal
         if ctype.kind == "uuid":
             return str
         if ctype.kind == "bool":
@@ -150,6 +154,8 @@ class MySQLDialect(Dialect):
             return UUID
         if kind == "time":
             return _time
+        if kind == "decimal":
+            return _trim_decimal
         if kind == "float":
             return float
         return super().converter(ctype)
@@ -178,6 +184,28 @@ class MySQLDialect(Dialect):
     def single_row_inserts(self) -> bool:
         """Whether generated keys need one INSERT per row on this server."""
         return not self.returning and not self.consecutive_ids
+
+
+def _decimal(value: Any) -> Any:
+    from decimal import Decimal
+    d = Decimal(value)
+    sign, digits, exp = d.as_tuple()
+    if not d.is_finite():
+        raise ValidationError(f"cannot store the Decimal {value} in MySQL")
+    frac = -exp if isinstance(exp, int) and exp < 0 else 0
+    if frac > 30 or len(digits) - frac > 35:
+        raise ValidationError(
+            f"MySQL's DECIMAL(65,30) keeps 35 integer and 30 fractional digits; {value} has more")
+    return d
+
+
+def _trim_decimal(value: Any) -> Any:
+    """DECIMAL(65,30) pads 30 fractional digits: give the value back as written."""
+    from decimal import Decimal
+    text = str(value)
+    if "." in text and "E" not in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(text)
 
 
 def _time(value: Any) -> Any:

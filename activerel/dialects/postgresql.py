@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, Sequence
 from pypika import PostgreSQLQuery
 from pypika.terms import Criterion
 
-from ..errors import ActiverelError, ConfigurationError, IntegrityError
+from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
 from ..types import ColumnType
 from .base import Adapter, Dialect
 from .format_params import qmark_to_format
@@ -77,7 +77,7 @@ class PostgreSQLDialect(Dialect):
         if isinstance(exc, (errors.NumericValueOutOfRange, errors.InvalidTextRepresentation,
                             errors.StringDataRightTruncation, errors.UntranslatableCharacter,
                             errors.CharacterNotInRepertoire)):
-            return IntegrityError(str(exc).strip())
+            return ValidationError(f"postgresql cannot store a value: {str(exc).strip()}")
         if isinstance(exc, self.psycopg.Error):
             return ActiverelError(f"postgresql: {str(exc).strip()}")
         return None
@@ -107,6 +107,10 @@ class PostgreSQLDialect(Dialect):
         if ctype.kind == "float":
             return float
         return super().converter(ctype)
+
+    def explicit_keys_sql(self, table: str, pk_column: str) -> Optional[str]:
+        return (f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{pk_column}'), "
+                f"(SELECT MAX(\"{pk_column}\") FROM \"{table}\"))")
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         if len(keys) <= 64:

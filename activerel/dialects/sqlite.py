@@ -17,7 +17,7 @@ from uuid import UUID
 from pypika import Parameter, SQLLiteQuery
 from pypika.terms import Criterion
 
-from ..errors import ActiverelError, ConfigurationError, IntegrityError
+from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
 from ..types import ColumnType
 from .base import Adapter, Dialect
 
@@ -89,8 +89,6 @@ class SQLiteDialect(Dialect):
     def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
         if isinstance(exc, sqlite3.IntegrityError):
             return IntegrityError(str(exc))
-        if isinstance(exc, OverflowError):
-            return IntegrityError(f"value out of range for SQLite: {exc}")
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             return ActiverelError(
                 f"sqlite: {exc}: SQLite lets one transaction write at a time, and another "
@@ -100,7 +98,13 @@ class SQLiteDialect(Dialect):
             return ActiverelError(f"sqlite: {exc}")
         return None
 
+    #: AUTOINCREMENT keys are never reused, as on the servers; it must be
+    #: declared on the column, so the table gets no separate PRIMARY KEY clause
+    inline_autoincrement_pk = True
+
     def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
+        if autoincrement:
+            return "INTEGER PRIMARY KEY AUTOINCREMENT"
         if ctype.kind == "enum":
             return "INTEGER" if issubclass(ctype.python_type, int) else "TEXT"
         return _DDL[ctype.kind]
@@ -115,7 +119,11 @@ class SQLiteDialect(Dialect):
             return _iso_datetime
         if kind in ("date", "time"):
             return _isoformat
-        if kind in ("decimal", "uuid"):
+        if kind == "decimal":
+            return _decimal_text
+        if kind == "float":
+            return _float
+        if kind == "uuid":
             return str
         if kind == "bool":
             return int
@@ -168,6 +176,24 @@ class _InJsonEach(Criterion):  # type: ignore[misc]
     def get_sql(self, **kwargs: Any) -> str:
         return (f"{self.term.get_sql(**kwargs)} IN (SELECT value FROM "
                 f"json_each({self.param.get_sql(**kwargs)}))")
+
+
+def _float(value: Any) -> float:
+    if value != value:
+        raise ValidationError("SQLite cannot store NaN: it would read back as NULL")
+    return value  # type: ignore[no-any-return]
+
+
+def _decimal_text(value: Any) -> str:
+    # NUMERIC affinity keeps 15 significant digits; refuse rather than round
+    d = Decimal(value)
+    if d.is_finite() and len(d.as_tuple().digits) > 15 and d != Decimal(str(float(d))):
+        raise ValidationError(
+            f"SQLite keeps 15 significant digits of a Decimal; {value} has more "
+            "(PostgreSQL and MySQL store it exactly)")
+    if not d.is_finite():
+        raise ValidationError(f"cannot store the Decimal {value} in SQLite")
+    return str(d)
 
 
 def _iso_datetime(value: datetime) -> str:
