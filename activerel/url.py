@@ -1,6 +1,7 @@
 """Database URLs: ``scheme://user:password@host:port/database?option=value``."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -26,7 +27,7 @@ class URL:
         """The URL with its password masked, for messages and logs."""
         if self.password is None:
             return self.raw
-        return self.raw.replace(f":{self.password}@", ":***@", 1)
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.raw, count=1)
 
     @classmethod
     def parse(cls, raw: str) -> "URL":

@@ -31,6 +31,34 @@ def pytest_generate_tests(metafunc: Any) -> None:
         metafunc.parametrize("backend", names, scope="session")
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many tests ran on each backend: every behaviour test runs on all
+    three; SQLite also runs the tests of SQLite-only behaviour."""
+    counts: dict[str, dict[str, int]] = {}
+    sqlite_only = 0
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if outcome in ("passed", "failed") and getattr(report, "when", "call") != "call":
+                continue
+            params = report.nodeid.rsplit("[", 1)[-1].rstrip("]") if "[" in report.nodeid else ""
+            backend = next((b for b in BACKENDS if params == b or params.startswith(b + "-")), None)
+            if backend is None:
+                continue
+            counts.setdefault(backend, {}).setdefault(outcome, 0)
+            counts[backend][outcome] += 1
+            if "sqlite_only" in getattr(report, "keywords", {}):
+                sqlite_only += 1
+    if counts:
+        terminalreporter.section("tests per backend")
+        for backend in BACKENDS:
+            c = counts.get(backend, {})
+            line = f"{backend}: {sum(c.values())} run (" + ", ".join(
+                f"{n} {o}" for o, n in sorted(c.items())) + ")"
+            if backend == "sqlite" and sqlite_only:
+                line += f", of which {sqlite_only} SQLite-only; {sum(c.values()) - sqlite_only} shared"
+            terminalreporter.write_line(line)
+
+
 def _require(backend: str) -> None:
     why = unreachable(backend)
     if why is not None:

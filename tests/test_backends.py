@@ -1,0 +1,169 @@
+"""What must hold identically on every backend, and the backend-specific
+paths behind it: URLs and connection settings, isolation between sessions,
+bounded statements for a large graph, and MySQL's generated keys without
+RETURNING."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from activerel import ConfigurationError, Database, inspect
+from activerel.url import URL
+from tests import factories as f
+from tests.backends import URLS, namespace_url, unreachable
+from tests.models import ALL_MODELS, Comment, Post, User
+
+
+# -- URLs and connection settings (no server needed) ---------------------------
+
+def test_server_urls_are_parsed_into_their_parts():
+    url = URL.parse("postgresql://ada:s%40cret@db.example:6543/app?sslmode=require")
+    assert (url.scheme, url.user, url.password, url.host, url.port, url.database, url.options) == (
+        "postgresql", "ada", "s@cret", "db.example", 6543, "app", {"sslmode": "require"})
+    assert url.safe == "postgresql://ada:***@db.example:6543/app?sslmode=require"
+    url = URL.parse("mariadb://root@127.0.0.1/test")
+    assert (url.scheme, url.user, url.password, url.host, url.port, url.database) == (
+        "mariadb", "root", None, "127.0.0.1", None, "test")
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("postgresql://u@h:5432/db?sslmod=require", "unknown PostgreSQL connection option(s) sslmod"),
+    ("postgresql://u@h:5432", "names no database"),
+    ("mysql://u@h:3306/db?colour=red", "unknown MySQL connection option(s) colour"),
+    ("mariadb://u@h:3306", "names no database"),
+    ("mysql://u@h:notaport/db", "bad port"),
+    ("oracle://u@h/db", "unsupported database URL scheme 'oracle'"),
+])
+def test_bad_connection_settings_are_clear_errors(url, fragment):
+    with pytest.raises(ConfigurationError, match=re.escape(fragment)):
+        Database(url)
+
+
+def test_a_server_that_does_not_answer_is_a_configuration_error():
+    db = Database("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", models=[User])
+    try:
+        with pytest.raises(ConfigurationError, match="cannot connect to postgresql://nobody@127.0.0.1:1/none"):
+            db.migrate()
+    finally:
+        db.close()
+
+
+# -- isolation --------------------------------------------------------------------
+
+@pytest.fixture
+def isolated_db(backend, db, tmp_path):
+    """The shared database on a server; on SQLite a file, where a second
+    connection reads the last committed state while a writer is busy (an
+    in-memory SQLite database locks the tables its writer touched instead)."""
+    if backend != "sqlite":
+        yield db
+        return
+    database = Database(f"sqlite:///{tmp_path / 'isolation.db'}", models=ALL_MODELS)
+    database.migrate()
+    yield database
+    database.close()
+
+
+def test_two_sessions_do_not_see_each_others_uncommitted_changes(backend, isolated_db):
+    database = isolated_db
+    database.persist(User(username="committed"))
+    with database.session() as a:
+        a.persist(User(username="pending-a"))
+        a.flush()
+        assert sorted(u.username for u in a.query(User).find()) == ["committed", "pending-a"]
+        with database.session() as b:
+            assert [u.username for u in b.query(User).find()] == ["committed"]
+            if backend != "sqlite":  # SQLite has one writer at a time
+                b.persist(User(username="pending-b"))
+                b.flush()
+                assert sorted(u.username for u in a.query(User).find()) == ["committed", "pending-a"]
+    names = sorted(r[0] for r in database.execute('SELECT username FROM "users"'))
+    assert names == (["committed", "pending-a"] if backend == "sqlite"
+                     else ["committed", "pending-a", "pending-b"])
+
+
+def test_a_failed_flush_writes_nothing_and_leaves_objects_as_they_were(db):
+    ada = f.UserFactory(username="ada")
+    with db.session():
+        loaded = User.get(ada.id)
+        loaded.username = "ada-renamed"
+    fresh = User(username="fresh")
+    post = Post(author=fresh, title="t")
+    clash = User(username="ada-renamed")  # violates the unique username
+    with pytest.raises(Exception) as exc:
+        db.persist(fresh, clash)
+    assert type(exc.value).__name__ == "IntegrityError"
+    assert db.execute('SELECT username FROM "users" ORDER BY id') == [("ada-renamed",)]
+    assert db.execute('SELECT COUNT(*) FROM "posts"') == [(0,)]
+    for obj in (fresh, post, clash):
+        assert inspect(obj).is_new and obj.id == 0
+    assert fresh.posts == [post]
+
+
+# -- statements for a large graph -----------------------------------------------------
+
+def test_a_10000_object_graph_costs_one_insert_per_table(db, sql_log):
+    users = []
+    for i in range(1000):
+        u = User(username=f"u{i}")
+        for j in range(3):
+            p = Post(author=u, title=f"p{i}-{j}")
+            Comment(post=p, author=u, text="a")
+            Comment(post=p, author=u, text="b")
+        users.append(u)
+    sql_log.clear()
+    db.persist(*users)
+    inserts = [r.sql for r in sql_log.records if r.sql.startswith("INSERT")]
+    # 1,000 users x 2 columns, 3,000 posts x 4 and 6,000 comments x 3 all fit
+    # one statement each under every backend's parameter limit
+    limit = db.dialect.param_limit
+    assert max(1000 * 2, 3000 * 4, 6000 * 3) <= limit
+    assert len(inserts) == 3
+    assert [s.split()[2].strip('"`') for s in inserts] == ["users", "posts", "comments"]
+    assert db.execute('SELECT COUNT(*) FROM "users"') == [(1000,)]
+    assert db.execute('SELECT COUNT(*) FROM "posts"') == [(3000,)]
+    assert db.execute('SELECT COUNT(*) FROM "comments"') == [(6000,)]
+    # every generated key was written back onto the right object
+    stored = dict(db.execute('SELECT p.title, u.username FROM "posts" p '
+                             'JOIN "users" u ON u.id = p.author_id'))
+    assert stored == {p.title: u.username for u in users for p in u.posts}
+    assert (users[0].id, users[999].posts[2].id) == (1, 3000)
+
+
+# -- MySQL generated keys without RETURNING -------------------------------------------
+
+@pytest.fixture
+def mysql_db():
+    why = unreachable("mysql")
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run every backend: {why}")
+        pytest.skip(why)
+    database = Database(namespace_url("mysql", "_keys", fresh=True), models=[User, Post, Comment])
+    database.migrate()
+    yield database
+    database.close()
+
+
+@pytest.mark.parametrize("consecutive", [True, False], ids=["lock-mode-0-or-1", "lock-mode-2"])
+def test_mysql_without_returning_still_writes_back_every_key(mysql_db, sql_log, consecutive):
+    dialect = mysql_db.dialect
+    saved = (dialect.returning, dialect.consecutive_ids)
+    dialect.returning, dialect.consecutive_ids = False, consecutive
+    try:
+        users = [User(username=f"m{i}") for i in range(50)]
+        for u in users:
+            Post(author=u, title=f"by {u.username}")
+        sql_log.clear()
+        mysql_db.persist(*users)
+    finally:
+        dialect.returning, dialect.consecutive_ids = saved
+    inserts = [r.sql for r in sql_log.records if r.sql.startswith("INSERT")]
+    assert len(inserts) == (2 if consecutive else 100)
+    assert not any("RETURNING" in s for s in inserts)
+    rows = dict(mysql_db.execute('SELECT username, id FROM "users"'))
+    assert {u.username: u.id for u in users} == rows
+    posts = dict(mysql_db.execute('SELECT title, author_id FROM "posts"'))
+    assert {p.title: p.author.id for u in users for p in u.posts} == posts
