@@ -109,7 +109,7 @@ class _Not(Condition):
         self.needs_alias = inner.needs_alias
 
     def compile(self, comp: Compiler) -> Criterion:
-        return _NotCriterion(self.inner.compile(comp))
+        return SqlTemplate("NOT ({inner})", inner=self.inner.compile(comp))
 
     def mapper_check(self, mapper: Any) -> None:
         self.inner.mapper_check(mapper)
@@ -312,41 +312,23 @@ _OPS: dict[str, Callable[[Any, Any], Criterion]] = {
 }
 
 
-class _Raw(Criterion):  # type: ignore[misc]
-    def __init__(self, sql: str) -> None:
+class SqlTemplate(Criterion):  # type: ignore[misc]
+    """A SQL fragment PyPika has no builder for, e.g. ``"{term} = ANY({param})"``:
+    each named part is a PyPika term rendered in place, with the query's
+    quoting and namespaces; parts are parenthesised where they nest."""
+
+    def __init__(self, template: str, **parts: Any) -> None:
         super().__init__()
-        self.sql = sql
-
-    def get_sql(self, **kwargs: Any) -> str:
-        return self.sql
-
-
-class _NotCriterion(Criterion):  # type: ignore[misc]
-    """``NOT (...)``, parenthesised: NOT binds differently across dialects."""
-
-    def __init__(self, inner: Criterion) -> None:
-        super().__init__()
-        self.inner = inner
+        self.template = template
+        self.parts = parts
 
     def get_sql(self, **kwargs: Any) -> str:
         kwargs["subquery"] = True
-        return f"NOT ({self.inner.get_sql(**kwargs)})"
+        return self.template.format(**{k: v.get_sql(**kwargs) for k, v in self.parts.items()})
 
 
-class _NotTrue(Criterion):  # type: ignore[misc]
-    """The condition is false OR unknown (NULL): what "every row matches" excludes."""
-
-    def __init__(self, inner: Criterion) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def get_sql(self, **kwargs: Any) -> str:
-        kwargs["subquery"] = True
-        return f"(CASE WHEN {self.inner.get_sql(**kwargs)} THEN 1 ELSE 0 END)=0"
-
-
-_TRUE = _Raw("1=1")
-_FALSE = _Raw("1=0")
+_TRUE = SqlTemplate("1=1")
+_FALSE = SqlTemplate("1=0")
 
 
 class RelationExpr:
@@ -449,7 +431,9 @@ def relation_filter(comp: Compiler, prop: "Prop", cond: Optional[Condition], mod
         if cond is None:
             return None
         crit = cond.compile(inner)
-        return _NotTrue(crit) if mode == "every" else crit
+        if mode == "every":  # the condition is false OR unknown (NULL)
+            return SqlTemplate("(CASE WHEN {cond} THEN 1 ELSE 0 END)=0", cond=crit)
+        return crit
 
     exists = ExistsCriterion(relation_subquery(comp, prop, where))
     return exists if mode == "some" else exists.negate()

@@ -14,8 +14,8 @@ import datetime as dt
 from typing import Any, Callable, Optional, Sequence
 
 from pypika import MySQLQuery
-from pypika.terms import Criterion
 
+from ..expressions import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
 from ..types import ColumnType
 from .base import Adapter, Dialect
@@ -164,7 +164,10 @@ class MySQLDialect(Dialect):
         if len(keys) <= 64 or not self.json_table or not all(type(k) is int for k in keys):
             return None
         import json
-        return _InJsonTable(term, comp.param(json.dumps(list(keys))))
+        return SqlTemplate(
+            "{term} IN (SELECT \"k\" FROM JSON_TABLE({param}, '$[*]' COLUMNS "
+            "(\"k\" BIGINT PATH '$')) AS \"_ar_keys\")",
+            term=term, param=comp.param(json.dumps(list(keys))))
 
     def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
         from pypika import Parameter
@@ -213,16 +216,3 @@ def _time(value: Any) -> Any:
         seconds = int(value.total_seconds())
         return dt.time(seconds // 3600, (seconds % 3600) // 60, seconds % 60, value.microseconds)
     return value
-
-
-class _InJsonTable(Criterion):  # type: ignore[misc]
-    """``term IN (SELECT k FROM JSON_TABLE(%s, ...))``: a key set in one parameter."""
-
-    def __init__(self, term: Any, param: Any) -> None:
-        super().__init__()
-        self.term = term
-        self.param = param
-
-    def get_sql(self, **kwargs: Any) -> str:
-        return (f"{self.term.get_sql(**kwargs)} IN (SELECT \"k\" FROM JSON_TABLE("
-                f"{self.param.get_sql(**kwargs)}, '$[*]' COLUMNS (\"k\" BIGINT PATH '$')) AS \"_ar_keys\")")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, Sequence
 
 from pypika import PostgreSQLQuery
-from pypika.terms import Criterion
 
+from ..expressions import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
 from ..types import ColumnType
 from .base import Adapter, Dialect
@@ -115,7 +115,7 @@ class PostgreSQLDialect(Dialect):
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         if len(keys) <= 64:
             return None
-        return _AnyArray(term, comp.param(list(keys)))
+        return SqlTemplate("{term} = ANY({param})", term=term, param=comp.param(list(keys)))
 
     def insert_generated(self, cursor: Any, sql: str, params: Sequence[Any], count: int,
                          pk_column: str) -> list[Any]:
@@ -123,15 +123,3 @@ class PostgreSQLDialect(Dialect):
         # returned keys sorted ascending belong to the rows in order.
         cursor.execute(f'{sql} RETURNING "{pk_column}"', params)
         return sorted(r[0] for r in cursor.fetchall())
-
-
-class _AnyArray(Criterion):  # type: ignore[misc]
-    """``term = ANY(%s)``: a whole key set as one array parameter."""
-
-    def __init__(self, term: Any, param: Any) -> None:
-        super().__init__()
-        self.term = term
-        self.param = param
-
-    def get_sql(self, **kwargs: Any) -> str:
-        return f"{self.term.get_sql(**kwargs)} = ANY({self.param.get_sql(**kwargs)})"

@@ -15,8 +15,8 @@ from typing import Any, Callable, Optional, Sequence
 from uuid import UUID
 
 from pypika import Parameter, SQLLiteQuery
-from pypika.terms import Criterion
 
+from ..expressions import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
 from ..types import ColumnType
 from .base import Adapter, Dialect
@@ -150,7 +150,8 @@ class SQLiteDialect(Dialect):
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         if len(keys) <= 64 or not all(type(k) in (int, str) for k in keys):
             return None
-        return _InJsonEach(term, comp.param(json.dumps(list(keys))))
+        return SqlTemplate("{term} IN (SELECT value FROM json_each({param}))",
+                           term=term, param=comp.param(json.dumps(list(keys))))
 
     def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
         # SQLite has no DEFAULT in VALUES; a NULL key asks for a new rowid
@@ -163,19 +164,6 @@ class SQLiteDialect(Dialect):
         cursor.execute(sql, params)
         last = cursor.lastrowid
         return list(range(last - count + 1, last + 1))
-
-
-class _InJsonEach(Criterion):  # type: ignore[misc]
-    """``term IN (SELECT value FROM json_each(?))``: a whole key set in one parameter."""
-
-    def __init__(self, term: Any, param: Any) -> None:
-        super().__init__()
-        self.term = term
-        self.param = param
-
-    def get_sql(self, **kwargs: Any) -> str:
-        return (f"{self.term.get_sql(**kwargs)} IN (SELECT value FROM "
-                f"json_each({self.param.get_sql(**kwargs)}))")
 
 
 def _float(value: Any) -> float:
