@@ -273,6 +273,15 @@ class CompiledMapper:
                     else:
                         items.append((p.column.name, f"_a_{p.name}(_d[{p.name!r}])"))
             else:
+                target = p.target_mapper  # type: ignore[attr-defined]
+                tpk = target.pk_props
+                if (len(tpk) == 1 and tpk[0].kind == "scalar"
+                        and compiled(target, self.dialect).adapters[tpk[0].column.name] is None):
+                    # the common case, inlined: the target's own key field
+                    col = p.columns[0]  # type: ignore[attr-defined]
+                    items.append((col.name, f"(None if (_t := _d.get({p.name!r})) is None "
+                                            f"else _t.__dict__[{tpk[0].name!r}])"))
+                    continue
                 ns[f"_pv_{p.name}"] = self.prop_values[p.name]
                 pre.append(f"    _r_{p.name} = _pv_{p.name}(_obj)")
                 for i, c in enumerate(p.columns):  # type: ignore[attr-defined]

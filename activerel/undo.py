@@ -31,6 +31,24 @@ class UndoLog:
         self._saved[oid] = (obj, st.status, st.key, st.session, dict(st.dirty) if st.dirty else None,
                             dict(st.baseline) if st.baseline else None, st.stub_of, dict(d), lists)
 
+    def save_new(self, obj: Any) -> None:
+        """Snapshot a new object that a flush will only give a key and state."""
+        oid = id(obj)
+        if oid in self._saved:
+            return
+        st = obj._ar_state
+        d = obj.__dict__
+        mapper = type(obj).__ar_mapper__
+        auto = mapper.autoincrement
+        lists = {}
+        for back in mapper.backrefs:
+            v = d.get(back.name)
+            if isinstance(v, RelationList):
+                lists[back.name] = (v, None, v.baseline)
+        self._saved[oid] = (obj, st.status, st.key, st.session, None,
+                            dict(st.baseline) if st.baseline else None, st.stub_of,
+                            (auto.name, d.get(auto.name)) if auto is not None else None, lists)
+
     def __bool__(self) -> bool:
         return bool(self._saved)
 
@@ -48,10 +66,14 @@ class UndoLog:
             st.status, st.key, st.session, st.dirty = status, key, owner, dirty
             st.baseline, st.stub_of = baseline, stub_of
             od = obj.__dict__
-            od.clear()
-            od.update(d)
+            if isinstance(d, dict):
+                od.clear()
+                od.update(d)
+            elif d is not None:  # a light snapshot: only the generated key changed
+                od[d[0]] = d[1]
             for name, (lst, items, base) in lists.items():
-                lst[:] = items
+                if items is not None:
+                    lst[:] = items
                 lst.baseline = base
             if status == PERSISTENT and key is not None and owner is session:
                 imap.add(mapper, key, obj)

@@ -51,8 +51,11 @@ class UnitOfWork:
         new = [o for o in self.visited if o._ar_state.status == NEW]
         dirty = [o for o in self.visited if o._ar_state.status == PERSISTENT and o._ar_state.dirty]
         save = self.undo.save
+        # a flush with no deletes only writes keys and state onto new objects:
+        # a light snapshot restores them
+        save_new = save if deletes else self.undo.save_new
         for o in new:
-            save(o)
+            save_new(o)
         for o in dirty:
             save(o)
         if new:
@@ -151,10 +154,12 @@ class UnitOfWork:
                 self._point(item, ref, obj)
             stack.append(item)
         if isinstance(value, RelationList):
-            if value.changed():
-                self.undo.save(obj)
-                for item in value.removed():
-                    self._orphan(obj, back, item, stack)
+            if value.baseline and value.changed():
+                removed = value.removed()
+                if removed:
+                    self.undo.save(obj)
+                    for item in removed:
+                        self._orphan(obj, back, item, stack)
             self.lists.append(value)
 
     def _walk_one(self, obj: Any, back: "BackRefProp", value: Any, stack: list[Any]) -> None:
@@ -324,6 +329,20 @@ class UnitOfWork:
 
     # -- writes --------------------------------------------------------------------
     def insert(self, new: list[Any]) -> None:
+        by_mapper: dict[Any, list[Any]] = {}
+        for obj in new:
+            m = _mapper(obj)
+            group = by_mapper.get(m)
+            if group is None:
+                by_mapper[m] = [obj]
+            else:
+                group.append(obj)
+        order = _table_order(list(by_mapper))
+        if order is not None:
+            # no cycle among these tables: one INSERT group per table, parents first
+            for mapper in order:
+                self._insert_group(mapper, by_mapper[mapper])
+            return
         levels = self.levels(new)
         groups: dict[tuple[int, Any], list[Any]] = {}
         for obj, lv in zip(new, levels):
@@ -481,6 +500,35 @@ class UnitOfWork:
                     self.undo.save(p)
                     p._ar_state.status = DELETED
                     del imap[key]
+
+
+def _table_order(mappers: list[Any]) -> Optional[list[Any]]:
+    """The mappers ordered so referenced tables come first, or None when the
+    references among them have a cycle (a self-reference included): then
+    rows must be ordered one by one."""
+    present = set(mappers)
+    state: dict[Any, int] = {}
+    order: list[Any] = []
+    for start in mappers:
+        if start in state:
+            continue
+        stack = [(start, iter([r.target_mapper for r in start.references if r.target_mapper in present]))]
+        state[start] = 1
+        while stack:
+            m, it = stack[-1]
+            for t in it:
+                if t is m or state.get(t) == 1:
+                    return None
+                if t not in state:
+                    state[t] = 1
+                    stack.append((t, iter([r.target_mapper for r in t.references
+                                           if r.target_mapper in present])))
+                    break
+            else:
+                state[m] = 2
+                order.append(m)
+                stack.pop()
+    return order
 
 
 class _Restart(Exception):
