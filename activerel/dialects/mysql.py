@@ -66,8 +66,14 @@ class MySQLDialect(Dialect):
             params["port"] = url.port
         if url.password is not None:
             params["password"] = url.password
+        ssl = {}
         for k, v in url.options.items():
-            params[k] = int(v) if k.endswith("timeout") else v
+            if k in ("ssl_ca", "ssl_cert", "ssl_key"):
+                ssl[k[4:]] = v  # mysqlclient takes these as ssl={"ca": ...}
+            else:
+                params[k] = int(v) if k.endswith("timeout") else v
+        if ssl:
+            params["ssl"] = ssl
         self.params = params
         #: what the server offers, read at the first connection
         self.returning: Optional[bool] = None
@@ -139,6 +145,8 @@ class MySQLDialect(Dialect):
     def adapter(self, ctype: ColumnType) -> Adapter:
         if ctype.kind == "decimal":
             return _decimal
+        if ctype.kind == "float":
+            return _finite
         if ctype.kind == "uuid":
             return str
         if ctype.kind == "bool":
@@ -195,11 +203,18 @@ def _decimal(value: Any) -> Any:
     sign, digits, exp = d.as_tuple()
     if not d.is_finite():
         raise ValidationError(f"cannot store the Decimal {value} in MySQL")
-    frac = -exp if isinstance(exp, int) and exp < 0 else 0
-    if frac > 30 or len(digits) - frac > 35:
+    frac = -exp if exp < 0 else 0  # type: ignore[operator]
+    whole = len(digits) - frac + (exp if exp > 0 else 0)  # type: ignore[operator]
+    if frac > 30 or whole > 35:
         raise ValidationError(
             f"MySQL's DECIMAL(65,30) keeps 35 integer and 30 fractional digits; {value} has more")
     return d
+
+
+def _finite(value: Any) -> Any:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValidationError(f"MySQL cannot store the float {value}")
+    return value
 
 
 def _trim_decimal(value: Any) -> Any:

@@ -74,6 +74,8 @@ class PostgreSQLDialect(Dialect):
         errors = self.psycopg.errors
         if isinstance(exc, self.psycopg.IntegrityError):
             return IntegrityError(str(exc).strip())
+        if isinstance(exc, self.psycopg.DataError):
+            return ValidationError(f"postgresql cannot store a value: {str(exc).strip()}")
         if isinstance(exc, (errors.NumericValueOutOfRange, errors.InvalidTextRepresentation,
                             errors.StringDataRightTruncation, errors.UntranslatableCharacter,
                             errors.CharacterNotInRepertoire)):
@@ -109,8 +111,10 @@ class PostgreSQLDialect(Dialect):
         return super().converter(ctype)
 
     def explicit_keys_sql(self, table: str, pk_column: str) -> Optional[str]:
-        return (f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{pk_column}'), "
-                f"(SELECT MAX(\"{pk_column}\") FROM \"{table}\"))")
+        # never backwards: keys of deleted rows are not handed out again
+        seq = f"pg_get_serial_sequence('\"{table}\"', '{pk_column}')::regclass"
+        return (f"SELECT setval({seq}, GREATEST((SELECT COALESCE(MAX(\"{pk_column}\"), 0) "
+                f"FROM \"{table}\"), COALESCE(pg_sequence_last_value({seq}), 0), 1))")
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         if len(keys) <= 64:
