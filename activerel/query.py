@@ -400,12 +400,23 @@ class JoinQuery(Generic[T]):
     def limit(self, n: Optional[int]) -> "JoinQuery[T]":
         """At most ``n`` related rows per parent row."""
         self._check().limit(n)
+        self._to_many("limit")
         return self._edit(limit=n)
 
     def skip(self, n: Optional[int]) -> "JoinQuery[T]":
         """Skip the first ``n`` related rows of each parent row."""
         self._check().skip(n)
+        self._to_many("skip")
         return self._edit(offset=n)
+
+    def _to_many(self, what: str) -> None:
+        parent = self._origin._root_mapper_for_join()
+        for name in self._path[:-1]:
+            parent = parent.props[name].target_mapper  # type: ignore[attr-defined]
+        prop = parent.props[self._path[-1]]
+        if prop.kind == "reference" or not prop.many:  # type: ignore[attr-defined]
+            raise QueryError(f"{what}() pages a to-many relation per parent row; "
+                             f"{parent.name}.{prop.name} is to-one")
 
     def select(self, *fields: str) -> "JoinQuery[T]":
         q = self._check().select(*fields)

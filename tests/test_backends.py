@@ -167,3 +167,25 @@ def test_mysql_without_returning_still_writes_back_every_key(mysql_db, sql_log, 
     assert {u.username: u.id for u in users} == rows
     posts = dict(mysql_db.execute('SELECT title, author_id FROM "posts"'))
     assert {p.title: p.author.id for u in users for p in u.posts} == posts
+
+
+# -- the same answers everywhere ----------------------------------------------------
+
+def test_like_and_equality_are_case_sensitive_on_every_backend(db):
+    f.UserFactory(username="Ada")
+    f.UserFactory(username="ada")
+    assert [u.username for u in User.query().filter(User.username.like("A%")).find()] == ["Ada"]
+    assert [u.username for u in User.query().filter(username="ada").find()] == ["ada"]
+
+
+def test_sqlite_urls_take_no_options():
+    with pytest.raises(ConfigurationError, match="sqlite URLs take no options, got mode"):
+        Database("sqlite:///x.db?mode=ro")
+
+
+def test_limit_and_skip_page_to_many_joins_only(db):
+    from activerel import QueryError
+    with pytest.raises(QueryError, match="Post.author is to-one"):
+        Post.query().use_join_with("author").limit(1)
+    with pytest.raises(QueryError, match="Post.author is to-one"):
+        Post.query().use_join_with("author").skip(1)

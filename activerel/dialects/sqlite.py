@@ -39,6 +39,9 @@ class SQLiteDialect(Dialect):
     def __init__(self, url: Any) -> None:
         super().__init__(url)
         path = url.database or ""
+        if url.options:
+            raise ConfigurationError(
+                f"sqlite URLs take no options, got {', '.join(sorted(url.options))} in {url.raw!r}")
         if url.host not in (None, "", "localhost"):
             raise ConfigurationError(
                 f"sqlite URLs take a path, not a host: {url.raw!r} (use sqlite:///relative.db "
@@ -61,6 +64,8 @@ class SQLiteDialect(Dialect):
         conn = sqlite3.connect(self.target, uri=self.uri, isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
+        # LIKE is case-sensitive on PostgreSQL and (binary collation) MySQL too
+        conn.execute("PRAGMA case_sensitive_like = ON")
         if self.memory and self._keeper is None:
             # the shared in-memory database lives as long as one connection does
             self._keeper = sqlite3.connect(self.target, uri=True, check_same_thread=False)
