@@ -150,12 +150,13 @@ class CompiledMapper:
                 ns[f"_s_{p.name}"] = tc.stub_maker((self.mapper.name, p.name))
                 ns[f"_tm_{p.name}"] = target
                 sub = "(" + ", ".join(f"row[{i}]" for i in idx) + ("," if len(idx) == 1 else "") + ")"
+                plain = len(idx) == 1 and tc.converters[tc.pk_names[0]] is None
                 lines.append(f"{indent}{guard}_v = row[{idx[0]}]")
                 lines.append(f"{indent}{guard}if _v is None:")
                 lines.append(f"{indent}{guard}    _d[{p.name!r}] = None")
                 lines.append(f"{indent}{guard}else:")
-                lines.append(f"{indent}{guard}    _kk = _k_{p.name}({sub})")
-                lines.append(f"{indent}{guard}    _o = _maps[{p.name!r}].get(_kk)")
+                lines.append(f"{indent}{guard}    _kk = " + ("_v" if plain else f"_k_{p.name}({sub})"))
+                lines.append(f"{indent}{guard}    _o = _m_{p.name}.get(_kk)")
                 lines.append(f"{indent}{guard}    _d[{p.name!r}] = _o if _o is not None else _s_{p.name}(_kk, session)")
         return lines
 
@@ -166,14 +167,16 @@ class CompiledMapper:
                               "_set_state": Model.__dict__["_ar_state"].__set__,
                               "_mapper": mapper, "_rowkey": self.row_key}
         refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
+        plain_key = len(self.pk_names) == 1 and self.converters[self.pk_names[0]] is None
         lines = ["def hydrate(rows, session):",
                  "    _map = session.identity.for_mapper(_mapper)",
-                 "    _get = _map.get",
-                 "    _maps = {" + ", ".join(f"{p.name!r}: session.identity.for_mapper(_tm_{p.name})" for p in refs) + "}",
-                 "    _out = []",
-                 "    _append = _out.append",
-                 "    for row in rows:",
-                 "        _key = _rowkey(row)",
+                 "    _get = _map.get"]
+        lines += [f"    _m_{p.name} = session.identity.for_mapper(_tm_{p.name})" for p in refs]
+        lines += ["    _maps = {" + ", ".join(f"{p.name!r}: _m_{p.name}" for p in refs) + "}",
+                  "    _out = []",
+                  "    _append = _out.append",
+                  "    for row in rows:",
+                  "        _key = " + ("row[0]" if plain_key else "_rowkey(row)"),
                  "        _obj = _get(_key)",
                  "        if _obj is None:",
                  "            _obj = _new(_cls)",
@@ -194,8 +197,10 @@ class CompiledMapper:
         """Refresh an object already in the identity map from a row: a stub gets
         filled in, a clean object refreshed, a dirty one keeps its changes."""
         ns: dict[str, Any] = {}
-        lines = ["def refresh(_obj, row, session, _maps):",
-                 "    _st = _obj._ar_state",
+        refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
+        lines = ["def refresh(_obj, row, session, _maps):"]
+        lines += [f"    _m_{p.name} = _maps[{p.name!r}]" for p in refs]
+        lines += ["    _st = _obj._ar_state",
                  "    if _st.status != 1:",
                  "        return",
                  "    _d = _obj.__dict__",

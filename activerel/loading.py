@@ -158,13 +158,8 @@ def load(session: "Session", mapper: "Mapper", parents: list[Any], joins: tuple[
 
 
 def _distinct(objs: list[Any]) -> list[Any]:
-    seen: set[int] = set()
-    out = []
-    for o in objs:
-        if id(o) not in seen:
-            seen.add(id(o))
-            out.append(o)
-    return out
+    """``objs`` without repeats (by identity), in first-seen order."""
+    return list({id(o): o for o in objs}.values())
 
 
 def _child_rows(session: "Session", target: "Mapper", join: Join, keys: list[Any],
@@ -288,11 +283,16 @@ def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any])
                                 lambda comp, a: (), build)
     children = compiled(target, session.dialect).hydrator(columns)(rows, session)
     groups: dict[int, list[Any]] = {}
+    name = ref.name
     for child in children:
-        parent = child.__dict__.get(ref.name)
-        groups.setdefault(id(parent), []).append(child)
+        pid = id(child.__dict__.get(name))
+        group = groups.get(pid)
+        if group is None:
+            groups[pid] = [child]
+        else:
+            group.append(child)
     _assign(prop, parents, groups, join)
-    return _distinct(children)
+    return children  # one row per child: already distinct
 
 
 def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any]) -> list[Any]:

@@ -10,6 +10,7 @@ from pypika.functions import Count
 from pypika.terms import Star
 
 from .compiled import CompiledMapper, compiled
+from .gcpause import gc_paused
 from .errors import NotFound, QueryError, ValidationError
 from .expressions import Compiler, Condition, FieldExpr
 from .loading import (Join, add_path, get_path, inner_conditions, load, merge_joins, needed_fields,
@@ -208,10 +209,11 @@ class Query(Generic[T]):
         comp = self._compiler(c)
         q = self if limit is None else self._copy(_limit=limit)
         sql = q._base(c, columns, comp).get_sql()
-        rows = s.fetch(sql, comp.params)
-        objs = c.hydrator(columns)(rows, s)
-        if self._joins:
-            load(s, self._mapper, objs, self._joins)
+        with gc_paused():
+            rows = s.fetch(sql, comp.params)
+            objs = c.hydrator(columns)(rows, s)
+            if self._joins:
+                load(s, self._mapper, objs, self._joins)
         return objs
 
     def find_one(self) -> T:

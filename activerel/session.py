@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, TypeVar
 
 from .compiled import compiled, flat_key
 from .errors import ActiverelError, NotFound, ValidationError
+from .gcpause import gc_paused
 from .identity import IdentityMap
 from .mapper import mapper_of
 from .state import DELETED, NEW
@@ -207,7 +208,8 @@ class Session:
             return
         from .unitofwork import UnitOfWork
         try:
-            UnitOfWork(self).flush()
+            with gc_paused():
+                UnitOfWork(self).flush()
         except BaseException:
             self.rollback()
             raise
