@@ -484,11 +484,16 @@ class Mapper:
             checks = []
             for col in self.pk_columns:
                 strict = ColumnType(col.ctype.kind, col.ctype.python_type, False)
-                checks.append((col.name, strict))
+                checks.append((col.name, strict, strict.checker()))
             self._key_checks = checks
-        parts = key if len(checks) > 1 and isinstance(key, tuple) else (key,)
-        if len(parts) != len(checks) or not all(ct.is_valid(v) for (_, ct), v in zip(checks, parts)):
-            want = ", ".join(f"{n} ({ct.kind})" for n, ct in checks)
+        if len(checks) == 1:
+            if checks[0][2](key):
+                return
+            parts: Any = (key,)
+        else:
+            parts = key if isinstance(key, tuple) else (key,)
+        if len(parts) != len(checks) or not all(ok(v) for (_, _, ok), v in zip(checks, parts)):
+            want = ", ".join(f"{n} ({ct.kind})" for n, ct, _ in checks)
             raise ValidationError(
                 f"{what or self.name}: {key!r} is not a primary key of {self.name}; "
                 f"its key is {want}")

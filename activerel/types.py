@@ -90,10 +90,16 @@ class ColumnType:
             src = f"({var} is None or {src})"
         return src
 
+    def checker(self) -> Any:
+        """A compiled function: value -> whether it may be stored in this column."""
+        ns = dict(CHECK_GLOBALS)
+        src = f"def check(v):\n    return {self.check_source('v', ns, 'x')}\n"
+        exec(compile(src, f"<activerel check {self.kind}>", "exec"), ns)  # noqa: S102
+        return ns["check"]
+
     def is_valid(self, value: Any) -> bool:
         """Whether ``value`` may be stored in this column (slow path, for defaults)."""
-        ns = dict(CHECK_GLOBALS)
-        return bool(eval(self.check_source("v", ns, "x"), ns, {"v": value}))
+        return bool(self.checker()(value))
 
     def __repr__(self) -> str:
         return f"ColumnType({self.kind}, {self.python_type.__name__}, nullable={self.nullable})"
