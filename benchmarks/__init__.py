@@ -1,0 +1,1 @@
+"""The benchmark suite of activerel: see docs/benchmarks.md."""

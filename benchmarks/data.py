@@ -1,0 +1,260 @@
+"""The benchmark's dataset, generated deterministically, and the results every
+implementation must produce from it.
+
+The dataset is a tuple graph with explicit keys: N users, 5 posts each,
+2 comments per post (the comment's author is another user), 50 tags and
+2 distinct tags per post. The same ``Dataset`` object is handed to every
+implementation: the raw loader inserts it as it is (keys included) for the
+loading workloads, and W1 builds new objects from it (keys left for the
+database to generate, the tuples' keys only say what links to what).
+
+Results are compared in a *canonical* form (everything sorted, rows named by
+their natural keys: user name, post title, tag name), so the order in which
+an ORM hands back rows and collections does not matter, while every row and
+every relation does."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+POSTS_PER_USER = 5
+COMMENTS_PER_POST = 2
+TAG_COUNT = 50
+TAGS_PER_POST = 2
+#: W5: how many of each user's newest published posts
+NEWEST = 3
+#: W8: how many users are looked up (each twice)
+LOOKUPS = 1000
+SEED = 20240605
+
+WORKLOADS = {
+    "W1": "persist the whole graph as new objects, one transaction",
+    "W2": "all users with their posts",
+    "W3": "all posts with their author",
+    "W4": "all posts with their tags (pivot)",
+    "W5": "users, 3 newest published posts, comments, comment authors",
+    "W6": "change the title of 10% of posts through loaded objects",
+    "W7": "delete 10% of users, cascading",
+    "W8": "1,000 users by primary key, twice in one session",
+}
+
+
+class CheckFailed(AssertionError):
+    """An implementation produced something other than the expected result."""
+
+
+@dataclass
+class Dataset:
+    n: int
+    #: (id, name, age)
+    users: list[tuple[int, str, int]] = field(default_factory=list)
+    #: (id, name)
+    tags: list[tuple[int, str]] = field(default_factory=list)
+    #: (id, author_id, title, published)
+    posts: list[tuple[int, int, str, bool]] = field(default_factory=list)
+    #: (id, post_id, author_id, text)
+    comments: list[tuple[int, int, int, str]] = field(default_factory=list)
+    #: (post_id, tag_id)
+    post_tags: list[tuple[int, int]] = field(default_factory=list)
+
+    # -- what the mutating and lookup workloads act on -------------------------
+    @cached_property
+    def edited_post_ids(self) -> frozenset[int]:
+        """W6: every tenth post."""
+        return frozenset(p[0] for p in self.posts if p[0] % 10 == 0)
+
+    @staticmethod
+    def edited_title(title: str) -> str:
+        return title + " (edited)"
+
+    @cached_property
+    def deleted_user_ids(self) -> list[int]:
+        """W7: every tenth user."""
+        return [u[0] for u in self.users if u[0] % 10 == 0]
+
+    @cached_property
+    def lookup_ids(self) -> list[int]:
+        """W8: 1,000 user keys spread over the table (fewer when N < 1,000)."""
+        m = min(LOOKUPS, self.n)
+        return [self.users[(k * self.n) // m][0] for k in range(m)]
+
+    # -- indexes over the tuples -------------------------------------------------
+    @cached_property
+    def user_name(self) -> dict[int, str]:
+        return {u[0]: u[1] for u in self.users}
+
+    @cached_property
+    def post_title(self) -> dict[int, str]:
+        return {p[0]: p[2] for p in self.posts}
+
+    @cached_property
+    def tag_name(self) -> dict[int, str]:
+        return {t[0]: t[1] for t in self.tags}
+
+    @cached_property
+    def posts_of(self) -> dict[int, list[tuple[int, int, str, bool]]]:
+        out: dict[int, list[tuple[int, int, str, bool]]] = {u[0]: [] for u in self.users}
+        for p in self.posts:
+            out[p[1]].append(p)
+        return out
+
+    @cached_property
+    def comments_of(self) -> dict[int, list[tuple[int, int, int, str]]]:
+        out: dict[int, list[tuple[int, int, int, str]]] = {p[0]: [] for p in self.posts}
+        for c in self.comments:
+            out[c[1]].append(c)
+        return out
+
+    @cached_property
+    def tags_of(self) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {p[0]: [] for p in self.posts}
+        for post_id, tag_id in self.post_tags:
+            out[post_id].append(tag_id)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {"users": len(self.users), "posts": len(self.posts), "comments": len(self.comments),
+                "tags": len(self.tags), "post_tags": len(self.post_tags)}
+
+
+def generate(n: int, seed: int = SEED) -> Dataset:
+    """The dataset for ``n`` users; the same ``n`` (and seed) always gives the same data."""
+    if n < 2:
+        raise ValueError("the dataset needs at least 2 users (comments are by another user)")
+    rng = random.Random(seed)
+    d = Dataset(n)
+    d.tags = [(t, f"tag-{t:02d}") for t in range(1, TAG_COUNT + 1)]
+    tag_ids = [t[0] for t in d.tags]
+    post_id = comment_id = 0
+    for uid in range(1, n + 1):
+        name = f"user-{uid:06d}"
+        d.users.append((uid, name, 18 + rng.randrange(60)))
+        for _ in range(POSTS_PER_USER):
+            post_id += 1
+            d.posts.append((post_id, uid, f"Post {post_id} by {name}", rng.random() < 0.5))
+            for _ in range(COMMENTS_PER_POST):
+                comment_id += 1
+                other = (uid - 1 + rng.randrange(1, n)) % n + 1     # never the post's author
+                d.comments.append((comment_id, post_id, other,
+                                   f"Comment {comment_id} on post {post_id}"))
+            for tag_id in sorted(rng.sample(tag_ids, TAGS_PER_POST)):
+                d.post_tags.append((post_id, tag_id))
+    return d
+
+
+# -- expected results -------------------------------------------------------------
+# Each loading workload returns plain Python values, built from the objects its
+# ORM loaded (reading them is part of the timed work); ``canonical`` puts them in
+# one order, and they must equal ``expected``.
+
+def canonical(workload: str, result: Any) -> Any:
+    if workload == "W2":      # [(user name, age, [post titles])]
+        return sorted((name, age, tuple(sorted(titles))) for name, age, titles in result)
+    if workload == "W3":      # [(post title, author name)]
+        return sorted(tuple(r) for r in result)
+    if workload == "W4":      # [(post title, [tag names])]
+        return sorted((title, tuple(sorted(tags))) for title, tags in result)
+    if workload == "W5":      # [(user name, [(post title, [(comment text, comment author name)])])]
+        return sorted((name, tuple(sorted((title, tuple(sorted(tuple(c) for c in comments)))
+                                          for title, comments in posts)))
+                      for name, posts in result)
+    if workload == "W6":      # number of posts changed
+        return result
+    if workload == "W7":      # number of users deleted (as the ORM reports it, or None)
+        return result
+    if workload == "W8":      # [(id, name)] for the first pass then the second
+        return [tuple(r) for r in result]
+    if workload == "W1":      # number of objects created (or None)
+        return result
+    raise KeyError(workload)
+
+
+def expected(workload: str, d: Dataset) -> Any:
+    """The canonical result of ``workload`` on the full dataset ``d``."""
+    if workload == "W2":
+        return canonical("W2", [(u[1], u[2], [p[2] for p in d.posts_of[u[0]]]) for u in d.users])
+    if workload == "W3":
+        return canonical("W3", [(p[2], d.user_name[p[1]]) for p in d.posts])
+    if workload == "W4":
+        return canonical("W4", [(p[2], [d.tag_name[t] for t in d.tags_of[p[0]]]) for p in d.posts])
+    if workload == "W5":
+        out = []
+        for u in d.users:
+            newest = sorted((p for p in d.posts_of[u[0]] if p[3]), key=lambda p: -p[0])[:NEWEST]
+            out.append((u[1], [(p[2], [(c[3], d.user_name[c[2]]) for c in d.comments_of[p[0]]])
+                               for p in newest]))
+        return canonical("W5", out)
+    if workload == "W8":
+        ids = d.lookup_ids
+        return [(i, d.user_name[i]) for i in ids] * 2
+    raise KeyError(workload)
+
+
+# -- expected database contents (W1, W6, W7) ---------------------------------------
+
+def snapshot_of(d: Dataset, *, deleted_users: frozenset[int] = frozenset(),
+                edited_posts: frozenset[int] = frozenset()) -> dict[str, list[tuple]]:
+    """What the tables must hold, by natural keys (see ``impl_raw.snapshot``)."""
+    title = dict(d.post_title)
+    for pid in edited_posts:
+        title[pid] = Dataset.edited_title(title[pid])
+    live_posts = {p[0] for p in d.posts if p[1] not in deleted_users}
+    out = {
+        "users": sorted((u[1], u[2]) for u in d.users if u[0] not in deleted_users),
+        "posts": sorted((d.user_name[p[1]], title[p[0]], bool(p[3]))
+                        for p in d.posts if p[0] in live_posts),
+        "comments": sorted((title[c[1]], d.user_name[c[2]], c[3]) for c in d.comments
+                           if c[1] in live_posts and c[2] not in deleted_users),
+        "tags": sorted(t[1] for t in d.tags),
+        "post_tags": sorted((title[pid], d.tag_name[tid]) for pid, tid in d.post_tags
+                            if pid in live_posts),
+    }
+    out["counts"] = [(table, len(out[table]))
+                     for table in ("users", "posts", "comments", "tags", "post_tags")]
+    return out
+
+
+def expected_snapshot(workload: str, d: Dataset) -> dict[str, list[tuple]]:
+    if workload == "W1":
+        return snapshot_of(d)
+    if workload == "W6":
+        return snapshot_of(d, edited_posts=d.edited_post_ids)
+    if workload == "W7":
+        return snapshot_of(d, deleted_users=frozenset(d.deleted_user_ids))
+    raise KeyError(workload)
+
+
+def compare(what: str, got: Any, want: Any) -> None:
+    """Raise ``CheckFailed`` naming the first difference between two results."""
+    if got == want:
+        return
+    if isinstance(want, dict) and isinstance(got, dict):
+        for key in want:
+            compare(f"{what}, table {key}", got.get(key), want[key])
+        return
+    if isinstance(want, list) and isinstance(got, list):
+        if len(got) != len(want):
+            missing = [w for w in want if w not in set(got)][:3] if _hashable(want) else []
+            extra = [g for g in got if g not in set(want)][:3] if _hashable(got) else []
+            raise CheckFailed(f"{what}: {len(got)} rows instead of {len(want)}"
+                              + (f"; missing e.g. {missing}" if missing else "")
+                              + (f"; unexpected e.g. {extra}" if extra else ""))
+        for i, (g, w) in enumerate(zip(got, want)):
+            if g != w:
+                raise CheckFailed(f"{what}: row {i} is {_short(g)}, expected {_short(w)}")
+    raise CheckFailed(f"{what}: got {_short(got)}, expected {_short(want)}")
+
+
+def _short(value: Any, limit: int = 400) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _hashable(rows: list) -> bool:
+    try:
+        set(rows)
+    except TypeError:
+        return False
+    return True

@@ -1,0 +1,148 @@
+"""activerel, through its public API only: models declared with Annotated
+markers, ``persist`` of the object graph, ``join_with`` / ``use_join_with``
+for relations, ``with db.session()`` as the unit of work."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+from activerel import AutoIncrement, BackReference, Database, Model, PrimaryKey, Reference, Unique
+
+from .backend import Target
+from .data import NEWEST, CheckFailed, Dataset
+
+NAME = "activerel"
+LABEL = "activerel"
+
+
+class User(Model, table="users"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    name: Annotated[str, Unique]
+    age: int
+    posts: BackReference[list["Post"]]
+
+
+class Post(Model, table="posts"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    author: Annotated[User, Reference(on_delete="CASCADE")]
+    title: str
+    published: bool = False
+    comments: BackReference[list["Comment"]]
+    tags: Annotated[list["Tag"], BackReference(via="PostTag")]
+
+
+class Comment(Model, table="comments"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    post: Annotated[Post, Reference(on_delete="CASCADE")]
+    author: Annotated[User, Reference(on_delete="CASCADE")]
+    text: str
+
+
+class Tag(Model, table="tags"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    name: str
+
+
+class PostTag(Model, table="post_tags"):
+    post: Annotated[Post, PrimaryKey, Reference(on_delete="CASCADE")]
+    tag: Annotated[Tag, PrimaryKey, Reference(on_delete="CASCADE")]
+
+
+MODELS = [User, Post, Comment, Tag, PostTag]
+
+db: Optional[Database] = None
+
+
+def available() -> None:
+    return None
+
+
+def versions(target: Target) -> dict[str, str]:
+    import activerel
+    return {"activerel": activerel.__version__}
+
+
+def setup(target: Target) -> None:
+    global db
+    if target.kind == "postgresql":
+        url = target.url_with("postgresql",
+                              query=f"options=-csearch_path%3D{target.namespace}")
+    elif target.kind == "mysql":
+        url = target.url_with("mysql", database=target.namespace)
+    else:
+        url = target.url_with("sqlite")
+    db = Database(url, models=MODELS)
+
+
+def teardown() -> None:
+    global db
+    if db is not None:
+        db.close()
+        db = None
+
+
+def w1(d: Dataset) -> int:
+    users = {uid: User(name=name, age=age) for uid, name, age in d.users}
+    tags = {tid: Tag(name=name) for tid, name in d.tags}
+    posts = {}
+    for pid, author_id, title, published in d.posts:
+        posts[pid] = Post(author=users[author_id], title=title, published=published)
+    for post_id, tag_id in d.post_tags:
+        posts[post_id].tags.append(tags[tag_id])
+    comments = [Comment(post=posts[post_id], author=users[author_id], text=text)
+                for _, post_id, author_id, text in d.comments]
+    with db.session():
+        db.persist(*users.values(), *tags.values(), *posts.values(), *comments)
+    return None
+
+
+def w2(d: Dataset) -> list:
+    users = User.query().join_with("posts").find()
+    return [(u.name, u.age, [p.title for p in u.posts]) for u in users]
+
+
+def w3(d: Dataset) -> list:
+    posts = Post.query().join_with("author").find()
+    return [(p.title, p.author.name) for p in posts]
+
+
+def w4(d: Dataset) -> list:
+    posts = Post.query().join_with("tags").find()
+    return [(p.title, [t.name for t in p.tags]) for p in posts]
+
+
+def w5(d: Dataset) -> list:
+    users = (User.query()
+             .use_join_with("posts")
+                 .filter(Post.published == True)  # noqa: E712 - a column expression
+                 .order_by("-id")
+                 .limit(NEWEST)
+                 .join_with("comments.author")
+             .end()
+             .find())
+    return [(u.name, [(p.title, [(c.text, c.author.name) for c in p.comments]) for p in u.posts])
+            for u in users]
+
+
+def w6(d: Dataset) -> int:
+    edited = d.edited_post_ids
+    changed = 0
+    with db.session():
+        for post in Post.query().find():
+            if post.id in edited:
+                post.title = d.edited_title(post.title)
+                changed += 1
+    return changed
+
+
+def w7(d: Dataset) -> Any:
+    return User.query().filter(User.id.in_(d.deleted_user_ids)).delete_many()
+
+
+def w8(d: Dataset) -> list:
+    ids = d.lookup_ids
+    with db.session():
+        first = [User.get(pk) for pk in ids]
+        second = [User.get(pk) for pk in ids]
+        if any(a is not b for a, b in zip(first, second)):
+            raise CheckFailed("activerel returned two objects for one user in one session")
+        return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]

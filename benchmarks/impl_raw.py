@@ -1,0 +1,175 @@
+"""Raw DB-API: the physical limit every ORM is measured against.
+
+Plain ``executemany`` for writes and ``fetchall`` into tuples for reads,
+through the same drivers activerel uses (sqlite3, psycopg 3, mysqlclient),
+with the few lines of Python needed to hand back the same result as the
+ORMs. Where an ORM must do something that has no raw counterpart, raw does
+the least a hand-written program would:
+
+- W1: the program assigns the keys itself (the tables are empty), so it
+  sends five ``executemany`` and never reads a generated key back;
+- W5: the per-user limit is a ``ROW_NUMBER()`` window, the comment authors'
+  names come from the users already fetched;
+- W7: one ``DELETE ... WHERE id IN (...)``; the database's ON DELETE CASCADE
+  does the rest;
+- W8: the first pass fetches each user with its own SELECT, the second is
+  served from a dict (the least an identity map can cost)."""
+from __future__ import annotations
+
+from typing import Any
+
+from .backend import Target
+from .data import NEWEST, Dataset
+
+NAME = "raw"
+LABEL = "raw DB-API"
+
+_t: Any = None      # the Target
+_conn: Any = None
+
+
+def available() -> None:
+    return None
+
+
+def versions(target: Target) -> dict[str, str]:
+    if target.kind == "postgresql":
+        import psycopg
+        return {"psycopg": psycopg.__version__}
+    if target.kind == "mysql":
+        import MySQLdb
+        return {"mysqlclient": ".".join(map(str, MySQLdb.version_info[:3]))}
+    return {}      # the standard library's sqlite3: the database line names SQLite's version
+
+
+def setup(target: Target) -> None:
+    global _t, _conn
+    _t = target
+    _conn = target.connect()
+
+
+def teardown() -> None:
+    global _conn
+    if _conn is not None:
+        _conn.close()
+        _conn = None
+
+
+def _begin(cur: Any) -> None:
+    if _t.kind == "mysql":
+        _conn.begin()
+    else:
+        cur.execute("BEGIN")
+
+
+def _commit(cur: Any) -> None:
+    if _t.kind == "mysql":
+        _conn.commit()
+    else:
+        cur.execute("COMMIT")
+
+
+def w1(d: Dataset) -> int:
+    sql = _t.sql
+    flag = (lambda b: 1 if b else 0) if _t.kind == "sqlite" else bool
+    cur = _conn.cursor()
+    _begin(cur)
+    cur.executemany(sql("INSERT INTO users (id, name, age) VALUES (?, ?, ?)"), d.users)
+    cur.executemany(sql("INSERT INTO tags (id, name) VALUES (?, ?)"), d.tags)
+    cur.executemany(sql("INSERT INTO posts (id, author_id, title, published) VALUES (?, ?, ?, ?)"),
+                    [(p[0], p[1], p[2], flag(p[3])) for p in d.posts])
+    cur.executemany(sql("INSERT INTO comments (id, post_id, author_id, text) VALUES (?, ?, ?, ?)"),
+                    d.comments)
+    cur.executemany(sql("INSERT INTO post_tags (post_id, tag_id) VALUES (?, ?)"), d.post_tags)
+    _commit(cur)
+    return len(d.users) + len(d.tags) + len(d.posts) + len(d.comments) + len(d.post_tags)
+
+
+def w2(d: Dataset) -> list:
+    cur = _conn.cursor()
+    cur.execute("SELECT id, name, age FROM users")
+    users = cur.fetchall()
+    cur.execute("SELECT author_id, title FROM posts")
+    titles: dict[int, list[str]] = {}
+    for author_id, title in cur.fetchall():
+        titles.setdefault(author_id, []).append(title)
+    return [(name, age, titles.get(uid, [])) for uid, name, age in users]
+
+
+def w3(d: Dataset) -> list:
+    cur = _conn.cursor()
+    cur.execute("SELECT p.title, u.name FROM posts p JOIN users u ON u.id = p.author_id")
+    return cur.fetchall()
+
+
+def w4(d: Dataset) -> list:
+    cur = _conn.cursor()
+    cur.execute("SELECT id, title FROM posts")
+    posts = cur.fetchall()
+    cur.execute("SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id")
+    tags: dict[int, list[str]] = {}
+    for post_id, name in cur.fetchall():
+        tags.setdefault(post_id, []).append(name)
+    return [(title, tags.get(pid, [])) for pid, title in posts]
+
+
+_RANKED = ("SELECT id, author_id, title FROM (SELECT id, author_id, title, ROW_NUMBER() OVER "
+           "(PARTITION BY author_id ORDER BY id DESC) AS rn FROM posts WHERE published = ?) ranked "
+           f"WHERE rn <= {NEWEST}")
+
+
+def w5(d: Dataset) -> list:
+    sql = _t.sql
+    cur = _conn.cursor()
+    cur.execute("SELECT id, name FROM users")
+    users = cur.fetchall()
+    names = dict(users)
+    cur.execute(sql(_RANKED + " ORDER BY id DESC"), (True,))
+    posts: dict[int, list] = {}
+    comments: dict[int, list] = {}
+    for pid, author_id, title in cur.fetchall():
+        c: list = []
+        comments[pid] = c
+        posts.setdefault(author_id, []).append((title, c))
+    cur.execute(sql("SELECT post_id, author_id, text FROM comments WHERE post_id IN "
+                    f"(SELECT id FROM ({_RANKED}) r)"), (True,))
+    for post_id, author_id, text in cur.fetchall():
+        comments[post_id].append((text, names[author_id]))
+    return [(name, posts.get(uid, [])) for uid, name in users]
+
+
+def w6(d: Dataset) -> int:
+    sql = _t.sql
+    edited = d.edited_post_ids
+    cur = _conn.cursor()
+    cur.execute("SELECT id, title FROM posts")
+    changes = [(d.edited_title(title), pid) for pid, title in cur.fetchall() if pid in edited]
+    _begin(cur)
+    cur.executemany(sql("UPDATE posts SET title = ? WHERE id = ?"), changes)
+    _commit(cur)
+    return len(changes)
+
+
+def w7(d: Dataset) -> int:
+    ids = d.deleted_user_ids
+    cur = _conn.cursor()
+    _begin(cur)
+    cur.execute(_t.sql(f"DELETE FROM users WHERE id IN ({', '.join('?' * len(ids))})"), ids)
+    count = cur.rowcount
+    _commit(cur)
+    return count
+
+
+def w8(d: Dataset) -> list:
+    sql = _t.sql("SELECT id, name, age FROM users WHERE id = ?")
+    cur = _conn.cursor()
+    cache: dict[int, tuple] = {}
+    out = []
+    for uid in d.lookup_ids:
+        cur.execute(sql, (uid,))
+        row = cache[uid] = cur.fetchone()
+        out.append((row[0], row[1]))
+    for uid in d.lookup_ids:
+        row = cache[uid]
+        out.append((row[0], row[1]))
+    return out

@@ -1,0 +1,215 @@
+"""SQLAlchemy 2.x ORM: declarative models with ``Mapped[]``, one ``Session``
+per workload, ``add_all`` + ``commit`` for writes, and for each relation
+the faster of ``selectinload`` and ``joinedload`` as measured on each backend
+at N = 2,000 (``_LOADER`` below; see docs/benchmarks.md).
+
+- W5 uses the documented "row-limited relationship with window functions"
+  pattern: a view-only relationship to an aliased ``Post`` over a
+  ``ROW_NUMBER()`` subquery, so the per-user limit runs in SQL.
+- W7 is an ORM-enabled bulk ``delete(User).where(...)``; the database's
+  ON DELETE CASCADE removes posts, comments and pivot rows
+  (``passive_deletes=True`` on the relationships). On SQLite, foreign keys
+  are switched on for every connection with the ``connect`` event, as
+  SQLAlchemy's documentation shows.
+- W8 uses ``Session.get``, served from the identity map the second time."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import sqlalchemy
+from sqlalchemy import (Boolean, Column, ForeignKey, String, Table, and_, create_engine, delete,
+                        event, func, select)
+from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, aliased, joinedload,
+                            mapped_column, relationship, selectinload)
+
+from .backend import Target
+from .data import NEWEST, CheckFailed, Dataset
+
+NAME = "sqlalchemy"
+LABEL = "SQLAlchemy"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+post_tags = Table(
+    "post_tags", Base.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    age: Mapped[int]
+    posts: Mapped[list["Post"]] = relationship(back_populates="author", passive_deletes=True,
+                                               cascade="all, delete-orphan")
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    published: Mapped[bool] = mapped_column(Boolean)
+    author: Mapped[User] = relationship(back_populates="posts")
+    comments: Mapped[list["Comment"]] = relationship(back_populates="post", passive_deletes=True,
+                                                     cascade="all, delete-orphan")
+    tags: Mapped[list["Tag"]] = relationship(secondary=post_tags, passive_deletes=True)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(String(255))
+    post: Mapped[Post] = relationship(back_populates="comments")
+    author: Mapped[User] = relationship()
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+
+
+# W5: each user's NEWEST newest published posts, ranked in SQL
+_ranked = (select(Post, func.row_number()
+                  .over(partition_by=Post.author_id, order_by=Post.id.desc()).label("rn"))
+           .where(Post.published == True)  # noqa: E712 - a column expression
+           .subquery())
+NewestPost = aliased(Post, _ranked)
+User.newest_published = relationship(
+    NewestPost,
+    primaryjoin=and_(NewestPost.author_id == User.id, _ranked.c.rn <= NEWEST),
+    order_by=NewestPost.id.desc(),
+    viewonly=True,
+)
+
+engine: Any = None
+_kind = "sqlite"
+
+#: (workload, backend) -> the faster loader there, where it is not the default
+#: (W2: selectinload, W3/W4: joinedload, W5 comment authors: selectinload)
+_LOADER = {("W2", "postgresql"): joinedload, ("W5", "postgresql"): joinedload}
+
+
+def _loader(workload: str, default: Any) -> Any:
+    return _LOADER.get((workload, _kind), default)
+
+
+def available() -> None:
+    return None
+
+
+def versions(target: Target) -> dict[str, str]:
+    out = {"SQLAlchemy": sqlalchemy.__version__}
+    return out
+
+
+def setup(target: Target) -> None:
+    global engine, _kind
+    _kind = target.kind
+    if target.kind == "sqlite":
+        engine = create_engine(target.url_with("sqlite+pysqlite"))
+
+        @event.listens_for(engine, "connect")
+        def _fk_on(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute("PRAGMA foreign_keys = ON")
+    elif target.kind == "postgresql":
+        engine = create_engine(target.url_with("postgresql+psycopg"),
+                               connect_args={"options": f"-c search_path={target.namespace}"})
+    else:
+        engine = create_engine(target.url_with("mysql+mysqldb", database=target.namespace,
+                                               query="charset=utf8mb4"))
+
+
+def teardown() -> None:
+    global engine
+    if engine is not None:
+        engine.dispose()
+        engine = None
+
+
+def w1(d: Dataset) -> Optional[int]:
+    users = {uid: User(name=name, age=age) for uid, name, age in d.users}
+    tags = {tid: Tag(name=name) for tid, name in d.tags}
+    posts = {}
+    for pid, author_id, title, published in d.posts:
+        posts[pid] = Post(author=users[author_id], title=title, published=published)
+    for post_id, tag_id in d.post_tags:
+        posts[post_id].tags.append(tags[tag_id])
+    comments = [Comment(post=posts[post_id], author=users[author_id], text=text)
+                for _, post_id, author_id, text in d.comments]
+    with Session(engine) as session:
+        session.add_all(users.values())
+        session.add_all(tags.values())
+        session.add_all(posts.values())
+        session.add_all(comments)
+        session.commit()
+    return None
+
+
+def w2(d: Dataset) -> list:
+    with Session(engine) as session:
+        users = session.scalars(
+            select(User).options(_loader("W2", selectinload)(User.posts))).unique().all()
+        return [(u.name, u.age, [p.title for p in u.posts]) for u in users]
+
+
+def w3(d: Dataset) -> list:
+    with Session(engine) as session:
+        posts = session.scalars(select(Post).options(_loader("W3", joinedload)(Post.author))).all()
+        return [(p.title, p.author.name) for p in posts]
+
+
+def w4(d: Dataset) -> list:
+    with Session(engine) as session:
+        posts = session.scalars(
+            select(Post).options(_loader("W4", joinedload)(Post.tags))).unique().all()
+        return [(p.title, [t.name for t in p.tags]) for p in posts]
+
+
+def w5(d: Dataset) -> list:
+    with Session(engine) as session:
+        users = session.scalars(
+            select(User).options(
+                selectinload(User.newest_published)
+                .selectinload(NewestPost.comments)
+                .options(_loader("W5", selectinload)(Comment.author)))).all()
+        return [(u.name, [(p.title, [(c.text, c.author.name) for c in p.comments])
+                          for p in u.newest_published])
+                for u in users]
+
+
+def w6(d: Dataset) -> int:
+    edited = d.edited_post_ids
+    changed = 0
+    with Session(engine) as session:
+        for post in session.scalars(select(Post)):
+            if post.id in edited:
+                post.title = d.edited_title(post.title)
+                changed += 1
+        session.commit()
+    return changed
+
+
+def w7(d: Dataset) -> int:
+    with Session(engine) as session:
+        result = session.execute(delete(User).where(User.id.in_(d.deleted_user_ids)))
+        session.commit()
+        return result.rowcount
+
+
+def w8(d: Dataset) -> list:
+    ids = d.lookup_ids
+    with Session(engine) as session:
+        first = [session.get(User, pk) for pk in ids]
+        second = [session.get(User, pk) for pk in ids]
+        if any(a is not b for a, b in zip(first, second)):
+            raise CheckFailed("SQLAlchemy returned two objects for one user in one session")
+        return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]
