@@ -45,6 +45,7 @@ class Database:
         self._incoming: dict[Mapper, list[ReferenceProp]] = {}
         self._delete_rank: dict[Mapper, int] = {}
         self._idle: list[Any] = []
+        self._foreign_keys: Optional[set[tuple[str, tuple[str, ...], str, str]]] = None
         self._lock = threading.Lock()
         self.closed = False
         self.bind()
@@ -140,6 +141,19 @@ class Database:
             served = self._served_set = set(self.mappers)
         return served
 
+    def enforces(self, session: Session, ref: ReferenceProp) -> bool:
+        """Whether the database itself applies ``ref``'s on_delete (a foreign
+        key with that action exists in its catalog). Read once per Database
+        and again after migrate() or drop_all()."""
+        fks = self._foreign_keys
+        if fks is None:
+            fks = self._foreign_keys = self.dialect.foreign_keys(
+                session.fetch, [m.table for m in self.mappers])
+        cols = tuple(c.name for c in ref.columns)
+        action = ref.on_delete
+        alike = {"RESTRICT", "NO ACTION"} if action in ("RESTRICT", "NO ACTION") else {action}
+        return any((ref.owner.table, cols, ref.target_mapper.table, a) in fks for a in alike)
+
     def incoming(self, mapper: Mapper) -> list[ReferenceProp]:
         """References, among the served models, that point at ``mapper``."""
         if self._mappers is None:
@@ -164,6 +178,7 @@ class Database:
         """Create every served table (with its indexes and foreign keys) that
         does not exist yet."""
         builder = SchemaBuilder(self.mappers, self.dialect)
+        self._foreign_keys = None
         with self.session() as s:
             existing = self.dialect.table_names(s.fetch)
             missing = {m.table for m in self.mappers if m.table not in existing}
@@ -172,6 +187,7 @@ class Database:
 
     def drop_all(self) -> None:
         """Drop every served table, children first."""
+        self._foreign_keys = None
         with self.session() as s:
             for sql in SchemaBuilder(self.mappers, self.dialect).drop_statements():
                 s.execute(sql)

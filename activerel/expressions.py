@@ -275,7 +275,11 @@ class FieldExpr:
             if not value:
                 return _FALSE if op == "in" else _TRUE
             if len(cols) == 1:
-                params = [comp.param(self._values(comp, v)[0]) for v in value]
+                values = [self._values(comp, v)[0] for v in value]
+                bulk = comp.dialect.key_set_criterion(cols[0], values, comp)
+                if bulk is not None:  # the whole list as one bound parameter
+                    return bulk if op == "in" else SqlTemplate("NOT ({inner})", inner=bulk)
+                params = [comp.param(v) for v in values]
                 return cols[0].isin(params) if op == "in" else cols[0].notin(params)
             from pypika import Tuple
             groups = [Tuple(*[comp.param(x) for x in self._values(comp, v)]) for v in value]

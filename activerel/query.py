@@ -266,9 +266,14 @@ class Query(Generic[T]):
     def delete_many(self) -> int:
         """Delete every matching row, applying the same referential actions as
         ``delete()``; loaded objects are marked deleted. Returns the row count."""
-        from .referential import delete_keys
+        from .referential import delete_keys, delete_where
 
         def run(s: "Session") -> int:
+            s.flush()
+            if self._limit is None and self._offset is None and not self._joins:
+                done = delete_where(s, self._mapper, self._where)
+                if done is not None and done >= 0:
+                    return done
             keys = self.ids() if self._session is s else self._copy(_session=s).ids()
             if not keys:
                 return 0

@@ -189,3 +189,69 @@ def test_limit_and_skip_page_to_many_joins_only(db):
         Post.query().use_join_with("author").limit(1)
     with pytest.raises(QueryError, match="Post.author is to-one"):
         Post.query().use_join_with("author").skip(1)
+
+
+# -- deletes: set-based, and left to the database where it enforces the actions ----------
+
+@pytest.fixture
+def three_users(db):
+    users = [f.UserFactory(username=f"u{i}") for i in range(3)]
+    for u in users:
+        post = f.PostFactory(author=u, title=f"by {u.username}",
+                             reviewer=users[(users.index(u) + 1) % 3])
+        f.CommentFactory(post=post, author=u, text=f"on {u.username}")
+    return users
+
+
+def _writes(sql_log) -> list[str]:
+    return [r.sql.split(" WHERE")[0].replace("`", '"') for r in sql_log.records
+            if r.sql.startswith(("DELETE", "UPDATE", "INSERT"))]
+
+
+def test_delete_many_of_unloaded_rows_sends_no_keys_back_and_forth(db, sql_log, three_users):
+    sql_log.clear()
+    assert User.query().filter(User.username.in_(["u0", "u1"])).delete_many() == 2
+    if db.dialect.name == "sqlite":
+        # one statement per table, children first, rows found by subqueries
+        assert _writes(sql_log) == [
+            'UPDATE "posts" SET "reviewer_id"=null', 'DELETE FROM "user_credentials"',
+            'DELETE FROM "user_groups"', 'DELETE FROM "comments"', 'DELETE FROM "posts"',
+            'DELETE FROM "users"']
+    else:
+        # the catalog shows the server applies every action itself
+        assert _writes(sql_log) == ['DELETE FROM "users"']
+    assert not [r for r in sql_log.records if r.sql.startswith('SELECT "id" FROM')
+                or r.sql.startswith("SELECT `id` FROM")]
+    assert db.execute('SELECT username FROM "users"') == [("u2",)]
+    assert db.execute('SELECT title, reviewer_id FROM "posts"') == [("by u2", None)]
+    assert db.execute('SELECT text FROM "comments"') == [("on u2",)]
+
+
+def test_delete_many_reflects_the_delete_on_loaded_objects(db, three_users):
+    with db.session():
+        loaded = Post.query().order_by("id").find()
+        assert User.query().filter(username="u0").delete_many() == 1
+        assert [inspect(p).is_deleted for p in loaded] == [True, False, False]
+        assert loaded[2].reviewer is None and not inspect(loaded[2]).is_dirty
+    assert db.execute('SELECT title, reviewer_id FROM "posts" ORDER BY id') == [
+        ("by u1", three_users[2].id), ("by u2", None)]
+
+
+def test_without_foreign_keys_in_the_database_the_unit_of_work_cascades(make_db, sql_log):
+    db = make_db([User, Post, Comment])
+    for sql in db.dialect.drop_tables_sql(["comments", "posts"]):
+        db.execute(sql)
+    # the same tables, but with no FOREIGN KEY clauses
+    db.execute('CREATE TABLE "posts" ("id" INTEGER PRIMARY KEY, "author_id" INTEGER NOT NULL, '
+               '"reviewer_id" INTEGER, "title" VARCHAR(100) NOT NULL, "published" BOOLEAN NOT NULL)')
+    db.execute('CREATE TABLE "comments" ("id" INTEGER PRIMARY KEY, "post_id" INTEGER NOT NULL, '
+               '"author_id" INTEGER NOT NULL, "text" VARCHAR(100) NOT NULL)')
+    db.migrate()  # forgets what it knew of the catalog
+    ada, bob = User(username="ada"), User(username="bob")
+    p = Post(id=1, author=ada, title="a", reviewer=bob)
+    db.persist(Comment(id=1, post=p, author=bob, text="x"), Post(id=2, author=bob, title="b", reviewer=ada))
+    sql_log.clear()
+    assert User.query().filter(username="ada").delete_many() == 1
+    assert len(_writes(sql_log)) > 1
+    assert db.execute('SELECT id, reviewer_id FROM "posts"') == [(2, None)]
+    assert db.execute('SELECT COUNT(*) FROM "comments"') == [(0,)]

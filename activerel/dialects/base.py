@@ -31,6 +31,10 @@ class Dialect:
     table_options: str = ""
     #: whether an AutoIncrement column's type already declares the primary key
     inline_autoincrement_pk: bool = False
+    #: whether the database's own ON DELETE actions beat explicit set-based
+    #: statements, so the unit of work leaves enforced actions to it when no
+    #: loaded object needs updating
+    database_cascades_faster: bool = True
 
     def __init__(self, url: Any) -> None:
         self.url = url
@@ -64,6 +68,12 @@ class Dialect:
     # -- schema ------------------------------------------------------------
     def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
         raise NotImplementedError
+
+    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                     tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
+        """The foreign keys the database itself enforces on ``tables``, as
+        (table, columns, referenced table, ON DELETE action)."""
+        return set()
 
     def drop_tables_sql(self, tables: Sequence[str]) -> list[str]:
         """DROP TABLE IF EXISTS for each table, children first."""

@@ -137,6 +137,25 @@ class MySQLDialect(Dialect):
         return (["SET FOREIGN_KEY_CHECKS = 0"] + super().drop_tables_sql(tables)
                 + ["SET FOREIGN_KEY_CHECKS = 1"])
 
+    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                     tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
+        rows = execute(
+            "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, "
+            "r.DELETE_RULE, k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k "
+            "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+            "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+            "AND r.TABLE_NAME = k.TABLE_NAME "
+            "WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL", ())
+        groups: dict[tuple[str, str], list[tuple]] = {}
+        for row in rows:
+            groups.setdefault((row[0], row[1]), []).append(row)
+        out = set()
+        for (table, _), cols in groups.items():
+            if table in tables:
+                cols.sort(key=lambda r: r[5])
+                out.add((table, tuple(r[2] for r in cols), cols[0][3], cols[0][4].upper()))
+        return out
+
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
         rows = execute("SELECT table_name FROM information_schema.tables "
                        "WHERE table_schema = DATABASE()", ())
@@ -169,7 +188,9 @@ class MySQLDialect(Dialect):
         return super().converter(ctype)
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
-        if len(keys) <= 64 or not self.json_table or not all(type(k) is int for k in keys):
+        # mysqlclient binds parameters client-side, cheaply; JSON_TABLE is for
+        # sets near the parameter limit only (MariaDB plans it poorly in DELETEs)
+        if len(keys) <= 20000 or not self.json_table or not all(type(k) is int for k in keys):
             return None
         import json
         return SqlTemplate(

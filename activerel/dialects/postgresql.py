@@ -95,6 +95,22 @@ class PostgreSQLDialect(Dialect):
         # CASCADE drops the foreign keys of a reference cycle with the tables
         return [f"{sql} CASCADE" for sql in super().drop_tables_sql(tables)]
 
+    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                     tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
+        actions = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL",
+                   "d": "SET DEFAULT"}
+        rows = execute(
+            "SELECT cl.relname, array_agg(a.attname::text ORDER BY k.n), rf.relname, c.confdeltype "
+            "FROM pg_constraint c JOIN pg_class cl ON cl.oid = c.conrelid "
+            "JOIN pg_class rf ON rf.oid = c.confrelid "
+            "CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, n) "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
+            "WHERE c.contype = 'f' AND c.convalidated "
+            "AND cl.relnamespace = current_schema()::regnamespace "
+            "GROUP BY c.oid, cl.relname, rf.relname, c.confdeltype", ())
+        return {(t, tuple(cols), ref, actions[str(action)]) for t, cols, ref, action in rows
+                if t in tables}
+
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
         rows = execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()", ())
         return {r[0] for r in rows}

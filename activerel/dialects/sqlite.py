@@ -35,6 +35,8 @@ class SQLiteDialect(Dialect):
     query_class = SQLLiteQuery
     placeholder = "?"
     inline_forward_foreign_keys = True
+    #: SQLite cascades row by row through its triggers; one DELETE per table is faster
+    database_cascades_faster = False
 
     def __init__(self, url: Any) -> None:
         super().__init__(url)
@@ -113,6 +115,19 @@ class SQLiteDialect(Dialect):
         if ctype.kind == "enum":
             return "INTEGER" if issubclass(ctype.python_type, int) else "TEXT"
         return _DDL[ctype.kind]
+
+    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                     tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
+        # every connection switches foreign keys on, so declared ones are enforced
+        out = set()
+        for table in tables:
+            groups: dict[int, list[tuple]] = {}
+            for row in execute(f"PRAGMA foreign_key_list(\"{table}\")", ()):
+                groups.setdefault(row[0], []).append(row)
+            for rows in groups.values():
+                rows.sort(key=lambda r: r[1])
+                out.add((table, tuple(r[3] for r in rows), rows[0][2], rows[0][6].upper()))
+        return out
 
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
         rows = execute("SELECT name FROM sqlite_master WHERE type = 'table'", ())
