@@ -293,6 +293,13 @@ def _delete_by_subqueries(session: "Session", root: "Mapper", keys: Sequence[Any
         return max(cur.rowcount, 0)
     if where and any(loaded(m) for m in region):
         return -1  # loaded objects to reflect: the caller goes by keys
+    if where:
+        # nothing matches: write nothing (the statements below would touch no row)
+        t = Table(root.table)
+        params = []
+        probe = sq.q.from_(t).select(1).where(sq.cond(root, t, params)).limit(1)
+        if not session.fetch(probe.get_sql(), params):
+            return 0
     # 2. keys of the loaded objects the delete reaches, to reflect it on them
     doomed: dict["Mapper", dict[Any, None]] = {root: dict.fromkeys(keys)}
     for m in region:
