@@ -45,6 +45,7 @@ class CompiledMapper:
         self._refreshers: dict[tuple[str, ...], Callable[..., None]] = {}
         self._row_getters: dict[tuple[str, ...], Callable[[Any], tuple]] = {}
         self.sql_cache: dict[Any, str] = {}
+        self._all_columns: Optional[tuple[str, ...]] = None
         self.pk_names = [c.name for c in mapper.pk_columns]
         self.prop_values = {p.name: self._make_prop_values(p) for p in list(mapper.scalars) + list(mapper.references)}
         self.key_params = self._make_key_params()
@@ -101,6 +102,8 @@ class CompiledMapper:
         """The column names a SELECT loads: the key first, then the fields'
         columns (every field when ``fields`` is None)."""
         mapper = self.mapper
+        if fields is None and self._all_columns is not None:
+            return self._all_columns
         cols = list(self.pk_names)
         if fields is None:
             props = list(mapper.scalars) + list(mapper.references)
@@ -110,6 +113,8 @@ class CompiledMapper:
             for c in p.columns:  # type: ignore[attr-defined]
                 if c.name not in cols:
                     cols.append(c.name)
+        if fields is None:
+            self._all_columns = tuple(cols)
         return tuple(cols)
 
     def hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple], "Session"], list[Any]]:

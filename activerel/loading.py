@@ -250,7 +250,7 @@ def _key_values(mapper: "Mapper", dialect: Any, keys: list[Any]) -> list[Any]:
 def _load_reference(session: "Session", prop: "Prop", join: Join, parents: list[Any]) -> list[Any]:
     target = prop.target_mapper  # type: ignore[attr-defined]
     name = prop.name
-    wanted = _distinct([p.__dict__.get(name) for p in parents if p.__dict__.get(name) is not None])
+    wanted = _distinct([t for t in [p.__dict__.get(name) for p in parents] if t is not None])
     todo = [t for t in wanted if t._ar_state.key is not None]
     if todo:
         keys = [t._ar_state.key for t in todo]

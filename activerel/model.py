@@ -163,8 +163,11 @@ class Model(metaclass=ModelMeta):
     def get(cls, pk: Any) -> Self:
         """The object with primary key ``pk`` (a tuple for a composite key);
         served from the session's identity map when already loaded."""
-        from .session import use_session
-        with use_session() as session:
+        from . import session as sessions
+        current = sessions.current_session()
+        if current is not None:  # the common case inside db.session(): no context manager
+            return current.get(cls, pk)
+        with sessions.use_session() as session:
             return session.get(cls, pk)
 
     @classmethod

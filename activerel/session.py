@@ -230,6 +230,9 @@ class Session:
         return found[0]  # type: ignore[no-any-return]
 
     def normalize_key(self, mapper: Any, pk: Any) -> Any:
+        if type(pk) in (int, str):  # the common case
+            mapper.check_key(pk)
+            return pk
         from .model import Model
         if isinstance(pk, Model):
             return type(pk).__ar_mapper__.key_of(pk)
