@@ -14,7 +14,7 @@ from .state import PERSISTENT, ObjectState
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
-    from .mapper import Column, Mapper, Prop
+    from .mapper import Mapper, Prop
     from .session import Session
 
 

@@ -14,7 +14,6 @@ from .compiled import compiled, flat_key
 from .errors import ActiverelError, NotFound, ValidationError
 from .gcpause import gc_paused
 from .identity import IdentityMap
-from .mapper import mapper_of
 from .state import DELETED, NEW
 from .undo import UndoLog
 

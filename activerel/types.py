@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 from uuid import UUID
 
 from .errors import ModelDefinitionError

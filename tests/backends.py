@@ -107,3 +107,8 @@ def namespace_url(backend: str, suffix: str = "", fresh: bool = False) -> str:
         _recreate(backend, name)
         _created.add((backend, name))
     return _namespace_url(backend, name)
+
+
+def tables(database: Any) -> set[str]:
+    """The tables in ``database``'s own schema, on any backend."""
+    return database.dialect.table_names(database.execute)

@@ -12,7 +12,7 @@ import pytest
 from activerel import ConfigurationError, Database, inspect
 from activerel.url import URL
 from tests import factories as f
-from tests.backends import URLS, namespace_url, unreachable
+from tests.backends import namespace_url, unreachable
 from tests.models import ALL_MODELS, Comment, Post, User
 
 

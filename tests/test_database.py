@@ -17,6 +17,7 @@ import activerel
 from activerel import (ActiverelError, Database, IntegrityError, NotFound,
                        ValidationError)
 from tests import factories as f
+from tests.backends import tables
 from tests.models import ALL_MODELS, Enrollment, Everything, Post, User
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,16 +27,6 @@ def count(database, table: str) -> int:
     return database.execute(f'SELECT COUNT(*) FROM "{table}"', ())[0][0]
 
 
-def tables(database) -> set[str]:
-    """The tables in ``database``'s own schema, on any backend."""
-    dialect = database.dialect.name
-    if dialect == "sqlite":
-        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    elif dialect == "postgresql":
-        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-    else:
-        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
-    return {r[0] for r in database.execute(sql, ())}
 
 
 def driver_error(database, integrity: bool = False) -> type:

@@ -23,6 +23,7 @@ from activerel import (ActiverelError, AutoIncrement, BackReference, Database,
                        Reference, ReferenceNotLoaded, Unique, ValidationError,
                        field)
 from tests import factories as f
+from tests.backends import tables
 from tests.models import (Category, Color, Comment, Course, Enrollment,
                           Everything, Group, Post, Priority, Student, User,
                           UserCredentials)
@@ -503,21 +504,9 @@ def test_composite_primary_key_is_unique(db):
 # naming
 
 
-def _tables(database) -> set[str]:
-    """The tables that exist in ``database``'s own schema, on any backend."""
-    dialect = database.dialect.name
-    if dialect == "sqlite":
-        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    elif dialect == "postgresql":
-        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-    else:
-        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
-    return {r[0] for r in database.execute(sql, ())}
-
-
 def test_default_table_name_is_snake_case_of_the_class_name(make_db):
     database = make_db([TmOrderLine, TmShippingAddressBook])
-    assert {"tm_order_line", "tm_shipping_address_book"} <= _tables(database)
+    assert {"tm_order_line", "tm_shipping_address_book"} <= tables(database)
     line = TmOrderLine(qty=3)
     line.persist()
     assert database.execute('SELECT id, qty FROM "tm_order_line"', ()) == [(line.id, 3)]
@@ -526,7 +515,7 @@ def test_default_table_name_is_snake_case_of_the_class_name(make_db):
 def test_explicit_table_name_is_used(db):
     assert {"users", "posts", "comments", "groups", "user_groups", "user_credentials",
             "categories", "everything", "warehouses", "items", "students", "courses",
-            "enrollments", "employees", "departments"} <= _tables(db)
+            "enrollments", "employees", "departments"} <= tables(db)
 
 
 # --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import activerel
 from activerel import (AutoIncrement, Database, Index, Model, PrimaryKey,
                        Reference, Unique)
 from tests import factories as f
+from tests.backends import tables
 from tests.models import (ALL_MODELS, Department, Employee, Enrollment,
                           Everything, Item, User, UserCredentials)
 
@@ -69,16 +70,6 @@ class TsKeywordChild(Model, table="index"):
 # helpers
 
 
-def tables(database) -> set[str]:
-    """The tables in ``database``'s own schema, on any backend."""
-    dialect = database.dialect.name
-    if dialect == "sqlite":
-        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    elif dialect == "postgresql":
-        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-    else:
-        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
-    return {r[0] for r in database.execute(sql, ())}
 
 
 def driver_integrity_error(database) -> type:
@@ -443,8 +434,7 @@ def test_schema_sql_is_what_migrate_builds(fresh):
             con.execute(statement)
 
         class Raw:
-            class dialect:
-                name = "sqlite"
+            dialect = fresh.dialect
 
             @staticmethod
             def execute(sql, params):

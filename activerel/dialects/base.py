@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from pypika import Parameter, Query
 
-from ..errors import ActiverelError
+from ..errors import ActiverelError, ConfigurationError
 from ..types import ColumnType
 
 Adapter = Optional[Callable[[Any], Any]]
@@ -38,6 +38,18 @@ class Dialect:
 
     def __init__(self, url: Any) -> None:
         self.url = url
+
+    def check_url(self, known: set[str], label: str, example: str) -> None:
+        """Refuse query options this backend does not know, and a URL without
+        a database name."""
+        url = self.url
+        unknown = set(url.options) - known
+        if unknown:
+            raise ConfigurationError(
+                f"unknown {label} connection option(s) {', '.join(sorted(unknown))} in "
+                f"{url.safe}; known: {', '.join(sorted(known))}")
+        if not url.database:
+            raise ConfigurationError(f"{url.safe} names no database: {example}")
 
     # -- connections -------------------------------------------------------
     def connect(self) -> Any:

@@ -52,13 +52,7 @@ class MySQLDialect(Dialect):
                 "against the MySQL/MariaDB client headers: apt-get install pkg-config "
                 "libmariadb-dev)") from None
         self.driver = MySQLdb
-        unknown = set(url.options) - _OPTIONS
-        if unknown:
-            raise ConfigurationError(
-                f"unknown MySQL connection option(s) {', '.join(sorted(unknown))} in "
-                f"{url.safe}; known: {', '.join(sorted(_OPTIONS))}")
-        if not url.database:
-            raise ConfigurationError(f"{url.safe} names no database: mysql://user@host:3306/dbname")
+        self.check_url(_OPTIONS, "MySQL", "mysql://user@host:3306/dbname")
         params: dict[str, Any] = {"host": url.host or "localhost", "user": url.user or "root",
                                   "database": url.database, "charset": "utf8mb4",
                                   "client_flag": CLIENT.FOUND_ROWS, "autocommit": True}

@@ -41,13 +41,7 @@ class PostgreSQLDialect(Dialect):
             raise ConfigurationError(
                 "postgresql:// needs psycopg 3: pip install 'activerel[postgresql]'") from None
         self.psycopg = psycopg
-        unknown = set(url.options) - _OPTIONS
-        if unknown:
-            raise ConfigurationError(
-                f"unknown PostgreSQL connection option(s) {', '.join(sorted(unknown))} in "
-                f"{url.safe}; known: {', '.join(sorted(_OPTIONS))}")
-        if not url.database:
-            raise ConfigurationError(f"{url.safe} names no database: postgresql://user@host:5432/dbname")
+        self.check_url(_OPTIONS, "PostgreSQL", "postgresql://user@host:5432/dbname")
         self.params = {k: v for k, v in {
             "host": url.host, "port": url.port, "user": url.user, "password": url.password,
             "dbname": url.database}.items() if v is not None}

@@ -130,7 +130,8 @@ class SQLiteDialect(Dialect):
         return out
 
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
-        rows = execute("SELECT name FROM sqlite_master WHERE type = 'table'", ())
+        rows = execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                       "AND name NOT LIKE 'sqlite_%'", ())
         return {r[0] for r in rows}
 
     def adapter(self, ctype: ColumnType) -> Adapter:
