@@ -180,6 +180,7 @@ class CompiledMapper:
         lines += ["    _maps = {" + ", ".join(f"{p.name!r}: _m_{p.name}" for p in refs) + "}",
                   "    _out = []",
                   "    _append = _out.append",
+                  "    _fresh = set()",
                   "    for row in rows:",
                   "        _key = " + ("row[0]" if plain_key else "_rowkey(row)"),
                  "        _obj = _get(_key)",
@@ -189,7 +190,9 @@ class CompiledMapper:
         lines += self._assign_lines(columns, ns, "            ", False)
         lines += ["            _set_state(_obj, _State(1, _key, session))",
                   "            _map[_key] = _obj",
-                  "        else:",
+                  "        elif id(_obj) not in _fresh:",
+                  "            # refreshed once per result, however many rows repeat it",
+                  "            _fresh.add(id(_obj))",
                   "            _refresh(_obj, row, session, _maps)",
                   "        _append(_obj)",
                   "    return _out"]

@@ -319,13 +319,21 @@ def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any]) 
                                 extra, build)
     children = compiled(target, session.dialect).hydrator(columns)(rows, session)
     width = len(local.columns)
-    conv = compiled(owner, session.dialect).row_key
+    oc = compiled(owner, session.dialect)
     by_key = {p._ar_state.key: p for p in parents}
     groups: dict[int, list[Any]] = {}
-    for row, child in zip(rows, children):
-        parent = by_key.get(conv(row[len(row) - width:]))
+    if width == 1 and oc.converters[oc.pk_names[0]] is None:
+        keys_of_rows = [row[-1] for row in rows]  # the pivot's key of the parent, as stored
+    else:
+        keys_of_rows = [oc.row_key(row[len(row) - width:]) for row in rows]
+    for key, child in zip(keys_of_rows, children):
+        parent = by_key.get(key)
         if parent is not None:
-            groups.setdefault(id(parent), []).append(child)
+            group = groups.get(id(parent))
+            if group is None:
+                groups[id(parent)] = [child]
+            else:
+                group.append(child)
     _assign(prop, parents, groups, join)
     return _distinct(children)
 
