@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from pypika import Parameter, Table, Tuple
 
-from .markers import MISSING
 from .state import PERSISTENT, ObjectState
 
 if TYPE_CHECKING:
@@ -325,82 +324,69 @@ class CompiledMapper:
         return sql
 
     # -- keyed statements ----------------------------------------------------
-    def key_criterion(self, count: int) -> Any:
-        """WHERE <key> IN (count placeholders), or = for one key."""
-        t = self.table
-        ph = Parameter(self.ph)
-        if len(self.pk_names) == 1:
-            f = t.field(self.pk_names[0])
-            return f == ph if count == 1 else f.isin([ph] * count)
-        fields = Tuple(*[t.field(n) for n in self.pk_names])
-        group = Tuple(*[ph] * len(self.pk_names))
-        return fields == group if count == 1 else fields.isin([group] * count)
-
-    def select_by_key_sql(self, columns: tuple[str, ...], count: int) -> str:
-        key = ("select_key", columns, count)
+    def _cached(self, key: Any, build: Callable[[], str], always: bool = False) -> str:
+        """The SQL cached under ``key``, built once; shapes that vary with a
+        row count are kept only while the cache is small."""
         sql = self.sql_cache.get(key)
         if sql is None:
-            q = (self.dialect.query_class.from_(self.table)
-                 .select(*[self.table.field(c) for c in columns]).where(self.key_criterion(count)))
-            sql = q.get_sql()
-            if count == 1 or len(self.sql_cache) < 256:
+            sql = build()
+            if always or len(self.sql_cache) < 256:
                 self.sql_cache[key] = sql
         return sql
 
+    def _in(self, names: Sequence[str], count: int) -> Any:
+        """``names IN (count placeholder groups)``, or ``=`` for one."""
+        t = self.table
+        ph = Parameter(self.ph)
+        if len(names) == 1:
+            f = t.field(names[0])
+            return f == ph if count == 1 else f.isin([ph] * count)
+        fields = Tuple(*[t.field(n) for n in names])
+        group = Tuple(*[ph] * len(names))
+        return fields == group if count == 1 else fields.isin([group] * count)
+
+    def key_criterion(self, count: int) -> Any:
+        """WHERE <key> IN (count placeholders), or = for one key."""
+        return self._in(self.pk_names, count)
+
+    def select_by_key_sql(self, columns: tuple[str, ...], count: int) -> str:
+        t = self.table
+        return self._cached(("select_key", columns, count), lambda: (
+            self.dialect.query_class.from_(t).select(*[t.field(c) for c in columns])
+            .where(self.key_criterion(count)).get_sql()), always=count == 1)
+
     def update_sql(self, columns: tuple[str, ...]) -> str:
-        key = ("update", columns)
-        sql = self.sql_cache.get(key)
-        if sql is None:
+        def build() -> str:
             q = self.dialect.query_class.update(self.table)
             for c in columns:
                 q = q.set(self.table.field(c), Parameter(self.ph))
-            sql = self.sql_cache[key] = q.where(self.key_criterion(1)).get_sql()
-        return sql
+            return q.where(self.key_criterion(1)).get_sql()
+        return self._cached(("update", columns), build, always=True)
 
     def delete_sql(self, count: int) -> str:
-        key = ("delete", count)
-        sql = self.sql_cache.get(key)
-        if sql is None:
-            sql = self.dialect.query_class.from_(self.table).delete().where(self.key_criterion(count)).get_sql()
-            if len(self.sql_cache) < 256:
-                self.sql_cache[key] = sql
-        return sql
+        return self._cached(("delete", count), lambda: (
+            self.dialect.query_class.from_(self.table).delete()
+            .where(self.key_criterion(count)).get_sql()))
 
     def fk_select_sql(self, ref: Any, count: int) -> str:
         """SELECT <key> FROM <this table> WHERE <ref's FK> IN (count keys)."""
-        key = ("fk_select", ref.name, count)
-        sql = self.sql_cache.get(key)
-        if sql is None:
-            t = self.table
-            ph = Parameter(self.ph)
-            cols = [t.field(c.name) for c in ref.columns]
-            if len(cols) == 1:
-                crit = cols[0] == ph if count == 1 else cols[0].isin([ph] * count)
-            else:
-                group = Tuple(*[ph] * len(cols))
-                crit = Tuple(*cols).isin([group] * count)
-            sql = (self.dialect.query_class.from_(t).select(*[t.field(n) for n in self.pk_names])
-                   .where(crit).get_sql())
-            if len(self.sql_cache) < 256:
-                self.sql_cache[key] = sql
-        return sql
+        t = self.table
+        return self._cached(("fk_select", ref.name, count), lambda: (
+            self.dialect.query_class.from_(t).select(*[t.field(n) for n in self.pk_names])
+            .where(self._in([c.name for c in ref.columns], count)).get_sql()))
 
     def set_ref_sql(self, ref: Any, count: int) -> str:
         """UPDATE <this table> SET <ref's FK> = values WHERE <key> IN (count keys)."""
-        key = ("set_ref", ref.name, count)
-        sql = self.sql_cache.get(key)
-        if sql is None:
+        def build() -> str:
             q = self.dialect.query_class.update(self.table)
             for c in ref.columns:
                 q = q.set(self.table.field(c.name), Parameter(self.ph))
-            sql = q.where(self.key_criterion(count)).get_sql()
-            if len(self.sql_cache) < 256:
-                self.sql_cache[key] = sql
-        return sql
+            return q.where(self.key_criterion(count)).get_sql()
+        return self._cached(("set_ref", ref.name, count), build)
 
 
 def flat_key(key: Any) -> tuple:
     return key if isinstance(key, tuple) else (key,)
 
 
-__all__ = ["CompiledMapper", "compiled", "flat_key", "MISSING"]
+__all__ = ["CompiledMapper", "compiled", "flat_key"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 from .compiled import compiled, flat_key
 from .errors import ActiverelError, NotFound, ValidationError
@@ -140,37 +140,30 @@ class Session:
             self.in_transaction = True
         return self.cursor
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """Send one statement with bound parameters; returns the cursor."""
+    def _send(self, sql: str, params: Any, send: Callable[[Any], Any]) -> Any:
+        """Log a statement and run ``send(cursor)``, translating driver errors."""
         cur = self._cursor()
         self._log(sql, params)
         try:
-            cur.execute(sql, params)
+            return send(cur)
         except Exception as exc:
             self._driver_error(exc)
-        return cur
+            raise  # _driver_error always raises
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Send one statement with bound parameters; returns the cursor."""
+        return self._send(sql, params, lambda cur: (cur.execute(sql, params), cur)[1])
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        cur = self._cursor()
-        self._log(sql, rows)
-        try:
-            cur.executemany(sql, rows)
-        except Exception as exc:
-            self._driver_error(exc)
-        return cur
+        return self._send(sql, rows, lambda cur: (cur.executemany(sql, rows), cur)[1])
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run a SELECT and return its rows as tuples."""
         return list(self.execute(sql, params).fetchall())
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
-        cur = self._cursor()
-        self._log(sql, params)
-        try:
-            return self.dialect.insert_generated(cur, sql, params, count, pk_column)
-        except Exception as exc:
-            self._driver_error(exc)
-            raise  # unreachable
+        return self._send(sql, params, lambda cur: self.dialect.insert_generated(
+            cur, sql, params, count, pk_column))  # type: ignore[no-any-return]
 
     def _driver_error(self, exc: Exception) -> None:
         err = self.dialect.translate_error(exc)
