@@ -59,6 +59,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(line)
 
 
+@pytest.fixture(autouse=True)
+def _reset_factory_sequences() -> None:
+    """Every test starts its factory-built names at user0, post0, ..."""
+    from tests.factories import ALL_FACTORIES
+    for factory in ALL_FACTORIES:
+        factory.reset_sequence()
+
+
 def _require(backend: str) -> None:
     why = unreachable(backend)
     if why is not None:

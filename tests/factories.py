@@ -86,3 +86,7 @@ class CourseFactory(ActiverelFactory):
 
     code = factory.Sequence(lambda n: f"C{n:03d}")
     title = factory.Sequence(lambda n: f"course {n}")
+
+
+ALL_FACTORIES = [UserFactory, PostFactory, CommentFactory, GroupFactory, CategoryFactory,
+                 WarehouseFactory, ItemFactory, StudentFactory, CourseFactory]

@@ -17,14 +17,13 @@ import activerel
 from activerel import (ActiverelError, Database, IntegrityError, NotFound,
                        ValidationError)
 from tests import factories as f
+from tests.support import count
 from tests.backends import tables
 from tests.models import ALL_MODELS, Enrollment, Everything, Post, User
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def count(database, table: str) -> int:
-    return database.execute(f'SELECT COUNT(*) FROM "{table}"', ())[0][0]
 
 
 

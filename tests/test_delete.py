@@ -14,6 +14,7 @@ import pytest
 from activerel import (ActiverelError, AutoIncrement, Database, IntegrityError, Model,
                        PrimaryKey, Reference, inspect)
 from tests import factories as f
+from tests.support import count
 from tests.models import (ALL_MODELS, Category, Comment, Course, Department, Employee,
                           Enrollment, Group, Item, Post, Student, User, UserCredentials,
                           Warehouse)
@@ -35,20 +36,10 @@ class Thing(Model, table="delete_things"):
     box: Annotated[Box, Reference(on_delete="RESTRICT")]
 
 
-@pytest.fixture(autouse=True)
-def _reset_sequences():
-    for factory in (f.UserFactory, f.PostFactory, f.CommentFactory, f.GroupFactory,
-                    f.CategoryFactory, f.WarehouseFactory, f.ItemFactory,
-                    f.StudentFactory, f.CourseFactory):
-        factory.reset_sequence()
 
 
-def count(db, table: str) -> int:
-    return db.execute(f'SELECT COUNT(*) FROM "{table}"', ())[0][0]
 
 
-def touches(sql: str, table: str) -> bool:
-    return re.search(rf'(?<![\w])[`"]?{re.escape(table)}[`"]?(?![\w])', sql) is not None
 
 
 def delete_target(sql: str) -> str:

@@ -13,15 +13,8 @@ from tests import factories as f
 from tests.models import Comment, Course, Enrollment, Group, Post, User
 
 
-@pytest.fixture(autouse=True)
-def _reset_sequences():
-    for factory in (f.UserFactory, f.PostFactory, f.CommentFactory, f.GroupFactory,
-                    f.StudentFactory, f.CourseFactory):
-        factory.reset_sequence()
 
 
-def count(db, table: str) -> int:
-    return db.execute(f'SELECT COUNT(*) FROM "{table}"', ())[0][0]
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from activerel import (ActiverelError, AutoIncrement, BackReference, Database,
                        Reference, ReferenceNotLoaded, Unique, ValidationError,
                        field)
 from tests import factories as f
+from tests.support import count as rows
 from tests.backends import tables
 from tests.models import (Category, Color, Comment, Course, Enrollment,
                           Everything, Group, Post, Priority, Student, User,
@@ -33,8 +34,6 @@ from tests.models import (Category, Color, Comment, Course, Enrollment,
 # helpers
 
 
-def rows(db, table: str) -> int:
-    return db.execute(f'SELECT COUNT(*) FROM "{table}"', ())[0][0]
 
 
 def resolve(*models) -> None:

@@ -16,6 +16,7 @@ import pytest
 from activerel import (ActiverelError, AutoIncrement, Database, IntegrityError, Model,
                        PrimaryKey, Reference, ValidationError, inspect)
 from tests import factories as f
+from tests.support import count, touches
 from tests.models import (ALL_MODELS, Category, Comment, Course, Department, Employee,
                           Enrollment, Group, Post, Student, User, UserCredentials)
 
@@ -40,21 +41,10 @@ class CycleB(Model, table="persist_cycle_b"):
 # helpers
 # --------------------------------------------------------------------------
 
-@pytest.fixture(autouse=True)
-def _reset_sequences():
-    for factory in (f.UserFactory, f.PostFactory, f.CommentFactory, f.GroupFactory,
-                    f.CategoryFactory, f.WarehouseFactory, f.ItemFactory,
-                    f.StudentFactory, f.CourseFactory):
-        factory.reset_sequence()
 
 
-def count(db, table: str) -> int:
-    return db.execute(f'SELECT COUNT(*) FROM "{table}"', ())[0][0]
 
 
-def touches(sql: str, table: str) -> bool:
-    """True when the statement names ``table`` (quoted or not)."""
-    return re.search(rf'(?<![\w])[`"]?{re.escape(table)}[`"]?(?![\w])', sql) is not None
 
 
 def statements(sql_log, verb: str, table: str | None = None) -> list[str]:

@@ -13,19 +13,13 @@ import pytest
 from activerel import (ActiverelError, AutoIncrement, FieldNotLoaded, IntegrityError, Model,
                        NotFound, PrimaryKey, QueryError, ValidationError, inspect)
 from tests import factories as f
+from tests.support import count
 from tests.models import (Color, Comment, Enrollment, Everything, Post, Priority, User,
                           Warehouse)
 
 
-@pytest.fixture(autouse=True)
-def _reset_sequences():
-    for factory in (f.UserFactory, f.PostFactory, f.CommentFactory, f.WarehouseFactory,
-                    f.ItemFactory, f.StudentFactory, f.CourseFactory):
-        factory.reset_sequence()
 
 
-def count(db, table: str) -> int:
-    return db.execute(f'SELECT COUNT(*) FROM "{table}"', ())[0][0]
 
 
 def names(users) -> list[str]:

@@ -29,6 +29,7 @@ import pytest
 
 from activerel import inspect
 from tests.models import Comment, Post, User
+from tests.support import count
 
 CONSERVATIVE_LIMIT = 999
 #: SQLITE_MAX_VARIABLE_NUMBER's default since SQLite 3.32.0: a statement binding
@@ -54,8 +55,6 @@ def param_limit(backend: str) -> int:
     return 65535
 
 
-def count(db, table: str) -> int:
-    return db.execute(f'SELECT COUNT(*) FROM "{table}"', ())[0][0]
 
 
 def insert_target(sql: str) -> str:

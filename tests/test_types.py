@@ -22,6 +22,7 @@ from activerel import (ActiverelError, AutoIncrement, BackReference, Database,
                        Model, ModelDefinitionError, PrimaryKey, Reference,
                        ValidationError, field)
 from tests.models import Color, Everything, Priority
+from tests.support import count as rows
 
 
 class TtShade(enum.Enum):
@@ -97,8 +98,6 @@ def local_db(make_db):
     return make_db(LOCAL_MODELS)
 
 
-def rows(db, table: str) -> int:
-    return db.execute(f'SELECT COUNT(*) FROM "{table}"', ())[0][0]
 
 
 def reload_fresh(model, pk):
