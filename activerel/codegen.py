@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ValidationError
 from .markers import MISSING
-from .relations import RelationList
+from .relations import RelationList, relation_list
 from .state import NEW, PERSISTENT, ObjectState
 from .types import CHECK_GLOBALS, describe
 
@@ -113,14 +113,26 @@ def make_init(mapper: "Mapper") -> Callable[..., None]:
         params.append(f"{n}=_M")
         ns[f"_ab_{n}"] = _backref_value(mapper, back)
         if back.many:
-            body.append(f"    _ar_d[{n!r}] = _ar_RL() if {n} is _M else _ab_{n}({n})")
+            body.append(f"    if {n} is _M:")
+            body.append(f"        _ar_d[{n!r}] = _ar_l = _ar_RL()")
+            body.append("        _ar_l.baseline = ()")
+            body.append("        _ar_l.partial = False")
+            body.append("    else:")
+            body.append(f"        _ar_d[{n!r}] = _ab_{n}({n})")
         else:
             body.append(f"    _ar_d[{n!r}] = None if {n} is _M else _ab_{n}({n})")
     body.append("    _ar_set_state(_ar_self, _ar_State())")
     for ref in mapper.references:
+        # show the new object in the target's loaded back references
         if ref.inverses:
-            ns[f"_al_{ref.name}"] = make_linker(ref)
-            body.append(f"    if {ref.name} is not None: _al_{ref.name}(_ar_self, {ref.name})")
+            body.append(f"    if {ref.name} is not None:")
+            body.append(f"        _ar_td = {ref.name}.__dict__")
+            for back in ref.inverses:
+                if back.many:
+                    body.append(f"        _ar_t = _ar_td.get({back.name!r})")
+                    body.append("        if _ar_t is not None: _ar_t.append(_ar_self)")
+                else:
+                    body.append(f"        if {back.name!r} in _ar_td: _ar_td[{back.name!r}] = _ar_self")
     sig = ", ".join(params + ["**_ar_extra"])
     src = f"def __init__(_ar_self, *, {sig}):\n" + "\n".join(body) + "\n"
     fn = _compile(src, "__init__", ns, f"<activerel {model}.__init__>")
@@ -136,29 +148,12 @@ def _backref_value(mapper: "Mapper", back: "BackRefProp") -> Callable[[Any], Any
         if back.many:
             if not isinstance(v, (list, tuple)) or not all(isinstance(o, target) for o in v):
                 bad(back.name, v)
-            return RelationList(v)
+            return relation_list(v)
         if v is not None and not isinstance(v, target):
             bad(back.name, v)
         return v
 
     return value
-
-
-def make_linker(ref: "ReferenceProp") -> Callable[[Any, Any], None]:
-    """Adds a new object to the loaded back references of the target it is
-    constructed with, so ``Post(author=user)`` shows up in ``user.posts``."""
-    inverses = [(b.name, b.many) for b in ref.inverses]
-
-    def link(obj: Any, target: Any) -> None:
-        td = target.__dict__
-        for name, many in inverses:
-            if name in td:
-                if many:
-                    td[name].append(obj)
-                else:
-                    td[name] = obj
-
-    return link
 
 
 def make_setters(mapper: "Mapper") -> dict[str, Callable[[Any, Any], None]]:

@@ -352,7 +352,8 @@ def _assign(prop: "Prop", parents: list[Any], groups: dict[int, list[Any]], join
         if isinstance(current, RelationList) and current.changed():
             continue  # unsaved changes to the collection win over the reload
         if many:
-            d[name] = lst = RelationList(items, tuple(items))
+            d[name] = lst = RelationList(items)
+            lst.baseline = tuple(items)
             lst.partial = partial
         else:
             one = items[0] if items else None

@@ -9,13 +9,15 @@ from typing import Any, Iterable
 class RelationList(list):  # type: ignore[type-arg]
     """A list of related objects plus the baseline the unit of work diffs against."""
 
+    # No __init__ of its own: list's C constructor plus two slot stores is a
+    # fraction of a Python __init__, and loading builds one list per parent.
+    # Every instance comes from relation_list() or sets both slots itself.
     __slots__ = ("baseline", "partial")
 
-    def __init__(self, items: Iterable[Any] = (), baseline: tuple[Any, ...] = ()) -> None:
-        super().__init__(items)
-        self.baseline = baseline
-        #: loaded through a filtered or paged join: holds part of the relation
-        self.partial = False
+    #: what the list held when loaded or last flushed
+    baseline: tuple[Any, ...]
+    #: loaded through a filtered or paged join: holds part of the relation
+    partial: bool
 
     def changed(self) -> bool:
         base = self.baseline
@@ -36,3 +38,11 @@ class RelationList(list):  # type: ignore[type-arg]
 
     def rebase(self) -> None:
         self.baseline = tuple(self)
+
+
+def relation_list(items: Iterable[Any] = (), baseline: tuple[Any, ...] = (),
+                  partial: bool = False) -> RelationList:
+    lst = RelationList(items)
+    lst.baseline = baseline
+    lst.partial = partial
+    return lst

@@ -176,12 +176,17 @@ class Session:
     # -- the unit of work ----------------------------------------------------
     def persist(self, *objs: Any) -> None:
         """Queue objects (and what they reach) to be inserted or updated."""
+        served: set[type] = set()
+        to_persist = self.to_persist
         for obj in objs:
             st = _state(obj)
             if st.status == DELETED:
                 raise ActiverelError(f"{obj!r} was deleted; it cannot be persisted again")
-            self.db.serving(type(obj))
-            self.to_persist[id(obj)] = obj
+            cls = type(obj)
+            if cls not in served:
+                self.db.serving(cls)
+                served.add(cls)
+            to_persist[id(obj)] = obj
 
     def delete(self, *objs: Any) -> None:
         """Queue objects to be deleted with their referential actions."""

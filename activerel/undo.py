@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .relations import RelationList
-from .state import PERSISTENT
+from .state import NEW, PERSISTENT
 
 if TYPE_CHECKING:
     from .session import Session
@@ -18,6 +18,8 @@ class UndoLog:
     __slots__ = ("_saved",)
 
     def __init__(self) -> None:
+        #: id -> a full snapshot, or a light one of a new object:
+        #: (obj, session, (generated-key field, value) or None, one-to-one baseline)
         self._saved: dict[int, tuple] = {}
 
     def save(self, obj: Any) -> None:
@@ -31,23 +33,20 @@ class UndoLog:
         self._saved[oid] = (obj, st.status, st.key, st.session, dict(st.dirty) if st.dirty else None,
                             dict(st.baseline) if st.baseline else None, st.stub_of, dict(d), lists)
 
-    def save_new(self, obj: Any) -> None:
-        """Snapshot a new object that a flush will only give a key and state."""
-        oid = id(obj)
-        if oid in self._saved:
-            return
-        st = obj._ar_state
-        d = obj.__dict__
-        mapper = type(obj).__ar_mapper__
-        auto = mapper.autoincrement
-        lists = {}
-        for back in mapper.backrefs:
-            v = d.get(back.name)
-            if isinstance(v, RelationList):
-                lists[back.name] = (v, None, v.baseline)
-        self._saved[oid] = (obj, st.status, st.key, st.session, None,
-                            dict(st.baseline) if st.baseline else None, st.stub_of,
-                            (auto.name, d.get(auto.name)) if auto is not None else None, lists)
+    def save_new(self, objs: list[Any]) -> None:
+        """Snapshot new objects that a flush (one without deletes) will only give
+        a key, a state and rebased lists. While an object is new its lists'
+        baselines are empty and it has no changes or stub origin, so the
+        snapshot keeps just its session, generated key and one-to-one baseline."""
+        saved = self._saved
+        for obj in objs:
+            oid = id(obj)
+            if oid in saved:
+                continue  # the first snapshot of the transaction wins
+            st = obj._ar_state
+            auto = type(obj).__ar_mapper__.autoincrement
+            saved[oid] = (obj, st.session, None if auto is None else (auto.name, obj.__dict__.get(auto.name)),
+                          dict(st.baseline) if st.baseline else None)
 
     def __bool__(self) -> bool:
         return bool(self._saved)
@@ -58,19 +57,28 @@ class UndoLog:
     def restore(self, session: "Session") -> None:
         """Put every saved object back as it was and fix the identity map."""
         imap = session.identity
-        for obj, status, key, owner, dirty, baseline, stub_of, d, lists in self._saved.values():
+        for snapshot in self._saved.values():
+            obj = snapshot[0]
             st = obj._ar_state
             mapper = type(obj).__ar_mapper__
             if st.key is not None:
                 imap.discard(mapper, st.key, obj)
+            if len(snapshot) == 4:
+                _, owner, auto, baseline = snapshot
+                st.status, st.key, st.session, st.dirty, st.baseline = NEW, None, owner, None, baseline
+                od = obj.__dict__
+                if auto is not None:
+                    od[auto[0]] = auto[1]
+                for v in od.values():
+                    if isinstance(v, RelationList):
+                        v.baseline = ()
+                continue
+            _, status, key, owner, dirty, baseline, stub_of, d, lists = snapshot
             st.status, st.key, st.session, st.dirty = status, key, owner, dirty
             st.baseline, st.stub_of = baseline, stub_of
             od = obj.__dict__
-            if isinstance(d, dict):
-                od.clear()
-                od.update(d)
-            elif d is not None:  # a light snapshot: only the generated key changed
-                od[d[0]] = d[1]
+            od.clear()
+            od.update(d)
             for name, (lst, items, base) in lists.items():
                 if items is not None:
                     lst[:] = items

@@ -35,10 +35,13 @@ class UnitOfWork:
         self.dialect = session.dialect
         self.undo = session.undo
         self.visited: list[Any] = []
+        self.seen: set[int] = set()
         self.lists: list[RelationList] = []
         self.ones: list[tuple[Any, str]] = []
         self.pivot_removals: dict[tuple, tuple["BackRefProp", Any, Any]] = {}
         self.pivot_pairs: set[tuple] = set()
+        #: pivot model -> (local ref, obj, item) links written as plain rows
+        self.links: dict[Any, list[tuple["ReferenceProp", Any, Any]]] = {}
         self.deferred: dict[int, list["ReferenceProp"]] = {}
 
     # -- the walk --------------------------------------------------------------
@@ -51,17 +54,21 @@ class UnitOfWork:
         new = [o for o in self.visited if o._ar_state.status == NEW]
         dirty = [o for o in self.visited if o._ar_state.status == PERSISTENT and o._ar_state.dirty]
         save = self.undo.save
-        # a flush with no deletes only writes keys and state onto new objects:
-        # a light snapshot restores them
-        save_new = save if deletes else self.undo.save_new
-        for o in new:
-            save_new(o)
+        if deletes:
+            for o in new:
+                save(o)  # referential actions may change new objects too
+        else:
+            # a flush with no deletes only writes keys and state onto new
+            # objects: a light snapshot restores them
+            self.undo.save_new(new)
         for o in dirty:
             save(o)
         if new:
             self.insert(new)
         if dirty:
             self.update(dirty)
+        if self.links:
+            self.insert_links()
         if self.pivot_removals:
             self.remove_pivots()
         if deletes:
@@ -85,40 +92,44 @@ class UnitOfWork:
     def walk(self, roots: list[Any]) -> None:
         """Visit every object reachable from ``roots`` through references and
         loaded back references, syncing foreign keys with the collections."""
-        seen: set[int] = set()
+        seen = self.seen
+        mark = seen.add
         # breadth first, so rows are inserted in the order of the lists holding them
         stack: Any = deque(roots)
-        visited = self.visited
+        visit = self.visited.append
         session = self.session
         pop = stack.popleft
+        push = stack.append
+        plans: dict[type, tuple] = {}
         while stack:
             obj = pop()
             oid = id(obj)
             if oid in seen:
                 continue
-            seen.add(oid)
+            mark(oid)
             st = obj._ar_state
-            if st.stub_of is not None or st.status == DELETED:
+            if st.stub_of is not None:
                 continue
-            if st.status == PERSISTENT and st.session is not session:
-                session.attach(obj)
-            visited.append(obj)
-            mapper = _mapper(obj)
-            d = obj.__dict__
-            for ref in mapper.references:
-                t = d.get(ref.name)
-                if t is not None and id(t) not in seen:
-                    stack.append(t)
-            for back in mapper.backrefs:
-                if back.name not in d:
+            status = st.status
+            if status != NEW:
+                if status == DELETED:
                     continue
-                value = d[back.name]
-                if back.via is not None:
-                    self._walk_via(obj, back, value, stack)
-                elif back.many:
-                    self._walk_many(obj, back, value, stack)
-                else:
-                    self._walk_one(obj, back, value, stack)
+                if st.session is not session:
+                    session.attach(obj)
+            visit(obj)
+            cls = type(obj)
+            plan = plans.get(cls)
+            if plan is None:
+                plan = plans[cls] = _walk_plan(cls.__ar_mapper__)
+            d = obj.__dict__
+            for name in plan[0]:
+                t = d.get(name)
+                if t is not None and id(t) not in seen:
+                    push(t)
+            for name, walk_back, back in plan[1]:
+                value = d.get(name, MISSING)
+                if value is not MISSING:
+                    walk_back(self, obj, back, value, stack)
 
     def _point(self, item: Any, ref: "ReferenceProp", obj: Any) -> None:
         """Make ``item.<ref>`` be ``obj`` (undoably), keeping loaded lists in sync."""
@@ -146,13 +157,17 @@ class UnitOfWork:
         self._point(item, ref, None)
         stack.append(item)
 
-    def _walk_many(self, obj: Any, back: "BackRefProp", value: Any, stack: list[Any]) -> None:
+    def _walk_many(self, obj: Any, back: "BackRefProp", value: Any, stack: Any) -> None:
         ref = back.mapped_by
         assert ref is not None
+        name = ref.name
+        seen = self.seen
+        push = stack.append
         for item in value:
-            if item.__dict__.get(ref.name) is not obj:
+            if item.__dict__.get(name) is not obj:
                 self._point(item, ref, obj)
-            stack.append(item)
+            if id(item) not in seen:
+                push(item)
         if isinstance(value, RelationList):
             if value.baseline and value.changed():
                 removed = value.removed()
@@ -176,47 +191,63 @@ class UnitOfWork:
             self._orphan(obj, back, old, stack)
         self.ones.append((obj, back.name))
 
-    def _walk_via(self, obj: Any, back: "BackRefProp", value: Any, stack: list[Any]) -> None:
+    def _walk_via(self, obj: Any, back: "BackRefProp", value: Any, stack: Any) -> None:
         local, remote = back.via_local, back.via_remote
         assert local is not None and remote is not None
-        for item in value:
-            stack.append(item)
+        stack.extend(value)
         if not isinstance(value, RelationList):
             return
         self.lists.append(value)
-        if not value.changed():
+        if not value.baseline:
+            if not value:
+                return
+            added: list[Any] = list(value)
+            removed: list[Any] = []
+        elif not value.changed():
             return
-        self.undo.save(obj)
+        else:
+            added, removed = value.added(), value.removed()
+        if obj._ar_state.status != NEW:
+            self.undo.save(obj)  # a new object's lists are in its own snapshot
+        via = back.via
+        pm = via.__ar_mapper__  # type: ignore[union-attr]
+        # one pair key per row, whichever side the link was made from
+        local_first = pm.references.index(local) < pm.references.index(remote)
         inverse = back.via_inverse
-        linked = self._linked_already(back, obj, value.added()) if value.partial else set()
-        for item in value.added():
-            if id(item) in linked:
+        if value.partial:
+            linked = self._linked_already(back, obj, added)
+            added = [o for o in added if id(o) not in linked]
+        pure = pure_link(pm, self.dialect)
+        pairs = self.pivot_pairs
+        oid = id(obj)
+        for item in added:
+            pair = (via, oid, id(item)) if local_first else (via, id(item), oid)
+            if pair in pairs:
                 continue
-            pair = (back.via, local.name, id(obj), remote.name, id(item))
-            mirror = (back.via, remote.name, id(item), local.name, id(obj))
-            if pair in self.pivot_pairs or mirror in self.pivot_pairs:
-                continue
-            self.pivot_pairs.add(pair)
+            pairs.add(pair)
             if inverse is not None and inverse.name in item.__dict__:
                 lst = item.__dict__[inverse.name]
                 if not any(o is obj for o in lst):
                     self.undo.save(item)
                     lst.append(obj)
                     lst.baseline = lst.baseline + (obj,)
+            if pure:
+                # nothing but the two keys: a row, no pivot object
+                self.links.setdefault(via, []).append((local, obj, item))
+                continue
             try:
-                pivot = back.via(**{local.name: obj, remote.name: item})  # type: ignore[misc]
+                pivot = via(**{local.name: obj, remote.name: item})  # type: ignore[misc]
             except ValidationError as exc:
                 raise ValidationError(
-                    f"cannot link {obj!r} to {item!r} through {back.via.__name__} for "  # type: ignore[union-attr]
-                    f"{_mapper(obj).name}.{back.name}: {exc}; create {back.via.__name__} "  # type: ignore[union-attr]
+                    f"cannot link {obj!r} to {item!r} through {via.__name__} for "  # type: ignore[union-attr]
+                    f"{_mapper(obj).name}.{back.name}: {exc}; create {via.__name__} "  # type: ignore[union-attr]
                     "objects directly") from exc
             stack.append(pivot)
-        for item in value.removed():
+        for item in removed:
             if item._ar_state.status == NEW:
                 continue
-            key = (back.via, local.name, id(obj), remote.name, id(item))
-            mirror = (back.via, remote.name, id(item), local.name, id(obj))
-            if key in self.pivot_removals or mirror in self.pivot_removals:
+            key = (via, oid, id(item)) if local_first else (via, id(item), oid)
+            if key in self.pivot_removals:
                 continue
             self.pivot_removals[key] = (back, obj, item)
             if inverse is not None and inverse.name in item.__dict__:
@@ -463,6 +494,30 @@ class UnitOfWork:
         self.session.identity.add(mapper, new, obj)
         st.key = new
 
+    def insert_links(self) -> None:
+        """Insert the pivot rows of many-to-many links made through lists,
+        after the rows (and keys) of both ends exist."""
+        s = self.session
+        for via, links in self.links.items():
+            pm = via.__ar_mapper__
+            c = compiled(pm, self.dialect)
+            columns = c.insert_columns(False)
+            a, b = pm.references[0], pm.references[1]
+            ka = compiled(a.target_mapper, self.dialect).key_params
+            kb = compiled(b.target_mapper, self.dialect).key_params
+            rows = []
+            for local, obj, item in links:
+                one, two = (obj, item) if local is a else (item, obj)
+                rows.append(ka(one._ar_state.key) + kb(two._ar_state.key))
+            order = [col.name for col in a.columns] + [col.name for col in b.columns]
+            if list(columns) != order:
+                pos = [order.index(n) for n in columns]
+                rows = [tuple(r[i] for i in pos) for r in rows]
+            step = max(1, self.dialect.param_limit // len(columns))
+            for i in range(0, len(rows), step):
+                chunk = rows[i:i + step]
+                s.execute(c.insert_sql(columns, len(chunk)), [v for r in chunk for v in r])
+
     def remove_pivots(self) -> None:
         s = self.session
         by_pivot: dict[Any, list[tuple[Any, Any, Any]]] = {}
@@ -500,6 +555,29 @@ class UnitOfWork:
                     self.undo.save(p)
                     p._ar_state.status = DELETED
                     del imap[key]
+
+
+def _walk_plan(mapper: "Mapper") -> tuple[tuple[str, ...], tuple[tuple[str, Any, Any], ...]]:
+    """What the walk follows out of one model's objects: its reference names,
+    and each back reference with the method that walks it."""
+    backs = []
+    for back in mapper.backrefs:
+        how = (UnitOfWork._walk_via if back.via is not None
+               else UnitOfWork._walk_many if back.many else UnitOfWork._walk_one)
+        backs.append((back.name, how, back))
+    return tuple(r.name for r in mapper.references), tuple(backs)
+
+
+def pure_link(pivot: "Mapper", dialect: Any) -> bool:
+    """Whether a pivot's inserted row is exactly the keys of its two references
+    (no other field to fill in), so links can be written without pivot objects."""
+    pure = pivot.__dict__.get("pure_link")
+    if pure is None:
+        refs = pivot.references
+        cols = {c.name for r in refs for c in r.columns}
+        pure = pivot.pure_link = (len(refs) == 2 and refs[0].target_mapper is not refs[1].target_mapper
+                                      and set(compiled(pivot, dialect).insert_columns(False)) == cols)
+    return pure  # type: ignore[no-any-return]
 
 
 def _table_order(mappers: list[Any]) -> Optional[list[Any]]:
