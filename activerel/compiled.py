@@ -116,7 +116,9 @@ class CompiledMapper:
             self._all_columns = tuple(cols)
         return tuple(cols)
 
-    def hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple], "Session"], list[Any]]:
+    def hydrator(self, columns: tuple[str, ...]) -> Callable[..., list[Any]]:
+        """``hydrate(rows, session, unique=False)``: the objects of ``rows``
+        through the identity map; ``unique``: no key repeats among the rows."""
         h = self._hydrators.get(columns)
         if h is None:
             h = self._hydrators[columns] = self._make_hydrator(columns)
@@ -132,7 +134,9 @@ class CompiledMapper:
         return plan
 
     def _assign_lines(self, columns: tuple[str, ...], ns: dict[str, Any], indent: str,
-                      skip_dirty: bool) -> list[str]:
+                      skip_dirty: bool, key_index: Optional[int] = None) -> list[str]:
+        """Lines storing a row's values into ``_d``; ``key_index``: the column
+        already read into ``_key``."""
         lines = []
         for p, idx in self._field_plan(columns):
             guard = ""
@@ -142,7 +146,12 @@ class CompiledMapper:
             if p.kind == "scalar":
                 conv = self.converters[p.column.name]  # type: ignore[attr-defined]
                 if conv is None:
-                    lines.append(f"{indent}{guard}_d[{p.name!r}] = row[{idx[0]}]")
+                    src = "_key" if key_index == idx[0] else f"row[{idx[0]}]"
+                    lines.append(f"{indent}{guard}_d[{p.name!r}] = {src}")
+                elif conv is bool:
+                    # inline: a ternary costs a fraction of a call per row
+                    lines.append(f"{indent}{guard}_v = row[{idx[0]}]")
+                    lines.append(f"{indent}{guard}_d[{p.name!r}] = None if _v is None else (True if _v else False)")
                 else:
                     ns[f"_c_{p.name}"] = conv
                     lines.append(f"{indent}{guard}_v = row[{idx[0]}]")
@@ -161,7 +170,19 @@ class CompiledMapper:
                 lines.append(f"{indent}{guard}else:")
                 lines.append(f"{indent}{guard}    _kk = " + ("_v" if plain else f"_k_{p.name}({sub})"))
                 lines.append(f"{indent}{guard}    _o = _m_{p.name}.get(_kk)")
-                lines.append(f"{indent}{guard}    _d[{p.name!r}] = _o if _o is not None else _s_{p.name}(_kk, session)")
+                simple = len(target.pk_props) == 1 and target.pk_props[0].kind == "scalar"
+                if simple:
+                    # the stub inline: its key field, state and identity-map entry
+                    ns[f"_tc_{p.name}"] = target.cls
+                    ns[f"_origin_{p.name}"] = (self.mapper.name, p.name)
+                    lines += [f"{indent}{guard}    if _o is None:",
+                              f"{indent}{guard}        _o = _new(_tc_{p.name})",
+                              f"{indent}{guard}        _o.__dict__[{target.pk_props[0].name!r}] = _kk",
+                              f"{indent}{guard}        _set_state(_o, _State(1, _kk, session, _origin_{p.name}))",
+                              f"{indent}{guard}        _m_{p.name}[_kk] = _o",
+                              f"{indent}{guard}    _d[{p.name!r}] = _o"]
+                else:
+                    lines.append(f"{indent}{guard}    _d[{p.name!r}] = _o if _o is not None else _s_{p.name}(_kk, session)")
         return lines
 
     def _make_hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple], "Session"], list[Any]]:
@@ -172,28 +193,45 @@ class CompiledMapper:
                               "_mapper": mapper, "_rowkey": self.row_key}
         refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
         plain_key = len(self.pk_names) == 1 and self.converters[self.pk_names[0]] is None
-        lines = ["def hydrate(rows, session):",
+        key_src = "row[0]" if plain_key else "_rowkey(row)"
+        create = ["_obj = _new(_cls)", "_d = _obj.__dict__"]
+        create += self._assign_lines(columns, ns, "", False, 0 if plain_key else None)
+        # the state built in place: slot stores instead of a Python __init__ call
+        create += ["_st = _new(_State)",
+                   "_st.status = 1",
+                   "_st.key = _key",
+                   "_st.session = session",
+                   "_st.dirty = _st.stub_of = _st.baseline = None",
+                   "_set_state(_obj, _st)",
+                   "_map[_key] = _obj",
+                   "_append(_obj)"]
+        lines = ["def hydrate(rows, session, unique=False):",
                  "    _map = session.identity.for_mapper(_mapper)",
                  "    _get = _map.get"]
         lines += [f"    _m_{p.name} = session.identity.for_mapper(_tm_{p.name})" for p in refs]
+        lines += ["    _out = []",
+                  "    _append = _out.append"]
+        if all(p.target_mapper is not mapper for p in refs):  # type: ignore[attr-defined]
+            # rows with distinct keys, none of them in the session yet: no lookups
+            lines += ["    if unique and not _map:",
+                      "        for row in rows:",
+                      f"            _key = {key_src}"]
+            lines += ["            " + line for line in create]
+            lines += ["        return _out"]
         lines += ["    _maps = {" + ", ".join(f"{p.name!r}: _m_{p.name}" for p in refs) + "}",
-                  "    _out = []",
-                  "    _append = _out.append",
                   "    _fresh = set()",
                   "    for row in rows:",
-                  "        _key = " + ("row[0]" if plain_key else "_rowkey(row)"),
-                 "        _obj = _get(_key)",
-                 "        if _obj is None:",
-                 "            _obj = _new(_cls)",
-                 "            _d = _obj.__dict__"]
-        lines += self._assign_lines(columns, ns, "            ", False)
-        lines += ["            _set_state(_obj, _State(1, _key, session))",
-                  "            _map[_key] = _obj",
-                  "        elif id(_obj) not in _fresh:",
+                  f"        _key = {key_src}",
+                  "        _obj = _get(_key)",
+                  "        if _obj is None:"]
+        lines += ["            " + line for line in create]
+        lines += ["        elif id(_obj) not in _fresh:",
                   "            # refreshed once per result, however many rows repeat it",
                   "            _fresh.add(id(_obj))",
                   "            _refresh(_obj, row, session, _maps)",
-                  "        _append(_obj)",
+                  "            _append(_obj)",
+                  "        else:",
+                  "            _append(_obj)",
                   "    return _out"]
         for p in refs:
             ns[f"_tm_{p.name}"] = p.target_mapper  # type: ignore[attr-defined]
@@ -203,7 +241,9 @@ class CompiledMapper:
     def _make_refresher(self, columns: tuple[str, ...]) -> Callable[..., None]:
         """Refresh an object already in the identity map from a row: a stub gets
         filled in, a clean object refreshed, a dirty one keeps its changes."""
-        ns: dict[str, Any] = {}
+        from .model import Model
+        ns: dict[str, Any] = {"_new": object.__new__, "_State": ObjectState,
+                              "_set_state": Model.__dict__["_ar_state"].__set__}
         refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
         lines = ["def refresh(_obj, row, session, _maps):"]
         lines += [f"    _m_{p.name} = _maps[{p.name!r}]" for p in refs]

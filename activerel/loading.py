@@ -11,6 +11,7 @@ an INNER join becomes an EXISTS condition on the parent query, so root
 identity map: one row is one object across the whole result."""
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
@@ -141,20 +142,57 @@ def needed_fields(mapper: "Mapper", fields: Optional[tuple[str, ...]],
 
 
 # -- loading -----------------------------------------------------------------
-def load(session: "Session", mapper: "Mapper", parents: list[Any], joins: tuple[Join, ...]) -> None:
-    """Load every join of ``joins`` onto ``parents`` (and nested joins below)."""
-    if not parents:
-        return
+class Loaded:
+    """What one query run has hydrated so far, per model: a to-one join need
+    not select again a row the same run already read."""
+
+    __slots__ = ("objects", "_keys")
+
+    def __init__(self) -> None:
+        self.objects: dict["Mapper", list[list[Any]]] = {}
+        self._keys: dict["Mapper", set[Any]] = {}
+
+    def add(self, mapper: "Mapper", objs: list[Any]) -> None:
+        self.objects.setdefault(mapper, []).append(objs)
+        self._keys.pop(mapper, None)
+
+    def keys(self, mapper: "Mapper") -> set[Any]:
+        keys = self._keys.get(mapper)
+        if keys is None:
+            keys = self._keys[mapper] = {o._ar_state.key for objs in self.objects.get(mapper, ())
+                                         for o in objs}
+        return keys
+
+
+def hydrate(session: "Session", mapper: "Mapper", rows: list[tuple], columns: tuple[str, ...],
+            joins: tuple[Join, ...], loaded: Optional[Loaded] = None, unique: bool = True) -> list[Any]:
+    """The objects of ``rows`` (one per row, through the identity map) with
+    every join of ``joins`` loaded. To-one targets are loaded first, from the
+    foreign keys in the rows, so the hydrator finds them in the identity map
+    instead of making stubs to fill in later; to-many relations follow, keyed
+    by the objects just made. ``unique``: no key repeats among the rows (only
+    many-to-many rows repeat their targets)."""
+    if loaded is None:
+        loaded = Loaded()
+    later = []
     for join in joins:
         prop = mapper.props[join.name]
         if prop.kind == "reference":
-            children = _load_reference(session, prop, join, parents)
-        elif prop.via is not None:  # type: ignore[attr-defined]
-            children = _load_via(session, prop, join, parents)
+            _load_reference(session, prop, join, rows, columns, loaded)
         else:
-            children = _load_back(session, prop, join, parents)
-        if join.joins and children:
-            load(session, prop.target_mapper, children, join.joins)  # type: ignore[attr-defined]
+            later.append((prop, join))
+    c = compiled(mapper, session.dialect)
+    objs = c.hydrator(columns)(rows, session, unique)
+    if objs:
+        if columns == c.select_columns():
+            loaded.add(mapper, objs)  # every field: a to-one join may reuse them
+        parents = objs if unique else _distinct(objs)
+        for prop, join in later:
+            if prop.via is not None:  # type: ignore[attr-defined]
+                _load_via(session, prop, join, parents, loaded)
+            else:
+                _load_back(session, prop, join, parents, loaded)
+    return objs
 
 
 def _distinct(objs: list[Any]) -> list[Any]:
@@ -247,30 +285,66 @@ def _key_values(mapper: "Mapper", dialect: Any, keys: list[Any]) -> list[Any]:
     return [kp(k) for k in keys]
 
 
-def _load_reference(session: "Session", prop: "Prop", join: Join, parents: list[Any]) -> list[Any]:
+def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tuple],
+                    columns: tuple[str, ...], loaded: Loaded) -> None:
+    """Load the targets the foreign keys in ``rows`` point at (raw column
+    values are already the parameters the key columns take), except rows
+    this query run has read already."""
     target = prop.target_mapper  # type: ignore[attr-defined]
-    name = prop.name
-    wanted = _distinct([t for t in [p.__dict__.get(name) for p in parents] if t is not None])
-    todo = [t for t in wanted if t._ar_state.key is not None]
-    if todo:
-        keys = [t._ar_state.key for t in todo]
-        pk_cols = [c.name for c in target.pk_columns]
+    pos = [columns.index(c.name) for c in prop.columns]  # type: ignore[attr-defined]
+    tc = compiled(target, session.dialect)
+    if len(pos) == 1:
+        i = pos[0]
+        values = list(dict.fromkeys([row[i] for row in rows]))
+        if None in values:
+            values.remove(None)
+    else:
+        values = [v for v in dict.fromkeys([tuple(row[i] for i in pos) for row in rows])
+                  if None not in v]
+    if not values:
+        return
+    if target in loaded.objects:
+        seen = loaded.keys(target)
+        if len(pos) == 1 and tc.converters[tc.pk_names[0]] is None:
+            values = [v for v in values if v not in seen]
+        else:
+            values = [v for v in values if tc.row_key(flat_key(v)) not in seen]
+        if not values:
+            return
+    pk_cols = tc.pk_names
 
-        def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
-            return comp.dialect.query_class.from_(a), [a.field(n) for n in pk_cols]
+    def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
+        return comp.dialect.query_class.from_(a), [a.field(n) for n in pk_cols]
 
-        rows, columns = _child_rows(session, target, replace(join, limit=None, offset=None),
-                                    _key_values(target, session.dialect, keys),
-                                    lambda comp, a: (), build)
-        compiled(target, session.dialect).hydrator(columns)(rows, session)
-    return [t for t in wanted if t._ar_state.stub_of is None]
+    trows, tcolumns = _child_rows(session, target, replace(join, limit=None, offset=None), values,
+                                  lambda comp, a: (), build)
+    hydrate(session, target, trows, tcolumns, join.joins, loaded)
 
 
-def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any]) -> list[Any]:
+def _parent_keys(owner: "Mapper", dialect: Any, rows: list[tuple], pos: list[int]) -> list[Any]:
+    """The parent's identity key in each row, read from the columns at ``pos``
+    (the stored values are the key itself unless the key needs converting)."""
+    oc = compiled(owner, dialect)
+    if len(pos) == 1 and oc.converters[oc.pk_names[0]] is None:
+        i = pos[0]
+        return [row[i] for row in rows]
+    return [oc.row_key(tuple(row[i] for i in pos)) for row in rows]
+
+
+def _group(keys: list[Any], children: list[Any]) -> dict[Any, list[Any]]:
+    groups: dict[Any, list[Any]] = defaultdict(list)
+    for key, child in zip(keys, children):
+        groups[key].append(child)
+    return groups
+
+
+def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any],
+               loaded: Loaded) -> None:
+    """One-to-many and one-to-one: the children whose foreign key is among the
+    parents' keys. ``parents`` are distinct objects just hydrated."""
     target = prop.target_mapper  # type: ignore[attr-defined]
     ref = prop.mapped_by  # type: ignore[attr-defined]
     owner = prop.owner
-    parents = [p for p in _distinct(parents) if p._ar_state.key is not None]
     keys = [p._ar_state.key for p in parents]
     fk_cols = [c.name for c in ref.columns]
     if join.fields is not None and ref.name not in join.fields:
@@ -281,26 +355,19 @@ def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any])
 
     rows, columns = _child_rows(session, target, join, _key_values(owner, session.dialect, keys),
                                 lambda comp, a: (), build)
-    children = compiled(target, session.dialect).hydrator(columns)(rows, session)
-    groups: dict[int, list[Any]] = {}
-    name = ref.name
-    for child in children:
-        pid = id(child.__dict__.get(name))
-        group = groups.get(pid)
-        if group is None:
-            groups[pid] = [child]
-        else:
-            group.append(child)
-    _assign(prop, parents, groups, join)
-    return children  # one row per child: already distinct
+    children = hydrate(session, target, rows, columns, join.joins, loaded)
+    pos = [columns.index(n) for n in fk_cols]
+    _assign(prop, parents, _group(_parent_keys(owner, session.dialect, rows, pos), children), join)
 
 
-def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any]) -> list[Any]:
+def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any],
+              loaded: Loaded) -> None:
+    """Many-to-many: the targets joined to the pivot rows of the parents, each
+    row carrying the parent's key at its end."""
     target = prop.target_mapper  # type: ignore[attr-defined]
     owner = prop.owner
     local, remote = prop.via_local, prop.via_remote  # type: ignore[attr-defined]
     pivot = prop.via.__ar_mapper__  # type: ignore[attr-defined]
-    parents = [p for p in _distinct(parents) if p._ar_state.key is not None]
     keys = [p._ar_state.key for p in parents]
     box: dict[str, Any] = {}
 
@@ -317,39 +384,26 @@ def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any]) 
 
     rows, columns = _child_rows(session, target, join, _key_values(owner, session.dialect, keys),
                                 extra, build)
-    children = compiled(target, session.dialect).hydrator(columns)(rows, session)
+    children = hydrate(session, target, rows, columns, join.joins, loaded, unique=False)
     width = len(local.columns)
-    oc = compiled(owner, session.dialect)
-    by_key = {p._ar_state.key: p for p in parents}
-    groups: dict[int, list[Any]] = {}
-    if width == 1 and oc.converters[oc.pk_names[0]] is None:
-        keys_of_rows = [row[-1] for row in rows]  # the pivot's key of the parent, as stored
-    else:
-        keys_of_rows = [oc.row_key(row[len(row) - width:]) for row in rows]
-    for key, child in zip(keys_of_rows, children):
-        parent = by_key.get(key)
-        if parent is not None:
-            group = groups.get(id(parent))
-            if group is None:
-                groups[id(parent)] = [child]
-            else:
-                group.append(child)
-    _assign(prop, parents, groups, join)
-    return _distinct(children)
+    pos = list(range(len(columns), len(columns) + width))  # the extra columns, after the target's
+    _assign(prop, parents, _group(_parent_keys(owner, session.dialect, rows, pos), children), join)
 
 
-def _assign(prop: "Prop", parents: list[Any], groups: dict[int, list[Any]], join: Join) -> None:
+def _assign(prop: "Prop", parents: list[Any], groups: dict[Any, list[Any]], join: Join) -> None:
+    """Set the loaded relation on each parent from ``groups`` (parent key -> children)."""
     name = prop.name
     many = prop.many  # type: ignore[attr-defined]
     # a filtered or paged join loads part of the relation: the unit of work
     # must not take the list for all of it
     partial = bool(join.where or join.limit is not None or join.offset
                    or any(j.inner for j in join.joins))
+    get = groups.get
     for parent in parents:
-        items = groups.get(id(parent), [])
+        items = get(parent._ar_state.key, ())
         d = parent.__dict__
         current = d.get(name)
-        if isinstance(current, RelationList) and current.changed():
+        if current is not None and isinstance(current, RelationList) and current.changed():
             continue  # unsaved changes to the collection win over the reload
         if many:
             d[name] = lst = RelationList(items)
@@ -364,5 +418,5 @@ def _assign(prop: "Prop", parents: list[Any], groups: dict[int, list[Any]], join
             st.baseline[name] = one
 
 
-__all__ = ["Join", "add_path", "get_path", "set_path", "load", "inner_conditions",
+__all__ = ["Join", "add_path", "get_path", "set_path", "hydrate", "inner_conditions",
            "needed_fields", "flat_key"]

@@ -13,7 +13,7 @@ from .compiled import CompiledMapper, compiled
 from .gcpause import gc_paused
 from .errors import NotFound, QueryError, ValidationError
 from .expressions import Compiler, Condition, FieldExpr
-from .loading import (Join, add_path, get_path, inner_conditions, load, merge_joins, needed_fields,
+from .loading import (Join, add_path, get_path, hydrate, inner_conditions, merge_joins, needed_fields,
                       set_path)
 from .mapper import Mapper, mapper_of
 
@@ -211,10 +211,7 @@ class Query(Generic[T]):
         sql = q._base(c, columns, comp).get_sql()
         with gc_paused():
             rows = s.fetch(sql, comp.params)
-            objs = c.hydrator(columns)(rows, s)
-            if self._joins:
-                load(s, self._mapper, objs, self._joins)
-        return objs
+            return hydrate(s, self._mapper, rows, columns, self._joins)
 
     def find_one(self) -> T:
         """The first matching object; ``NotFound`` if there is none."""

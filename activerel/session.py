@@ -264,7 +264,7 @@ class Session:
             for k in chunk:
                 params.extend(c.key_params(k))
             rows = self.fetch(c.select_by_key_sql(columns, len(chunk)), params)
-            out.extend(hydrate(rows, self))
+            out.extend(hydrate(rows, self, True))
         return out
 
     def reload(self, obj: Any) -> None:

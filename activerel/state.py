@@ -18,14 +18,15 @@ class ObjectState:
 
     __slots__ = ("status", "key", "session", "dirty", "stub_of", "baseline")
 
-    def __init__(self, status: int = NEW, key: Any = None, session: Optional["Session"] = None) -> None:
+    def __init__(self, status: int = NEW, key: Any = None, session: Optional["Session"] = None,
+                 stub_of: Optional[tuple[str, str]] = None) -> None:
         self.status = status
         self.key = key
         self.session = session
         #: field name -> value before the first unsaved change (None when clean)
         self.dirty: Optional[dict[str, Any]] = None
         #: for a stub: (model name, reference field) it was reached through
-        self.stub_of: Optional[tuple[str, str]] = None
+        self.stub_of = stub_of
         #: one-to-one back reference -> the object it held when loaded or flushed
         self.baseline: Optional[dict[str, Any]] = None
 

@@ -24,6 +24,7 @@ declared below with their own tables and their own database (``xdb``)."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 import sqlite3
 from types import SimpleNamespace
 from typing import Annotated, Optional
@@ -184,7 +185,9 @@ def snapshot(users) -> list:
 def test_users_with_posts_comments_and_comment_authors(blog, sql_log):
     sql_log.clear()
     users = User.query().join_with("posts.comments.author").order_by("id").find()
-    assert selects(sql_log) == 4
+    # users, posts, comments: the comment authors are all among the users the
+    # root SELECT just read, so "author" needs no SELECT of its own
+    assert selects(sql_log) == 3
     sql_log.clear()
     assert snapshot(users) == [
         ("ada", [("a1", [("nice", "bob"), ("meh", "cyd"), ("thanks", "ada")]),
@@ -205,6 +208,19 @@ def test_users_with_posts_comments_and_comment_authors(blog, sql_log):
     assert all(p.author is u for u in users for p in u.posts)
     assert all(c.post is p for u in users for p in u.posts for c in p.comments)
     assert sql_log.count() == 0  # reading loaded relations sends nothing
+
+
+def test_to_one_join_selects_only_rows_the_query_has_not_read(blog, sql_log):
+    sql_log.clear()
+    bob = User.query().filter(User.username == "bob").join_with("posts.comments.author").find_one()
+    # b1's only comment is ada's: the author SELECT asks for her row alone
+    assert selects(sql_log) == 4
+    last = [r for r in sql_log.records if r.sql.lstrip().upper().startswith("SELECT")][-1]
+    assert "users" in last.sql
+    flat = [v for p in last.params for v in (p if isinstance(p, (list, tuple)) else [p])]
+    assert flat == [1]
+    assert [(c.text, c.author.username) for c in bob.posts[0].comments] == [("great", "ada")]
+    assert bob.posts[0].comments[0].author.created == datetime(2024, 1, 1, 12, 0)
 
 
 def test_same_user_reached_as_post_author_and_comment_author_is_one_object(blog):
@@ -439,7 +455,8 @@ def test_each_users_ten_newest_sent_messages_with_receivers(messages, sql_log):
     sql_log.clear()
     users = (MsgUser.query().use_join_with("sent").order_by("-id").limit(10)
              .join_with("receiver").end().order_by("id").find())
-    assert selects(sql_log) == 3
+    # users, then their messages: every receiver is one of the users just read
+    assert selects(sql_log) == 2
     sql_log.clear()
     got = [(u.name, [(m.body, m.receiver.name) for m in u.sent]) for u in users]
     assert got == [
@@ -1063,10 +1080,11 @@ def many(db):
     return users
 
 
-def test_three_level_join_over_hundreds_of_parents_is_four_selects(many, sql_log):
+def test_three_level_join_over_hundreds_of_parents_is_one_select_per_level(many, sql_log):
     sql_log.clear()
     users = User.query().join_with("posts.comments.author").order_by("id").find()
-    assert selects(sql_log) == 4
+    # users, posts, comments; the comment authors are users the root SELECT read
+    assert selects(sql_log) == 3
     sql_log.clear()
     assert len(users) == 300
     assert sum(len(u.posts) for u in users) == 600
@@ -1087,6 +1105,7 @@ def test_statement_count_is_k_plus_one_for_every_shape(many, sql_log):
         (User.query().use_join_with("posts").order_by("-id").limit(1).join_with("comments")
          .end().join_with("groups.users"), 4),
         (Post.query().join_with("author").join_with("reviewer").join_with("comments.author"), 4),
+        (Comment.query().join_with("post.author.groups"), 3),
         (Group.query().join_with("users.posts"), 2),
         (User.query().inner_join_with("credentials").join_with("reviewed"), 2),
     ]
@@ -1100,6 +1119,12 @@ def test_statement_count_is_k_plus_one_for_every_shape(many, sql_log):
     assert [len(g.users) for g in groups] == [60] * 5
     assert all(len(u.posts) == 2 for g in groups for u in g.users)
     assert selects(sql_log) == 3
+    # nothing read before: each to-one level costs its SELECT, exactly
+    sql_log.clear()
+    comments = Comment.query().join_with("post.author.groups").order_by("id").find()
+    assert selects(sql_log) == 4
+    assert len(comments) == 1200
+    assert comments[0].post.author.groups[0].name == "g0"
 
 
 def test_per_parent_limit_over_many_parents(many, sql_log):
@@ -1107,7 +1132,7 @@ def test_per_parent_limit_over_many_parents(many, sql_log):
     users = (User.query().use_join_with("posts").order_by("-id").limit(1)
              .use_join_with("comments").order_by("-id").limit(1).join_with("author").end()
              .end().order_by("id").find())
-    assert selects(sql_log) == 4
+    assert selects(sql_log) == 3  # the comment authors are among the users read first
     assert all(titles(u.posts) == [f"{u.username}-1"] for u in users)
     assert all(len(u.posts[0].comments) == 1 for u in users)
     assert users[0].posts[0].comments[0].text == "c1-1"
