@@ -179,13 +179,13 @@ class Session:
         served: set[type] = set()
         to_persist = self.to_persist
         for obj in objs:
-            st = _state(obj)
-            if st.status == DELETED:
-                raise ActiverelError(f"{obj!r} was deleted; it cannot be persisted again")
             cls = type(obj)
             if cls not in served:
+                _state(obj)  # a clear error for what is not a model instance
                 self.db.serving(cls)
                 served.add(cls)
+            if obj._ar_state.status == DELETED:
+                raise ActiverelError(f"{obj!r} was deleted; it cannot be persisted again")
             to_persist[id(obj)] = obj
 
     def delete(self, *objs: Any) -> None:

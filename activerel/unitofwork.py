@@ -433,6 +433,15 @@ class UnitOfWork:
                     for o, k in zip(chunk, keys):
                         o.__dict__[name] = k
         imap = s.identity.for_mapper(mapper)
+        if len(mapper.pk_props) == 1 and mapper.pk_props[0].kind == "scalar":
+            name = mapper.pk_props[0].name
+            for o in objs:
+                st = o._ar_state
+                st.status = PERSISTENT
+                st.key = k = o.__dict__[name]
+                st.session = s
+                imap[k] = o
+            return
         key_of = mapper.key_of  # type: ignore[attr-defined]
         for o in objs:
             st = o._ar_state
@@ -503,12 +512,18 @@ class UnitOfWork:
             c = compiled(pm, self.dialect)
             columns = c.insert_columns(False)
             a, b = pm.references[0], pm.references[1]
-            ka = compiled(a.target_mapper, self.dialect).key_params
-            kb = compiled(b.target_mapper, self.dialect).key_params
-            rows = []
-            for local, obj, item in links:
-                one, two = (obj, item) if local is a else (item, obj)
-                rows.append(ka(one._ar_state.key) + kb(two._ar_state.key))
+            ca, cb = compiled(a.target_mapper, self.dialect), compiled(b.target_mapper, self.dialect)
+            ka, kb = ca.key_params, cb.key_params
+            if (len(ca.pk_names) == len(cb.pk_names) == 1 and ca.adapters[ca.pk_names[0]] is None
+                    and cb.adapters[cb.pk_names[0]] is None):
+                # single-column keys stored as they are: the keys are the row
+                rows = [(obj._ar_state.key, item._ar_state.key) if local is a
+                        else (item._ar_state.key, obj._ar_state.key) for local, obj, item in links]
+            else:
+                rows = []
+                for local, obj, item in links:
+                    one, two = (obj, item) if local is a else (item, obj)
+                    rows.append(ka(one._ar_state.key) + kb(two._ar_state.key))
             order = [col.name for col in a.columns] + [col.name for col in b.columns]
             if list(columns) != order:
                 pos = [order.index(n) for n in columns]
