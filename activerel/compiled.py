@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from pypika import Parameter, Table, Tuple
+from pypika import Case, Parameter, Table, Tuple
 
 from .state import PERSISTENT, ObjectState
 
@@ -402,6 +402,24 @@ class CompiledMapper:
                 q = q.set(self.table.field(c), Parameter(self.ph))
             return q.where(self.key_criterion(1)).get_sql()
         return self._cached(("update", columns), build, always=True)
+
+    def update_case_sql(self, columns: tuple[str, ...], count: int) -> str:
+        """One UPDATE of ``count`` rows of a single-column key: each column set
+        by ``CASE WHEN key = ? THEN ? ...``, then ``WHERE key IN (...)``.
+        Parameters: (key, value) pairs per column, then the keys."""
+        def build() -> str:
+            t = self.table
+            ph = Parameter(self.ph)
+            key = t.field(self.pk_names[0])
+            q = self.dialect.query_class.update(t)
+            for c in columns:
+                q = q.set(t.field(c), Case().when(key == ph, ph))
+            one = q.where(key.isin([ph] * count)).get_sql()
+            when = Case().when(key == ph, ph).get_sql(quote_char=self.dialect.query_class._builder().QUOTE_CHAR)
+            head, _, tail = when.partition("WHEN ")
+            arm = "WHEN " + tail[:-len("END")]
+            return one.replace(when, head + arm * count + "END")
+        return self._cached(("update_case", columns, count), build)
 
     def delete_sql(self, count: int) -> str:
         return self._cached(("delete", count), lambda: (

@@ -487,10 +487,27 @@ class UnitOfWork:
                 rows.append(row + c.key_params(o._ar_state.key))
             if len(rows) == 1:
                 self.session.execute(sql, rows[0])
+            elif (self.dialect.batch_updates and len(c.pk_names) == 1
+                  and c.pk_names[0] not in columns):  # a CASE must match the old key
+                self._update_batched(c, columns, rows)
             else:
                 self.session.executemany(sql, rows)
         for obj in rekeyed:
             self._rekey(obj)
+
+    def _update_batched(self, c: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        """Rows of (column values..., key): one CASE UPDATE per chunk."""
+        width = len(columns)
+        step = max(1, self.dialect.param_limit // (2 * width + 1))
+        for i in range(0, len(rows), step):
+            chunk = rows[i:i + step]
+            params: list[Any] = []
+            for k in range(width):
+                for row in chunk:
+                    params.append(row[width])
+                    params.append(row[k])
+            params.extend(row[width] for row in chunk)
+            self.session.execute(c.update_case_sql(columns, len(chunk)), params)
 
     def _rekey(self, obj: Any) -> None:
         """A primary key changed: apply on_update actions and move the identity."""

@@ -392,6 +392,25 @@ def test_update_two_columns(db, sql_log):
     assert db.execute('SELECT title, published FROM "posts"', ()) == [("new", 1)]
 
 
+def test_many_rows_changed_alike_are_one_update_statement(db, sql_log):
+    """Rows with the same changed columns go as one statement: executemany
+    where the driver pipelines it, one CASE UPDATE on MySQL (whose driver
+    would send a round trip per row). Each row gets its own values."""
+    ada = f.UserFactory(username="ada")
+    f.PostFactory.create_batch(4, author=ada)
+    with db.session():
+        posts = Post.query().order_by("id").find()
+        for p in posts[:3]:
+            p.title = f"t{p.id}"
+            p.published = True
+        sql_log.clear()
+    assert sql_log.count("UPDATE") == 1
+    rows = db.execute('SELECT id, title, published FROM "posts" ORDER BY id', ())
+    assert rows[:3] == [(1, "t1", 1), (2, "t2", 1), (3, "t3", 1)]
+    assert rows[3][1] == posts[3].title  # untouched
+    assert not any(inspect(p).is_dirty for p in posts)
+
+
 def test_update_reference_writes_foreign_key(db):
     ada, bob = f.UserFactory(username="ada"), f.UserFactory(username="bob")
     f.PostFactory(author=ada, title="t")

@@ -35,6 +35,10 @@ class Dialect:
     #: statements, so the unit of work leaves enforced actions to it when no
     #: loaded object needs updating
     database_cascades_faster: bool = True
+    #: whether many rows' UPDATEs go faster as one statement (a CASE per
+    #: column) than through the driver's executemany, which on some drivers
+    #: is a round trip per row
+    batch_updates: bool = False
 
     def __init__(self, url: Any) -> None:
         self.url = url

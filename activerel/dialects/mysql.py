@@ -40,6 +40,9 @@ class MySQLDialect(Dialect):
     param_limit = 65535
     unsupported_actions = frozenset({"SET DEFAULT"})
     table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    # mysqlclient's executemany batches INSERTs only: an UPDATE per row is a
+    # round trip per row
+    batch_updates = True
 
     def __init__(self, url: Any) -> None:
         super().__init__(url)
