@@ -203,8 +203,7 @@ class CompiledMapper:
                    "_st.session = session",
                    "_st.dirty = _st.stub_of = _st.baseline = None",
                    "_set_state(_obj, _st)",
-                   "_map[_key] = _obj",
-                   "_append(_obj)"]
+                   "_map[_key] = _obj"]
         lines = ["def hydrate(rows, session, unique=False):",
                  "    _map = session.identity.for_mapper(_mapper)",
                  "    _get = _map.get"]
@@ -217,7 +216,8 @@ class CompiledMapper:
                       "        for row in rows:",
                       f"            _key = {key_src}"]
             lines += ["            " + line for line in create]
-            lines += ["        return _out"]
+            lines += ["            _append(_obj)",
+                      "        return _out"]
         lines += ["    _maps = {" + ", ".join(f"{p.name!r}: _m_{p.name}" for p in refs) + "}",
                   "    _fresh = set()",
                   "    for row in rows:",
@@ -229,9 +229,7 @@ class CompiledMapper:
                   "            # refreshed once per result, however many rows repeat it",
                   "            _fresh.add(id(_obj))",
                   "            _refresh(_obj, row, session, _maps)",
-                  "            _append(_obj)",
-                  "        else:",
-                  "            _append(_obj)",
+                  "        _append(_obj)",
                   "    return _out"]
         for p in refs:
             ns[f"_tm_{p.name}"] = p.target_mapper  # type: ignore[attr-defined]
@@ -415,10 +413,11 @@ class CompiledMapper:
             for c in columns:
                 q = q.set(t.field(c), Case().when(key == ph, ph))
             one = q.where(key.isin([ph] * count)).get_sql()
-            when = Case().when(key == ph, ph).get_sql(quote_char=self.dialect.query_class._builder().QUOTE_CHAR)
-            head, _, tail = when.partition("WHEN ")
-            arm = "WHEN " + tail[:-len("END")]
-            return one.replace(when, head + arm * count + "END")
+            # every column's CASE renders alike: repeat its one WHEN arm
+            start = one.index("CASE ")
+            case = one[start:one.index(" END", start) + len(" END")]
+            arm = case[len("CASE "):-len("END")]
+            return one.replace(case, "CASE " + arm * count + "END")
         return self._cached(("update_case", columns, count), build)
 
     def delete_sql(self, count: int) -> str:
