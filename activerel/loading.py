@@ -19,7 +19,7 @@ from pypika import Order
 from pypika import analytics as an
 from pypika.terms import Criterion
 
-from .compiled import compiled, flat_key
+from .compiled import compiled
 from .errors import QueryError
 from .expressions import Compiler, Condition, relation_subquery
 from .relations import RelationList
@@ -292,26 +292,15 @@ def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tup
     this query run has read already."""
     target = prop.target_mapper  # type: ignore[attr-defined]
     pos = [columns.index(c.name) for c in prop.columns]  # type: ignore[attr-defined]
-    tc = compiled(target, session.dialect)
-    if len(pos) == 1:
-        i = pos[0]
-        values = list(dict.fromkeys([row[i] for row in rows]))
-        if None in values:
-            values.remove(None)
-    else:
-        values = [v for v in dict.fromkeys([tuple(row[i] for i in pos) for row in rows])
-                  if None not in v]
+    values = [v for v in dict.fromkeys(_stored_keys(rows, pos))
+              if v is not None and not (isinstance(v, tuple) and None in v)]
+    if values and target in loaded.objects:
+        seen = loaded.keys(target)
+        keys = _identity_keys(target, session.dialect, values)
+        values = [v for v, k in zip(values, keys) if k not in seen]
     if not values:
         return
-    if target in loaded.objects:
-        seen = loaded.keys(target)
-        if len(pos) == 1 and tc.converters[tc.pk_names[0]] is None:
-            values = [v for v in values if v not in seen]
-        else:
-            values = [v for v in values if tc.row_key(flat_key(v)) not in seen]
-        if not values:
-            return
-    pk_cols = tc.pk_names
+    pk_cols = compiled(target, session.dialect).pk_names
 
     def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
         return comp.dialect.query_class.from_(a), [a.field(n) for n in pk_cols]
@@ -321,14 +310,29 @@ def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tup
     hydrate(session, target, trows, tcolumns, join.joins, loaded)
 
 
-def _parent_keys(owner: "Mapper", dialect: Any, rows: list[tuple], pos: list[int]) -> list[Any]:
-    """The parent's identity key in each row, read from the columns at ``pos``
-    (the stored values are the key itself unless the key needs converting)."""
-    oc = compiled(owner, dialect)
-    if len(pos) == 1 and oc.converters[oc.pk_names[0]] is None:
+def _stored_keys(rows: list[tuple], pos: list[int]) -> list[Any]:
+    """The key columns at ``pos`` of each row as stored: a value, or a tuple
+    for a composite key."""
+    if len(pos) == 1:
         i = pos[0]
         return [row[i] for row in rows]
-    return [oc.row_key(tuple(row[i] for i in pos)) for row in rows]
+    return [tuple(row[i] for i in pos) for row in rows]
+
+
+def _identity_keys(mapper: "Mapper", dialect: Any, stored: list[Any]) -> list[Any]:
+    """Stored key values of ``mapper`` -> its identity keys (the same values
+    unless the key needs converting)."""
+    c = compiled(mapper, dialect)
+    if len(c.pk_names) == 1:
+        if c.converters[c.pk_names[0]] is None:
+            return stored
+        return [c.row_key((v,)) for v in stored]
+    return [c.row_key(v) for v in stored]
+
+
+def _parent_keys(owner: "Mapper", dialect: Any, rows: list[tuple], pos: list[int]) -> list[Any]:
+    """The parent's identity key in each row, read from the columns at ``pos``."""
+    return _identity_keys(owner, dialect, _stored_keys(rows, pos))
 
 
 def _group(keys: list[Any], children: list[Any]) -> dict[Any, list[Any]]:
@@ -419,4 +423,4 @@ def _assign(prop: "Prop", parents: list[Any], groups: dict[Any, list[Any]], join
 
 
 __all__ = ["Join", "add_path", "get_path", "set_path", "hydrate", "inner_conditions",
-           "needed_fields", "flat_key"]
+           "needed_fields"]
