@@ -435,18 +435,13 @@ class UnitOfWork:
         imap = s.identity.for_mapper(mapper)
         if len(mapper.pk_props) == 1 and mapper.pk_props[0].kind == "scalar":
             name = mapper.pk_props[0].name
-            for o in objs:
-                st = o._ar_state
-                st.status = PERSISTENT
-                st.key = k = o.__dict__[name]
-                st.session = s
-                imap[k] = o
-            return
-        key_of = mapper.key_of  # type: ignore[attr-defined]
-        for o in objs:
+            keys = [o.__dict__[name] for o in objs]  # key_of, without a call per object
+        else:
+            keys = [mapper.key_of(o) for o in objs]  # type: ignore[attr-defined]
+        for o, k in zip(objs, keys):
             st = o._ar_state
             st.status = PERSISTENT
-            st.key = k = key_of(o)
+            st.key = k
             st.session = s
             imap[k] = o
 
