@@ -208,21 +208,10 @@ class Target:
             return
         ns = self.namespace
         if self.kind == "postgresql":
-            import psycopg
-            params = self.pg_params()
-            params.pop("options")
-            with psycopg.connect(autocommit=True, **params) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{ns}" CASCADE')
-                conn.execute(f'CREATE SCHEMA "{ns}"')
+            self._on_server(f'DROP SCHEMA IF EXISTS "{ns}" CASCADE', f'CREATE SCHEMA "{ns}"')
         else:
-            import MySQLdb
-            conn = MySQLdb.connect(**self.mysql_params(database=self.database or "mysql"))
-            try:
-                cur = conn.cursor()
-                cur.execute(f"DROP DATABASE IF EXISTS `{ns}`")
-                cur.execute(f"CREATE DATABASE `{ns}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-            finally:
-                conn.close()
+            self._on_server(f"DROP DATABASE IF EXISTS `{ns}`",
+                            f"CREATE DATABASE `{ns}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
 
     def drop_namespace(self) -> None:
         if self.kind == "sqlite":
@@ -231,18 +220,29 @@ class Target:
             return
         ns = self.namespace
         if self.kind == "postgresql":
+            self._on_server(f'DROP SCHEMA IF EXISTS "{ns}" CASCADE')
+        else:
+            self._on_server(f"DROP DATABASE IF EXISTS `{ns}`")
+
+    def _on_server(self, *statements: str) -> None:
+        """Run statements on a connection outside the run's namespace (which
+        they create or drop)."""
+        if self.kind == "postgresql":
             import psycopg
             params = self.pg_params()
             params.pop("options")
             with psycopg.connect(autocommit=True, **params) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{ns}" CASCADE')
-        else:
-            import MySQLdb
-            conn = MySQLdb.connect(**self.mysql_params(database=self.database or "mysql"))
-            try:
-                conn.cursor().execute(f"DROP DATABASE IF EXISTS `{ns}`")
-            finally:
-                conn.close()
+                for sql in statements:
+                    conn.execute(sql)
+            return
+        import MySQLdb
+        conn = MySQLdb.connect(**self.mysql_params(database=self.database or "mysql"))
+        try:
+            cur = conn.cursor()
+            for sql in statements:
+                cur.execute(sql)
+        finally:
+            conn.close()
 
     def server_version(self) -> str:
         conn = self.connect()
