@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from pypika import Case, Parameter, Table, Tuple
 
-from .state import PERSISTENT, ObjectState
+from .state import PERSISTENT, ObjectState, new_state, state_source
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
@@ -178,7 +178,9 @@ class CompiledMapper:
                     lines += [f"{indent}{guard}    if _o is None:",
                               f"{indent}{guard}        _o = _new(_tc_{p.name})",
                               f"{indent}{guard}        _o.__dict__[{target.pk_props[0].name!r}] = _kk",
-                              f"{indent}{guard}        _set_state(_o, _State(1, _kk, session, _origin_{p.name}))",
+                              *state_source(f"{indent}{guard}        ", "_st", "1", "_kk", "session",
+                                            f"_origin_{p.name}"),
+                              f"{indent}{guard}        _set_state(_o, _st)",
                               f"{indent}{guard}        _m_{p.name}[_kk] = _o",
                               f"{indent}{guard}    _d[{p.name!r}] = _o"]
                 else:
@@ -197,12 +199,8 @@ class CompiledMapper:
         create = ["_obj = _new(_cls)", "_d = _obj.__dict__"]
         create += self._assign_lines(columns, ns, "", False, 0 if plain_key else None)
         # the state built in place: slot stores instead of a Python __init__ call
-        create += ["_st = _new(_State)",
-                   "_st.status = 1",
-                   "_st.key = _key",
-                   "_st.session = session",
-                   "_st.dirty = _st.stub_of = _st.baseline = None",
-                   "_set_state(_obj, _st)",
+        create += state_source("", "_st", "1", "_key", "session")
+        create += ["_set_state(_obj, _st)",
                    "_map[_key] = _obj"]
         lines = ["def hydrate(rows, session, unique=False):",
                  "    _map = session.identity.for_mapper(_mapper)",
@@ -284,9 +282,7 @@ class CompiledMapper:
                     tm = p.target_mapper  # type: ignore[attr-defined]
                     t = session.identity.get(tm, v)
                     d[p.name] = t if t is not None else compiled(tm, self.dialect).stub_maker(origin)(v, session)
-            st = ObjectState(PERSISTENT, key, session)
-            st.stub_of = origin
-            set_state(obj, st)
+            set_state(obj, new_state(PERSISTENT, key, session, origin))
             session.identity.add(mapper, key, obj)
             return obj
 

@@ -14,21 +14,24 @@ DELETED = 2
 
 
 class ObjectState:
-    """The state of one model instance; ``activerel.inspect(obj)`` returns it."""
+    """The state of one model instance; ``activerel.inspect(obj)`` returns it.
+
+    It has no Python ``__init__``, so ``ObjectState()`` is one C-level
+    allocation, cheaper than an ``__init__`` call or ``object.__new__``;
+    generated constructors and hydrators fill the slots inline (see
+    :func:`state_source`), other code calls :func:`new_state`."""
 
     __slots__ = ("status", "key", "session", "dirty", "stub_of", "baseline")
 
-    def __init__(self, status: int = NEW, key: Any = None, session: Optional["Session"] = None,
-                 stub_of: Optional[tuple[str, str]] = None) -> None:
-        self.status = status
-        self.key = key
-        self.session = session
-        #: field name -> value before the first unsaved change (None when clean)
-        self.dirty: Optional[dict[str, Any]] = None
-        #: for a stub: (model name, reference field) it was reached through
-        self.stub_of = stub_of
-        #: one-to-one back reference -> the object it held when loaded or flushed
-        self.baseline: Optional[dict[str, Any]] = None
+    status: int
+    key: Any
+    session: Optional["Session"]
+    #: field name -> value before the first unsaved change (None when clean)
+    dirty: Optional[dict[str, Any]]
+    #: for a stub: (model name, reference field) it was reached through
+    stub_of: Optional[tuple[str, str]]
+    #: one-to-one back reference -> the object it held when loaded or flushed
+    baseline: Optional[dict[str, Any]]
 
     @property
     def is_new(self) -> bool:
@@ -60,6 +63,30 @@ class ObjectState:
         extra = " stub" if self.stub_of else ""
         extra += f" dirty={sorted(self.dirty)}" if self.dirty else ""
         return f"<ObjectState {status}{extra} key={self.key!r}>"
+
+
+def new_state(status: int = NEW, key: Any = None, session: Optional["Session"] = None,
+              stub_of: Optional[tuple[str, str]] = None) -> ObjectState:
+    """A state with every slot set: clean, not a stub unless ``stub_of``."""
+    st = ObjectState()
+    st.status = status
+    st.key = key
+    st.session = session
+    st.stub_of = stub_of
+    st.dirty = st.baseline = None
+    return st
+
+
+def state_source(indent: str, var: str, status: str, key: str, session: str,
+                 stub_of: str = "None") -> list[str]:
+    """Generated lines that build a state in ``var`` (``_State`` bound to
+    :class:`ObjectState`): one C-level allocation and slot stores."""
+    return [f"{indent}{var} = _State()",
+            f"{indent}{var}.status = {status}",
+            f"{indent}{var}.key = {key}",
+            f"{indent}{var}.session = {session}",
+            f"{indent}{var}.stub_of = {stub_of}",
+            f"{indent}{var}.dirty = {var}.baseline = None"]
 
 
 def inspect(obj: Any) -> ObjectState:
