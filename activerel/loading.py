@@ -2,7 +2,10 @@
 
 Strategy: one SELECT per joined relation, keyed by the keys of the parent
 rows just loaded (``WHERE fk IN <keys>``), so a query with k joined paths
-sends k + 1 SELECTs however many rows it returns. The key set travels as one
+sends k + 1 SELECTs however many rows it returns. When the parents are the
+whole table (no condition, no paging), the child SELECT takes every row
+whose key is set instead, and drops in Python those of parents it did not
+read. The key set travels as one
 bound parameter where the dialect can unpack a list server-side (SQLite's
 ``json_each``), so even 100,000 parents stay under the parameter limit.
 A ``limit`` inside a join is per parent (ROW_NUMBER() over the parent key);
@@ -165,13 +168,15 @@ class Loaded:
 
 
 def hydrate(session: "Session", mapper: "Mapper", rows: list[tuple], columns: tuple[str, ...],
-            joins: tuple[Join, ...], loaded: Optional[Loaded] = None, unique: bool = True) -> list[Any]:
+            joins: tuple[Join, ...], loaded: Optional[Loaded] = None, unique: bool = True,
+            whole: bool = False) -> list[Any]:
     """The objects of ``rows`` (one per row, through the identity map) with
     every join of ``joins`` loaded. To-one targets are loaded first, from the
     foreign keys in the rows, so the hydrator finds them in the identity map
     instead of making stubs to fill in later; to-many relations follow, keyed
     by the objects just made. ``unique``: no key repeats among the rows (only
-    many-to-many rows repeat their targets)."""
+    many-to-many rows repeat their targets). ``whole``: the rows are every row
+    of the table, so a to-many relation selects its rows without a key set."""
     if loaded is None:
         loaded = Loaded()
     later = []
@@ -189,9 +194,9 @@ def hydrate(session: "Session", mapper: "Mapper", rows: list[tuple], columns: tu
         parents = objs if unique else _distinct(objs)
         for prop, join in later:
             if prop.via is not None:  # type: ignore[attr-defined]
-                _load_via(session, prop, join, parents, loaded)
+                _load_via(session, prop, join, parents, loaded, whole)
             else:
-                _load_back(session, prop, join, parents, loaded)
+                _load_back(session, prop, join, parents, loaded, whole)
     return objs
 
 
@@ -200,16 +205,19 @@ def _distinct(objs: list[Any]) -> list[Any]:
     return list({id(o): o for o in objs}.values())
 
 
-def _child_rows(session: "Session", target: "Mapper", join: Join, keys: list[Any],
+def _child_rows(session: "Session", target: "Mapper", join: Join, keys: Optional[list[Any]],
                 select_extra: Any, build_from: Any) -> tuple[list[tuple], tuple[str, ...]]:
     """Run the SELECT of a relation: rows of ``target`` whose parent key
-    terms match ``keys``, filtered, ordered and paged per parent as ``join``
-    says. ``build_from(comp, alias)`` returns (query with FROM, key terms);
+    terms match ``keys`` (``None``: any parent, the key terms not NULL),
+    filtered, ordered and paged per parent as ``join`` says.
+    ``build_from(comp, alias)`` returns (query with FROM, key terms);
     ``select_extra(comp, alias)`` any extra columns. Returns the rows and the
     hydrated column names. One statement, unless the keys are composite and
     more than the parameter limit allows: then one per chunk of parents."""
     c = compiled(target, session.dialect)
     columns = c.select_columns(needed_fields(target, join.fields, join.joins))
+    if keys is None:
+        return _child_rows_once(session, target, join, None, columns, select_extra, build_from), columns
     width = len(keys[0]) if keys and isinstance(keys[0], tuple) else 1
     step = len(keys) or 1
     if width > 1 and len(keys) * width > session.dialect.param_limit // 2:
@@ -221,7 +229,7 @@ def _child_rows(session: "Session", target: "Mapper", join: Join, keys: list[Any
     return rows, columns
 
 
-def _child_rows_once(session: "Session", target: "Mapper", join: Join, keys: list[Any],
+def _child_rows_once(session: "Session", target: "Mapper", join: Join, keys: Optional[list[Any]],
                      columns: tuple[str, ...], select_extra: Any, build_from: Any) -> list[tuple]:
     dialect = session.dialect
     c = compiled(target, dialect)
@@ -236,7 +244,11 @@ def _child_rows_once(session: "Session", target: "Mapper", join: Join, keys: lis
             order.append((a.field(col.name), Order.desc if desc else Order.asc))
     if not any(name in [p.name for p in target.pk_props] for name, _ in join.order):
         order += [(a.field(n), Order.asc) for n in c.pk_names]
-    q = q.where(key_set_criterion(comp, part_terms, keys))
+    if keys is None:
+        for term in part_terms:
+            q = q.where(term.notnull())
+    else:
+        q = q.where(key_set_criterion(comp, part_terms, keys))
     for cond in join.where:
         q = q.where(cond.compile(comp))
     for cond in inner_conditions(target, join.joins):
@@ -343,9 +355,10 @@ def _group(keys: list[Any], children: list[Any]) -> dict[Any, list[Any]]:
 
 
 def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any],
-               loaded: Loaded) -> None:
+               loaded: Loaded, whole: bool) -> None:
     """One-to-many and one-to-one: the children whose foreign key is among the
-    parents' keys. ``parents`` are distinct objects just hydrated."""
+    parents' keys. ``parents`` are distinct objects just hydrated; ``whole``:
+    they are every row of their table, so the SELECT needs no key set."""
     target = prop.target_mapper  # type: ignore[attr-defined]
     ref = prop.mapped_by  # type: ignore[attr-defined]
     owner = prop.owner
@@ -357,17 +370,42 @@ def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any],
     def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
         return comp.dialect.query_class.from_(a), [a.field(n) for n in fk_cols]
 
-    rows, columns = _child_rows(session, target, join, _key_values(owner, session.dialect, keys),
+    rows, columns = _child_rows(session, target, join,
+                                None if whole else _key_values(owner, session.dialect, keys),
                                 lambda comp, a: (), build)
-    children = hydrate(session, target, rows, columns, join.joins, loaded)
     pos = [columns.index(n) for n in fk_cols]
-    _assign(prop, parents, _group(_parent_keys(owner, session.dialect, rows, pos), children), join)
+    row_keys = _parent_keys(owner, session.dialect, rows, pos)
+    if whole:
+        rows, row_keys = _of_parents(keys, rows, row_keys)
+    # every child row: the whole child table, when its key to the parents is required
+    whole_children = whole and not ref.nullable and not _narrowed(join)
+    children = hydrate(session, target, rows, columns, join.joins, loaded, whole=whole_children)
+    _assign(prop, parents, _group(row_keys, children), join)
+
+
+def _narrowed(join: Join) -> bool:
+    """Whether ``join`` loads only part of the relation."""
+    return bool(join.where or join.limit is not None or join.offset
+                or any(j.inner for j in join.joins))
+
+
+def _of_parents(keys: list[Any], rows: list[tuple], row_keys: list[Any]) -> tuple[list[tuple], list[Any]]:
+    """The rows whose parent key is among ``keys``. A SELECT of every parent's
+    children also returns children of parents added since the parents were
+    read (on a server whose statements each see the latest commit); they are
+    not part of this result."""
+    known = set(keys)
+    if known.issuperset(row_keys):
+        return rows, row_keys
+    kept = [i for i, k in enumerate(row_keys) if k in known]
+    return [rows[i] for i in kept], [row_keys[i] for i in kept]
 
 
 def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any],
-              loaded: Loaded) -> None:
+              loaded: Loaded, whole: bool) -> None:
     """Many-to-many: the targets joined to the pivot rows of the parents, each
-    row carrying the parent's key at its end."""
+    row carrying the parent's key at its end; ``whole``: the parents are every
+    row of their table, so the SELECT needs no key set."""
     target = prop.target_mapper  # type: ignore[attr-defined]
     owner = prop.owner
     local, remote = prop.via_local, prop.via_remote  # type: ignore[attr-defined]
@@ -386,12 +424,16 @@ def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any],
         p = box["p"]
         return [p.field(c.name).as_(f"_ar_k{i}") for i, c in enumerate(local.columns)]
 
-    rows, columns = _child_rows(session, target, join, _key_values(owner, session.dialect, keys),
+    rows, columns = _child_rows(session, target, join,
+                                None if whole else _key_values(owner, session.dialect, keys),
                                 extra, build)
-    children = hydrate(session, target, rows, columns, join.joins, loaded, unique=False)
     width = len(local.columns)
     pos = list(range(len(columns), len(columns) + width))  # the extra columns, after the target's
-    _assign(prop, parents, _group(_parent_keys(owner, session.dialect, rows, pos), children), join)
+    row_keys = _parent_keys(owner, session.dialect, rows, pos)
+    if whole:
+        rows, row_keys = _of_parents(keys, rows, row_keys)
+    children = hydrate(session, target, rows, columns, join.joins, loaded, unique=False)
+    _assign(prop, parents, _group(row_keys, children), join)
 
 
 def _assign(prop: "Prop", parents: list[Any], groups: dict[Any, list[Any]], join: Join) -> None:
@@ -400,8 +442,7 @@ def _assign(prop: "Prop", parents: list[Any], groups: dict[Any, list[Any]], join
     many = prop.many  # type: ignore[attr-defined]
     # a filtered or paged join loads part of the relation: the unit of work
     # must not take the list for all of it
-    partial = bool(join.where or join.limit is not None or join.offset
-                   or any(j.inner for j in join.joins))
+    partial = _narrowed(join)
     get = groups.get
     for parent in parents:
         items = get(parent._ar_state.key, ())

@@ -209,9 +209,11 @@ class Query(Generic[T]):
         comp = self._compiler(c)
         q = self if limit is None else self._copy(_limit=limit)
         sql = q._base(c, columns, comp).get_sql()
+        # no condition and no paging: the rows are the whole table
+        whole = q._limit is None and not q._offset and not self._conditions()
         with gc_paused():
             rows = s.fetch(sql, comp.params)
-            return hydrate(s, self._mapper, rows, columns, self._joins)
+            return hydrate(s, self._mapper, rows, columns, self._joins, whole=whole)
 
     def find_one(self) -> T:
         """The first matching object; ``NotFound`` if there is none."""
