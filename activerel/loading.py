@@ -14,7 +14,7 @@ an INNER join becomes an EXISTS condition on the parent query, so root
 identity map: one row is one object across the whole result."""
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
@@ -347,10 +347,12 @@ def _parent_keys(owner: "Mapper", dialect: Any, rows: list[tuple], pos: list[int
     return _identity_keys(owner, dialect, _stored_keys(rows, pos))
 
 
-def _group(keys: list[Any], children: list[Any]) -> dict[Any, list[Any]]:
-    groups: dict[Any, list[Any]] = defaultdict(list)
-    for key, child in zip(keys, children):
-        groups[key].append(child)
+def _group(keys: list[Any], children: list[Any]) -> dict[Any, RelationList]:
+    """Parent key -> its children in row order, as the relation lists the
+    parents will hold (``baseline``/``partial`` are set by :func:`_assign`)."""
+    groups: defaultdict[Any, RelationList] = defaultdict(RelationList)
+    # one C-level pass: each key's list (made on first sight), then append
+    deque(map(list.append, map(groups.__getitem__, keys), children), maxlen=0)
     return groups
 
 
@@ -436,7 +438,7 @@ def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any],
     _assign(prop, parents, _group(row_keys, children), join)
 
 
-def _assign(prop: "Prop", parents: list[Any], groups: dict[Any, list[Any]], join: Join) -> None:
+def _assign(prop: "Prop", parents: list[Any], groups: dict[Any, RelationList], join: Join) -> None:
     """Set the loaded relation on each parent from ``groups`` (parent key -> children)."""
     name = prop.name
     many = prop.many  # type: ignore[attr-defined]
@@ -445,15 +447,17 @@ def _assign(prop: "Prop", parents: list[Any], groups: dict[Any, list[Any]], join
     partial = _narrowed(join)
     get = groups.get
     for parent in parents:
-        items = get(parent._ar_state.key, ())
+        items = get(parent._ar_state.key)
         d = parent.__dict__
         current = d.get(name)
         if current is not None and isinstance(current, RelationList) and current.changed():
             continue  # unsaved changes to the collection win over the reload
         if many:
-            d[name] = lst = RelationList(items)
-            lst.baseline = tuple(items)
-            lst.partial = partial
+            if items is None:
+                items = RelationList()
+            d[name] = items
+            items.baseline = tuple(items)
+            items.partial = partial
         else:
             one = items[0] if items else None
             d[name] = one
