@@ -10,7 +10,7 @@ log before it is touched, so a failure restores all of them."""
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from .compiled import compiled, flat_key
 from .errors import IntegrityError, ValidationError
@@ -19,6 +19,7 @@ from .relations import RelationList
 from .state import DELETED, NEW, PERSISTENT
 
 if TYPE_CHECKING:
+    from .compiled import CompiledMapper
     from .mapper import BackRefProp, Mapper, ReferenceProp
     from .session import Session
 
@@ -383,6 +384,33 @@ class UnitOfWork:
         if self.deferred:
             self._fill_deferred(new)
 
+    def _row_maker(self, c: CompiledMapper, columns: tuple[str, ...]) -> Callable[[Any], Sequence[Any]]:
+        """obj -> its INSERT row; a reference deferred to a later UPDATE (a
+        reference cycle) is NULL for now."""
+        getter = c.row_getter(columns)
+        deferred = self.deferred
+        if not deferred:
+            return getter
+        positions = {cn: k for k, cn in enumerate(columns)}
+
+        def row_of(o: Any) -> Sequence[Any]:
+            row = getter(o)
+            refs = deferred.get(id(o))
+            if refs:
+                row = list(row)
+                for ref in refs:
+                    for col in ref.columns:
+                        row[positions[col.name]] = None
+            return row
+
+        return row_of
+
+    @staticmethod
+    def _set_generated(auto: Any, objs: list[Any], keys: list[Any]) -> None:
+        name = auto.name
+        for o, k in zip(objs, keys):
+            o.__dict__[name] = k
+
     def _insert_group(self, mapper: "Mapper", objs: list[Any]) -> None:
         s = self.session
         c = compiled(mapper, self.dialect)
@@ -401,25 +429,19 @@ class UnitOfWork:
             if not objs_:
                 continue
             columns = c.insert_columns(with_auto)
-            getter = c.row_getter(columns)
-            step = max(1, limit // max(1, len(columns)))
+            row_of = self._row_maker(c, columns)
             if not with_auto and self.dialect.single_row_inserts():
-                step = 1  # the server cannot promise consecutive generated keys
-            positions = {}
+                # the server cannot promise consecutive generated keys
+                keys = s.insert_each(c.insert_sql(columns, 1), [row_of(o) for o in objs_],
+                                     c.pk_names[0])
+                self._set_generated(auto, objs_, keys)
+                continue
+            step = max(1, limit // max(1, len(columns)))
             for i in range(0, len(objs_), step):
                 chunk = objs_[i:i + step]
                 params: list[Any] = []
                 for o in chunk:
-                    row = getter(o)
-                    refs = self.deferred.get(id(o))
-                    if refs:
-                        row = list(row)
-                        if not positions:
-                            positions = {cn: k for k, cn in enumerate(columns)}
-                        for ref in refs:
-                            for col in ref.columns:
-                                row[positions[col.name]] = None
-                    params.extend(row)
+                    params.extend(row_of(o))
                 sql = c.insert_sql(columns, len(chunk))
                 if with_auto:
                     s.execute(sql, params)
@@ -428,10 +450,8 @@ class UnitOfWork:
                         if fix:
                             s.execute(fix)
                 else:
-                    keys = s.insert_generated(sql, params, len(chunk), c.pk_names[0])
-                    name = auto.name  # type: ignore[union-attr]
-                    for o, k in zip(chunk, keys):
-                        o.__dict__[name] = k
+                    self._set_generated(auto, chunk, s.insert_generated(sql, params, len(chunk),
+                                                                        c.pk_names[0]))
         imap = s.identity.for_mapper(mapper)
         if len(mapper.pk_props) == 1 and mapper.pk_props[0].kind == "scalar":
             name = mapper.pk_props[0].name

@@ -50,8 +50,12 @@ def parse(argv: list[str]) -> Options:
                    help="run each selected workload once per ORM under cProfile and print the top "
                         "functions by own time instead of timing")
     p.add_argument("--profile-top", type=int, default=15, help="rows of --profile output (15)")
+    p.add_argument("--no-returning", action="store_true",
+                   help="MySQL/MariaDB only: run as on a server without INSERT ... RETURNING "
+                        "whose generated keys may interleave (MySQL 8's default)")
     p.add_argument("--write-docs", action="store_true",
-                   help="write the results into docs/benchmarks.md between its markers")
+                   help="write the results into docs/benchmarks.md between the markers of "
+                        "this backend")
     a = p.parse_args(argv)
     explicit = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
     n, repeat = a.n, a.repeat
@@ -62,12 +66,15 @@ def parse(argv: list[str]) -> Options:
         p.error("--n must be at least 2 and --repeat at least 1")
     if a.write_docs and (a.check or a.profile):
         p.error("--write-docs goes with a timed run, not --check or --profile")
+    if a.no_returning and not (a.url or "").lower().startswith(("mysql", "mariadb")):
+        p.error("--no-returning goes with a mysql:// URL")
     named = a.orms
     if "raw" not in a.orms:
         a.orms = ("raw",) + a.orms
     return Options(n=n, repeat=repeat, url=a.url, only=a.only, orms=a.orms, memory=a.memory,
                    memory_n=a.memory_n, check=a.check, profile=a.profile,
                    profile_top=a.profile_top, write_docs=a.write_docs, namespace=a.namespace,
+                   no_returning=a.no_returning,
                    command=command_line(argv), named=named)
 
 
@@ -90,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     block = render(res)
     print(block)
     if opts.write_docs:
-        write_docs(block)
-        log("docs/benchmarks.md updated")
+        write_docs(block, res.target.label)
+        log(f"docs/benchmarks.md updated ({res.target.label})")
     return 0
 
 

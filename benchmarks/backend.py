@@ -102,6 +102,8 @@ class Target:
     user: Optional[str] = None
     password: Optional[str] = None
     database: Optional[str] = None     # the URL's database (PostgreSQL: where the schema lives)
+    #: MySQL: the ORMs behave as on a server without RETURNING (see --no-returning)
+    no_returning: bool = False
     _tmpdir: Optional[str] = field(default=None, repr=False)
 
     @classmethod
@@ -130,6 +132,12 @@ class Target:
                    user=unquote(parts.username) if parts.username else None,
                    password=unquote(parts.password) if parts.password else None,
                    database=unquote(parts.path.lstrip("/")) or None)
+
+    @property
+    def label(self) -> str:
+        """The backend as the results are filed under: sqlite, postgresql, mysql
+        or mysql-no-returning."""
+        return self.kind + ("-no-returning" if self.no_returning else "")
 
     @property
     def safe_url(self) -> str:

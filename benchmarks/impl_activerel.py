@@ -71,6 +71,10 @@ def setup(target: Target) -> None:
     else:
         url = target.url_with("sqlite")
     db = Database(url, models=MODELS)
+    if target.no_returning:
+        db.execute("SELECT 1")  # the dialect reads what the server offers on connecting
+        db.dialect.returning = False
+        db.dialect.consecutive_ids = False
 
 
 def teardown() -> None:

@@ -126,6 +126,12 @@ def setup(target: Target) -> None:
     else:
         engine = create_engine(target.url_with("mysql+mysqldb", database=target.namespace,
                                                query="charset=utf8mb4"))
+        if target.no_returning:
+            with engine.connect():  # the dialect reads what the server offers on connecting
+                pass
+            engine.dialect.insert_returning = False
+            engine.dialect.insert_executemany_returning = False
+            engine.dialect.insert_executemany_returning_sort_by_parameter_order = False
 
 
 def teardown() -> None:

@@ -29,7 +29,6 @@ IMPLEMENTATIONS = ("raw", "activerel", "sqlalchemy", "peewee", "pony")
 MUTATING = ("W1", "W6", "W7")
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
                     "benchmarks.md")
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 @dataclass
@@ -46,6 +45,8 @@ class Options:
     profile_top: int = 15
     write_docs: bool = False
     namespace: str = "activerel_bench"
+    #: MySQL: behave as on a server without RETURNING and with interleaved keys
+    no_returning: bool = False
     command: str = ""
     #: the implementations named in --orms (raw is added to them for the ratios)
     named: tuple[str, ...] = IMPLEMENTATIONS
@@ -126,6 +127,7 @@ def run(opts: Options) -> Results:
     if not any(m.NAME == "raw" for m in impls):
         raise SystemExit("raw is the reference of every ratio: keep it in --orms")
     target = Target.parse(opts.url, opts.namespace)
+    target.no_returning = opts.no_returning
     res = Results(opts, target, impls, skipped)
     log(f"benchmark on {target.safe_url} (namespace {target.namespace}), N = {opts.n:,}, "
         f"repeat {opts.repeat}, implementations: {', '.join(m.NAME for m in impls)}"
@@ -304,7 +306,10 @@ def render(res: Results) -> str:
     names = [m.NAME for m in res.impls]
     labels = [m.LABEL for m in res.impls]
     lines = [
-        f"Measured {info['date']} on {res.target.kind} ({info['database']}).",
+        f"Measured {info['date']} on {res.target.kind} ({info['database']})"
+        + (", as a server without RETURNING whose generated keys may interleave (MySQL 8): "
+           "activerel and SQLAlchemy are told so; peewee and Pony never use RETURNING on MySQL."
+           if res.target.no_returning else "."),
         "",
         f"- Machine: {info['machine']}",
         f"- Python: {info['python']}",
@@ -358,15 +363,17 @@ def render(res: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_docs(block: str, path: str = DOCS) -> None:
+def write_docs(block: str, label: str, path: str = DOCS) -> None:
+    """Put ``block`` between the ``results:<label>`` markers of the page."""
+    begin, end = f"<!-- results:{label}:begin -->", f"<!-- results:{label}:end -->"
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{path} has no {BEGIN} ... {END} markers to write the results between")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path} has no {begin} ... {end} markers to write the results between")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(f"{head}{BEGIN}\n{block}{END}{tail}")
+        f.write(f"{head}{begin}\n{block}{end}{tail}")
 
 
 def command_line(argv: list[str]) -> str:

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from activerel import ConfigurationError, Database, inspect
+from activerel import ActiverelError, ConfigurationError, Database, inspect
 from activerel.url import URL
 from tests import factories as f
 from tests.backends import namespace_url, unreachable
@@ -160,9 +160,12 @@ def test_mysql_without_returning_still_writes_back_every_key(mysql_db, sql_log, 
         mysql_db.persist(*users)
     finally:
         dialect.returning, dialect.consecutive_ids = saved
-    inserts = [r.sql for r in sql_log.records if r.sql.startswith("INSERT")]
-    assert len(inserts) == (2 if consecutive else 100)
-    assert not any("RETURNING" in s for s in inserts)
+    inserts = [r for r in sql_log.records if r.sql.startswith("INSERT")]
+    assert [r.sql.count("(%s") for r in inserts] == ([50, 50] if consecutive else [1, 1])
+    if not consecutive:
+        # one statement per row, all 50 of a table sent in one multi-statement batch
+        assert [len(r.params) for r in inserts] == [50, 50]
+    assert not any("RETURNING" in r.sql for r in inserts)
     rows = dict(mysql_db.execute('SELECT username, id FROM "users"'))
     assert {u.username: u.id for u in users} == rows
     posts = dict(mysql_db.execute('SELECT title, author_id FROM "posts"'))
@@ -255,3 +258,34 @@ def test_without_foreign_keys_in_the_database_the_unit_of_work_cascades(make_db,
     assert len(_writes(sql_log)) > 1
     assert db.execute('SELECT id, reviewer_id FROM "posts"') == [(2, None)]
     assert db.execute('SELECT COUNT(*) FROM "comments"') == [(0,)]
+
+
+def test_mysql_runs_one_statement_per_execute(mysql_db):
+    # mysqlclient would accept stacked statements and leave the connection
+    # out of sync; activerel connections refuse them, as SQLite does
+    with pytest.raises(ActiverelError, match="syntax"):
+        mysql_db.execute("SELECT 1; SELECT 2")
+    assert mysql_db.execute("SELECT 3") == [(3,)]
+
+
+def test_mysql_a_failing_row_in_a_batch_of_single_row_inserts_writes_nothing(mysql_db):
+    from activerel import IntegrityError
+    dialect = mysql_db.dialect
+    saved = (dialect.returning, dialect.consecutive_ids)
+    dialect.returning, dialect.consecutive_ids = False, False
+    mysql_db.persist(User(username="taken"))
+    users = [User(username=f"m{i}") for i in range(5)] + [User(username="taken")]
+    users += [User(username=f"n{i}") for i in range(5)]
+    try:
+        with pytest.raises(IntegrityError, match="taken"):
+            mysql_db.persist(*users)
+    finally:
+        dialect.returning, dialect.consecutive_ids = saved
+    assert mysql_db.execute('SELECT username FROM "users" ORDER BY id') == [("taken",)]
+    assert [inspect(u).is_new for u in users] == [True] * 11
+    assert [u.id for u in users] == [0] * 11
+    # multi-statements were on for the batch only
+    with pytest.raises(ActiverelError, match="syntax"):
+        mysql_db.execute("SELECT 1; SELECT 2")
+    mysql_db.persist(*users[:5])
+    assert mysql_db.execute('SELECT COUNT(*) FROM "users"') == [(6,)]

@@ -144,8 +144,18 @@ class Dialect:
         return None
 
     def single_row_inserts(self) -> bool:
-        """Whether rows with generated keys must be inserted one per statement."""
+        """Whether rows with generated keys must be inserted one per statement
+        (through :meth:`insert_each`)."""
         return False
+
+    def insert_each(self, cursor: Any, sql: str, rows: Sequence[Sequence[Any]],
+                    pk_column: str) -> list[Any]:
+        """Run the single-row INSERT ``sql`` once per row of ``rows`` and return
+        each generated ``pk_column`` value in row order."""
+        keys = []
+        for row in rows:
+            keys += self.insert_generated(cursor, sql, row, 1, pk_column)
+        return keys
 
 
 def _enum_value(value: Any) -> Any:

@@ -11,7 +11,7 @@ row per statement. InnoDB has no SET DEFAULT: the unit of work applies it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from pypika import MySQLQuery
 
@@ -80,6 +80,10 @@ class MySQLDialect(Dialect):
 
     def connect(self) -> Any:
         conn = self.driver.connect(**self.params)
+        # mysqlclient allows several statements per query by default; one
+        # statement per execute, as on the other backends (insert_each turns
+        # it on for its batches only)
+        conn.set_server_option(_MULTI_STATEMENTS_OFF)
         cur = conn.cursor()
         cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES,STRICT_TRANS_TABLES')")
         cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
@@ -213,6 +217,46 @@ class MySQLDialect(Dialect):
     def single_row_inserts(self) -> bool:
         """Whether generated keys need one INSERT per row on this server."""
         return not self.returning and not self.consecutive_ids
+
+    def insert_each(self, cursor: Any, sql: str, rows: Sequence[Sequence[Any]],
+                    pk_column: str) -> list[Any]:
+        # One INSERT per row, but many per round trip: the statements of a
+        # batch go as one multi-statement query and each one's generated id
+        # is read from its own result. Multi-statements are on only for the
+        # batches (connect() turns them off), so no other query can stack
+        # statements.
+        conn = cursor.connection
+        keys: list[Any] = []
+        conn.set_server_option(_MULTI_STATEMENTS_ON)
+        try:
+            for batch in _batches(rows):
+                cursor.execute(";".join([sql] * len(batch)), [v for row in batch for v in row])
+                keys.append(cursor.lastrowid)
+                while cursor.nextset():
+                    keys.append(cursor.lastrowid)
+        finally:
+            conn.set_server_option(_MULTI_STATEMENTS_OFF)
+        return keys
+
+
+#: mysql_set_server_option() values (enum_mysql_set_option)
+_MULTI_STATEMENTS_ON, _MULTI_STATEMENTS_OFF = 0, 1
+#: a multi-statement batch stays far below max_allowed_packet (16 MiB by default)
+_BATCH_ROWS, _BATCH_BYTES = 1000, 4 << 20
+
+
+def _batches(rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
+    """``rows`` in runs of at most _BATCH_ROWS rows and about _BATCH_BYTES of
+    text and binary values (a single larger row goes alone)."""
+    start, size = 0, 0
+    for i, row in enumerate(rows):
+        n = sum(len(v) for v in row if isinstance(v, (str, bytes)))
+        if i > start and (i - start >= _BATCH_ROWS or size + n > _BATCH_BYTES):
+            yield rows[start:i]
+            start, size = i, 0
+        size += n
+    if start < len(rows):
+        yield rows[start:]
 
 
 def _decimal(value: Any) -> Any:
