@@ -53,6 +53,17 @@ def unreachable(backend: str) -> Optional[str]:
     return None
 
 
+def require(backend: str) -> None:
+    """Skip the calling test where ``backend`` is unreachable; under CI=true,
+    fail it instead."""
+    import pytest
+    why = unreachable(backend)
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run every backend: {why}")
+        pytest.skip(why)
+
+
 def _admin(backend: str) -> Any:
     from activerel import Database
     return Database(URLS[backend], models=[])

@@ -9,14 +9,13 @@ on the ``activerel.sql`` logger."""
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pytest
 
 from activerel import Database
-from tests.backends import BACKENDS, URLS, namespace_url, unreachable
+from tests.backends import BACKENDS, URLS, namespace_url, require
 from tests.models import ALL_MODELS
 
 
@@ -67,14 +66,6 @@ def _reset_factory_sequences() -> None:
         factory.reset_sequence()
 
 
-def _require(backend: str) -> None:
-    why = unreachable(backend)
-    if why is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run every backend: {why}")
-        pytest.skip(why)
-
-
 def _reset(database: Database) -> None:
     """Empty every served table and restart generated keys."""
     tables = [m.table for m in database.mappers]
@@ -96,7 +87,7 @@ _shared: dict[str, Database] = {}
 def db(backend: str):
     """The shared models' database on ``backend``: SQLite fresh in memory per
     test; a server migrated once per run and emptied before each test."""
-    _require(backend)
+    require(backend)
     if backend == "sqlite":
         database = Database(URLS["sqlite"], models=ALL_MODELS)
         database.migrate()
@@ -114,10 +105,18 @@ def db(backend: str):
 
 
 @pytest.fixture
+def server_url(backend: str) -> str | None:
+    """The URL of ``backend``'s server (skipped where it is unreachable);
+    None for SQLite, which has none."""
+    require(backend)
+    return None if backend == "sqlite" else URLS[backend]
+
+
+@pytest.fixture
 def make_db(backend: str) -> Callable[..., Database]:
     """``make_db(models, echo=False)``: a database on ``backend`` with fresh
     tables for ``models`` (dropped first on a server), bound as the default."""
-    _require(backend)
+    require(backend)
     made: list[Database] = []
 
     def make(models: list[type], echo: bool = False) -> Database:

@@ -1,0 +1,38 @@
+"""The benchmark workloads (``benchmarks/``) give the right results.
+
+``python -m benchmarks --check`` runs every workload once, through activerel
+and raw DB-API, at a small N, with the checks a timed run makes: each result
+against the expected data, each changed database against the expected
+snapshot. It runs in a process of its own (its models are separate from the
+suite's). No time is asserted: speed is measured by the benchmark itself."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.backends import NAMESPACE, URLS, require
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _check(url: str | None, *extra: str) -> str:
+    cmd = [sys.executable, "-m", "benchmarks", "--check", "--n", "30", "--orms", "activerel",
+           "--namespace", f"{NAMESPACE}_bench", *extra]
+    if url:
+        cmd += ["--url", url]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_every_workload_gives_the_expected_result(backend, server_url):
+    out = _check(server_url)
+    assert out.strip() == ("check: 16 passed, 0 failed (8 workloads x 2 implementations, "
+                           f"N = 30, {backend})")
+
+
+def test_mysql_without_returning_persists_the_expected_graph():
+    require("mysql")
+    out = _check(URLS["mysql"], "--no-returning", "--only", "W1")
+    assert out.strip() == "check: 2 passed, 0 failed (1 workloads x 2 implementations, N = 30, mysql)"
