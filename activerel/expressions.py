@@ -123,8 +123,9 @@ class _Compare(Condition):
         self.op = op
         self.value = value
         if op in ("in", "not_in"):
+            check = field._checker()
             for v in value:
-                field.check_value(v)
+                check(v)
         elif op == "between":
             field.check_value(value[0])
             field.check_value(value[1])
@@ -219,48 +220,45 @@ class FieldExpr:
 
     def check_value(self, value: Any) -> None:
         """Raise ValidationError unless ``value`` can be compared with this field."""
-        prop = self.prop
-        from .model import Model
-        if prop.kind == "scalar":
-            from .codegen import _make_check  # the generated per-field check
-            check = _checks.get(prop)
-            if check is None:
-                check = _checks[prop] = _make_check(prop)
-            if value is None or not check(value):
-                raise ValidationError(
-                    f"{prop.owner.name}.{prop.name} cannot be compared with {value!r}: not a "
-                    f"{prop.ctype.kind}")  # type: ignore[attr-defined]
-        elif isinstance(value, Model):
-            target = prop.target_mapper  # type: ignore[attr-defined]
-            if not isinstance(value, target.cls):
-                raise ValidationError(
-                    f"{prop.owner.name}.{prop.name} refers to {target.name}, not "
-                    f"{type(value).__name__}")
-        else:
-            target = prop.target_mapper  # type: ignore[attr-defined]
-            target.check_key(value, f"{prop.owner.name}.{prop.name}")
+        self._checker()(value)
+
+    def _checker(self) -> Callable[[Any], None]:
+        """value -> None, or ValidationError; made once per field, so a long
+        ``in_()`` list costs one call per value."""
+        check = _checks.get(self.prop)
+        if check is None:
+            check = _checks[self.prop] = _make_checker(self.prop)
+        return check
 
     # compilation
     def _values(self, comp: Compiler, value: Any) -> tuple:
         """The database values of the field's columns for ``value``."""
+        return self._converter(comp)(value)
+
+    def _converter(self, comp: Compiler) -> Callable[[Any], tuple]:
+        """value -> the database values of the field's columns."""
         prop = self.prop
         c = comp.compiled(prop.owner)
         if prop.kind == "scalar":
             adapt = c.adapters[prop.column.name]  # type: ignore[attr-defined]
-            return (value if adapt is None else adapt(value),)
+            if adapt is None:
+                return lambda value: (value,)
+            return lambda value: (adapt(value),)
+        from .compiled import compiled
         from .model import Model
         target = prop.target_mapper  # type: ignore[attr-defined]
-        from .compiled import compiled
-        tc = compiled(target, c.dialect)
-        if isinstance(value, Model):
-            if not isinstance(value, target.cls):
-                raise ValidationError(
-                    f"{prop.owner.name}.{prop.name} refers to {target.name}, not "
-                    f"{type(value).__name__}")
-            key = target.key_of(value)
-        else:
-            key = value
-        return tc.key_params(key)
+        key_params = compiled(target, c.dialect).key_params
+
+        def convert(value: Any) -> tuple:
+            if isinstance(value, Model):
+                if not isinstance(value, target.cls):
+                    raise ValidationError(
+                        f"{prop.owner.name}.{prop.name} refers to {target.name}, not "
+                        f"{type(value).__name__}")
+                return key_params(target.key_of(value))  # type: ignore[no-any-return]
+            return key_params(value)  # type: ignore[no-any-return]
+
+        return convert
 
     def _columns(self, comp: Compiler) -> list[Term]:
         t = comp.table(self.prop.owner)
@@ -274,15 +272,16 @@ class FieldExpr:
         if op in ("in", "not_in"):
             if not value:
                 return _FALSE if op == "in" else _TRUE
+            convert = self._converter(comp)
             if len(cols) == 1:
-                values = [self._values(comp, v)[0] for v in value]
+                values = [convert(v)[0] for v in value]
                 bulk = comp.dialect.key_set_criterion(cols[0], values, comp)
                 if bulk is not None:  # the whole list as one bound parameter
                     return bulk if op == "in" else SqlTemplate("NOT ({inner})", inner=bulk)
                 params = [comp.param(v) for v in values]
                 return cols[0].isin(params) if op == "in" else cols[0].notin(params)
             from pypika import Tuple
-            groups = [Tuple(*[comp.param(x) for x in self._values(comp, v)]) for v in value]
+            groups = [Tuple(*[comp.param(x) for x in convert(v)]) for v in value]
             crit = Tuple(*cols).isin(groups)
             return crit if op == "in" else crit.negate()
         if op == "between":
@@ -308,7 +307,35 @@ class FieldExpr:
                          "composite reference")
 
 
-_checks: dict[Any, Callable[[Any], bool]] = {}
+_checks: dict[Any, Callable[[Any], None]] = {}
+
+
+def _make_checker(prop: "Prop") -> Callable[[Any], None]:
+    """The comparison check of one field: its generated type check for a
+    plain field, the target's model or key for a reference."""
+    from .model import Model
+    owner, name = prop.owner.name, prop.name
+    if prop.kind == "scalar":
+        from .codegen import _make_check  # the generated per-field check
+        ok = _make_check(prop)
+        kind = prop.ctype.kind  # type: ignore[attr-defined]
+
+        def check(value: Any) -> None:
+            if value is None or not ok(value):
+                raise ValidationError(
+                    f"{owner}.{name} cannot be compared with {value!r}: not a {kind}")
+        return check
+    target = prop.target_mapper  # type: ignore[attr-defined]
+    what = f"{owner}.{name}"
+
+    def check_ref(value: Any) -> None:
+        if isinstance(value, Model):
+            if not isinstance(value, target.cls):
+                raise ValidationError(
+                    f"{what} refers to {target.name}, not {type(value).__name__}")
+        else:
+            target.check_key(value, what)
+    return check_ref
 
 _OPS: dict[str, Callable[[Any, Any], Criterion]] = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,

@@ -2,12 +2,12 @@
 
 Strategy: one SELECT per joined relation, keyed by the keys of the parent
 rows just loaded (``WHERE fk IN <keys>``), so a query with k joined paths
-sends k + 1 SELECTs however many rows it returns. When the parents are the
-whole table (no condition, no paging), the child SELECT takes every row
-whose key is set instead, and drops in Python those of parents it did not
-read. The key set travels as one
-bound parameter where the dialect can unpack a list server-side (SQLite's
-``json_each``), so even 100,000 parents stay under the parameter limit.
+sends k + 1 SELECTs however many rows it returns. The key set travels as
+one bound parameter where the dialect can unpack a list server-side
+(SQLite's ``json_each``), so even 100,000 parents stay under the parameter
+limit. When the parents are the whole table (no condition, no paging), the
+child SELECT takes every row whose key is set instead, and drops in Python
+those of parents it did not read.
 A ``limit`` inside a join is per parent (ROW_NUMBER() over the parent key);
 an INNER join becomes an EXISTS condition on the parent query, so root
 ``limit``/``skip``/``count`` still count root rows. Loaded rows go through the

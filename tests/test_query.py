@@ -509,6 +509,16 @@ def test_filter_with_raw_string_is_rejected(people):
         User.query().filter("username = 'ada'").find()
 
 
+def test_in_list_with_a_value_of_the_wrong_type_names_the_field(people):
+    with pytest.raises(ValidationError, match=r"^User\.id cannot be compared with 'x': not a int$"):
+        User.query().filter(User.id.in_([1, 2, "x"]))
+    with pytest.raises(ValidationError, match=r"^Post\.author: 'ada' is not a primary key of User"):
+        Post.query().filter(Post.author.in_([people["bob"], "ada"]))
+    post = Post.query().find()[0]
+    with pytest.raises(ValidationError, match=r"^Post\.author refers to User, not Post$"):
+        Post.query().filter(Post.author.in_([post]))
+
+
 def test_filter_value_of_wrong_type(people):
     with pytest.raises(ValidationError):
         User.query().filter(id="abc").find()
