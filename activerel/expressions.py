@@ -255,8 +255,8 @@ class FieldExpr:
                     raise ValidationError(
                         f"{prop.owner.name}.{prop.name} refers to {target.name}, not "
                         f"{type(value).__name__}")
-                return key_params(target.key_of(value))  # type: ignore[no-any-return]
-            return key_params(value)  # type: ignore[no-any-return]
+                return key_params(target.key_of(value))
+            return key_params(value)
 
         return convert
 

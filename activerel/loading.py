@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from pypika import Order
@@ -304,8 +305,12 @@ def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tup
     this query run has read already."""
     target = prop.target_mapper  # type: ignore[attr-defined]
     pos = [columns.index(c.name) for c in prop.columns]  # type: ignore[attr-defined]
-    values = [v for v in dict.fromkeys(_stored_keys(rows, pos))
-              if v is not None and not (isinstance(v, tuple) and None in v)]
+    distinct = dict.fromkeys(_stored_keys(rows, pos))
+    if len(pos) == 1:
+        distinct.pop(None, None)
+        values = list(distinct)
+    else:
+        values = [v for v in distinct if None not in v]
     if values and target in loaded.objects:
         seen = loaded.keys(target)
         keys = _identity_keys(target, session.dialect, values)
@@ -326,9 +331,8 @@ def _stored_keys(rows: list[tuple], pos: list[int]) -> list[Any]:
     """The key columns at ``pos`` of each row as stored: a value, or a tuple
     for a composite key."""
     if len(pos) == 1:
-        i = pos[0]
-        return [row[i] for row in rows]
-    return [tuple(row[i] for i in pos) for row in rows]
+        return list(map(itemgetter(pos[0]), rows))
+    return list(map(itemgetter(*pos), rows))
 
 
 def _identity_keys(mapper: "Mapper", dialect: Any, stored: list[Any]) -> list[Any]:

@@ -168,7 +168,7 @@ class Session:
     def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
         """The single-row INSERT ``sql`` for every row; the generated keys."""
         return self._send(sql, rows, lambda cur: self.dialect.insert_each(
-            cur, sql, rows, pk_column))  # type: ignore[no-any-return]
+            cur, sql, rows, pk_column))
 
     def _driver_error(self, exc: Exception) -> None:
         err = self.dialect.translate_error(exc)

@@ -169,7 +169,7 @@ class SQLiteDialect(Dialect):
         return super().converter(ctype)
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
-        if len(keys) <= 64 or not all(type(k) in (int, str) for k in keys):
+        if len(keys) <= 64 or not set(map(type, keys)) <= {int, str}:
             return None
         return SqlTemplate("{term} IN (SELECT value FROM json_each({param}))",
                            term=term, param=comp.param(json.dumps(list(keys))))
