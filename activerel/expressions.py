@@ -249,14 +249,9 @@ class FieldExpr:
         target = prop.target_mapper  # type: ignore[attr-defined]
         key_params = compiled(target, c.dialect).key_params
 
+        # the condition checked every value when it was made (_checker)
         def convert(value: Any) -> tuple:
-            if isinstance(value, Model):
-                if not isinstance(value, target.cls):
-                    raise ValidationError(
-                        f"{prop.owner.name}.{prop.name} refers to {target.name}, not "
-                        f"{type(value).__name__}")
-                return key_params(target.key_of(value))
-            return key_params(value)
+            return key_params(target.key_of(value) if isinstance(value, Model) else value)
 
         return convert
 
