@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .errors import ValidationError
 from .markers import MISSING
 from .relations import RelationList, relation_list
-from .state import NEW, PERSISTENT, ObjectState, state_source
+from .state import NEW, NEW_STATE, PERSISTENT, ObjectState
 from .types import CHECK_GLOBALS, describe
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def _check_src(prop: Any, var: str, ns: dict[str, Any]) -> str:
 def make_init(mapper: "Mapper") -> Callable[..., None]:
     """The keyword-only constructor: defaults, type checks, back-reference lists."""
     ns: dict[str, Any] = dict(CHECK_GLOBALS)
-    ns.update(_M=MISSING, _State=ObjectState, _ar_RL=RelationList,
+    ns.update(_M=MISSING, _ar_NEW=NEW_STATE, _ar_RL=RelationList,
               _ar_set_state=None, _ar_bad=_checker_error(mapper))
     model = mapper.name
 
@@ -121,8 +121,7 @@ def make_init(mapper: "Mapper") -> Callable[..., None]:
             body.append(f"        _ar_d[{n!r}] = _ab_{n}({n})")
         else:
             body.append(f"    _ar_d[{n!r}] = None if {n} is _M else _ab_{n}({n})")
-    body += state_source("    ", "_ar_st", "0", "None", "None")
-    body.append("    _ar_set_state(_ar_self, _ar_st)")
+    body.append("    _ar_set_state(_ar_self, _ar_NEW)")  # shared until it changes
     for ref in mapper.references:
         # show the new object in the target's loaded back references
         if ref.inverses:

@@ -8,7 +8,7 @@ which ``select`` or ``join_with`` would have loaded it, and on the class,
 where ``User.username`` is a column expression for queries."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, TypeVar
 
 from typing_extensions import Self, dataclass_transform
 
@@ -19,6 +19,7 @@ from .registry import registry
 
 if TYPE_CHECKING:
     from .query import Query
+    from .state import ObjectState
 
 M = TypeVar("M", bound="Model")
 
@@ -175,3 +176,8 @@ class Model(metaclass=ModelMeta):
         """A query over this model."""
         from .query import Query
         return Query(cls)
+
+
+#: obj, state -> None: the ``_ar_state`` slot's own setter, which skips the
+#: model's ``__setattr__``
+set_state: Callable[[Any, ObjectState], None] = Model.__dict__["_ar_state"].__set__

@@ -65,6 +65,37 @@ class ObjectState:
         return f"<ObjectState {status}{extra} key={self.key!r}>"
 
 
+class _SharedNewState(ObjectState):
+    """The one state every new object starts with: new, no key, no session.
+    Sharing it spares each constructed object an allocation and the garbage
+    collector a container. It is read-only; :func:`own_state` gives an object
+    a state of its own before anything in it changes."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("the shared state of new objects is read-only: "
+                             "take the object's own_state() first")
+
+    def __reduce__(self) -> str:
+        return "NEW_STATE"  # copies and pickles stay the one shared state
+
+
+NEW_STATE: ObjectState = _SharedNewState()
+for _slot in ObjectState.__slots__:
+    getattr(ObjectState, _slot).__set__(NEW_STATE, NEW if _slot == "status" else None)
+del _slot
+
+
+def own_state(obj: Any) -> ObjectState:
+    """``obj``'s state, first made its own if it still shares :data:`NEW_STATE`."""
+    st: ObjectState = obj._ar_state
+    if st is NEW_STATE:
+        st = new_state()
+        _set_state(obj, st)
+    return st
+
+
 def new_state(status: int = NEW, key: Any = None, session: Optional["Session"] = None,
               stub_of: Optional[tuple[str, str]] = None) -> ObjectState:
     """A state with every slot set: clean, not a stub unless ``stub_of``."""
@@ -90,8 +121,14 @@ def state_source(indent: str, var: str, status: str, key: str, session: str,
 
 
 def inspect(obj: Any) -> ObjectState:
-    """The :class:`ObjectState` of a model instance."""
+    """The :class:`ObjectState` of a model instance: the same object for the
+    instance's whole life, updated as it is persisted or deleted."""
     try:
-        return obj._ar_state  # type: ignore[no-any-return]
+        return own_state(obj)
     except AttributeError:
         raise TypeError(f"{obj!r} is not an activerel model instance") from None
+
+
+def _set_state(obj: Any, st: ObjectState) -> None:
+    from .model import set_state
+    set_state(obj, st)

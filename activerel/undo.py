@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .relations import RelationList
-from .state import NEW, PERSISTENT
+from .state import NEW, PERSISTENT, own_state
 
 if TYPE_CHECKING:
     from .session import Session
@@ -59,7 +59,7 @@ class UndoLog:
         imap = session.identity
         for snapshot in self._saved.values():
             obj = snapshot[0]
-            st = obj._ar_state
+            st = own_state(obj)
             mapper = type(obj).__ar_mapper__
             if st.key is not None:
                 imap.discard(mapper, st.key, obj)

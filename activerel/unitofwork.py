@@ -16,7 +16,7 @@ from .compiled import compiled, flat_key
 from .errors import IntegrityError, ValidationError
 from .markers import MISSING
 from .relations import RelationList
-from .state import DELETED, NEW, PERSISTENT
+from .state import DELETED, NEW, NEW_STATE, PERSISTENT, ObjectState
 
 if TYPE_CHECKING:
     from .compiled import CompiledMapper
@@ -458,8 +458,13 @@ class UnitOfWork:
             keys = [o.__dict__[name] for o in objs]  # key_of, without a call per object
         else:
             keys = [mapper.key_of(o) for o in objs]  # type: ignore[attr-defined]
+        from .model import set_state
         for o, k in zip(objs, keys):
             st = o._ar_state
+            if st is NEW_STATE:  # the shared state of new objects: one of its own
+                st = ObjectState()
+                st.stub_of = st.dirty = st.baseline = None
+                set_state(o, st)
             st.status = PERSISTENT
             st.key = k
             st.session = s

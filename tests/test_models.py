@@ -363,6 +363,34 @@ def test_inspect_states_through_the_lifecycle(db):
     assert rows(db, "users") == 0
 
 
+def test_inspect_gives_one_state_object_for_the_whole_life_of_an_object(db):
+    ada, bob = User(username="ada"), User(username="bob")
+    state = activerel.inspect(ada)
+    assert activerel.inspect(ada) is state
+    assert activerel.inspect(bob) is not state
+    ada.persist()
+    assert activerel.inspect(ada) is state
+    assert (state.is_new, state.key) == (False, ada.id)
+    assert activerel.inspect(bob).is_new is True
+    bob.persist()
+    ada.delete()
+    assert state.is_deleted is True
+    assert (activerel.inspect(bob).is_new, activerel.inspect(bob).key) == (False, bob.id)
+
+
+def test_a_failed_flush_leaves_inspected_and_uninspected_new_objects_new(db):
+    User(username="taken").persist()
+    ada, dup = User(username="ada"), User(username="taken")
+    state = activerel.inspect(ada)
+    with pytest.raises(activerel.IntegrityError):
+        db.persist(ada, dup)
+    assert activerel.inspect(ada) is state
+    assert [(activerel.inspect(u).is_new, activerel.inspect(u).key, u.id) for u in (ada, dup)] == [
+        (True, None, 0), (True, None, 0)]
+    db.persist(ada)
+    assert (state.is_new, state.key) == (False, ada.id)
+
+
 def test_inspect_changes_of_a_reference_and_several_fields(db):
     ada, grace = f.UserFactory(username="ada"), f.UserFactory(username="grace")
     p = f.PostFactory(author=ada, title="t")
