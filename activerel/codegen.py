@@ -73,8 +73,9 @@ def _check_src(prop: Any, var: str, ns: dict[str, Any]) -> str:
 def make_init(mapper: "Mapper") -> Callable[..., None]:
     """The keyword-only constructor: defaults, type checks, back-reference lists."""
     ns: dict[str, Any] = dict(CHECK_GLOBALS)
+    from .model import set_state
     ns.update(_M=MISSING, _ar_NEW=NEW_STATE, _ar_RL=RelationList,
-              _ar_set_state=None, _ar_bad=_checker_error(mapper))
+              _ar_set_state=set_state, _ar_bad=_checker_error(mapper))
     model = mapper.name
 
     def missing(name: str) -> None:
@@ -87,8 +88,6 @@ def make_init(mapper: "Mapper") -> Callable[..., None]:
 
     ns["_ar_missing"] = missing
     ns["_ar_unknown"] = unknown
-    from .model import Model
-    ns["_ar_set_state"] = Model.__dict__["_ar_state"].__set__
     params, body = [], []
     body.append("    if _ar_extra: _ar_unknown(_ar_extra)")
     body.append("    _ar_d = _ar_self.__dict__")

@@ -189,9 +189,9 @@ class CompiledMapper:
 
     def _make_hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple], "Session"], list[Any]]:
         mapper = self.mapper
-        from .model import Model
+        from .model import set_state
         ns: dict[str, Any] = {"_cls": mapper.cls, "_new": object.__new__, "_State": ObjectState,
-                              "_set_state": Model.__dict__["_ar_state"].__set__,
+                              "_set_state": set_state,
                               "_mapper": mapper, "_rowkey": self.row_key}
         refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
         plain_key = len(self.pk_names) == 1 and self.converters[self.pk_names[0]] is None
@@ -237,9 +237,9 @@ class CompiledMapper:
     def _make_refresher(self, columns: tuple[str, ...]) -> Callable[..., None]:
         """Refresh an object already in the identity map from a row: a stub gets
         filled in, a clean object refreshed, a dirty one keeps its changes."""
-        from .model import Model
+        from .model import set_state
         ns: dict[str, Any] = {"_new": object.__new__, "_State": ObjectState,
-                              "_set_state": Model.__dict__["_ar_state"].__set__}
+                              "_set_state": set_state}
         refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
         lines = ["def refresh(_obj, row, session, _maps):"]
         lines += [f"    _m_{p.name} = _maps[{p.name!r}]" for p in refs]
@@ -259,8 +259,7 @@ class CompiledMapper:
         """key, session -> a stub of this model with only its key set, registered
         in the session's identity map; ``origin`` names the reference it came through."""
         mapper = self.mapper
-        from .model import Model
-        set_state = Model.__dict__["_ar_state"].__set__
+        from .model import set_state
         cls = mapper.cls
         parts = []
         offset = 0

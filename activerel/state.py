@@ -18,8 +18,9 @@ class ObjectState:
 
     It has no Python ``__init__``, so ``ObjectState()`` is one C-level
     allocation, cheaper than an ``__init__`` call or ``object.__new__``;
-    generated constructors and hydrators fill the slots inline (see
-    :func:`state_source`), other code calls :func:`new_state`."""
+    generated hydrators fill the slots inline (see :func:`state_source`),
+    other code calls :func:`new_state`. New objects share
+    :data:`NEW_STATE` until they get their own."""
 
     __slots__ = ("status", "key", "session", "dirty", "stub_of", "baseline")
 
