@@ -213,7 +213,9 @@ class Query(Generic[T]):
         whole = q._limit is None and not q._offset and not self._conditions()
         with gc_paused():
             rows = s.fetch(sql, comp.params)
-            return hydrate(s, self._mapper, rows, columns, self._joins, whole=whole)
+            objs = hydrate(s, self._mapper, rows, columns, self._joins, whole=whole)
+            del rows  # freed before the collector's catch-up pass, which need not scan them
+        return objs
 
     def find_one(self) -> T:
         """The first matching object; ``NotFound`` if there is none."""
