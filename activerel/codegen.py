@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .errors import ValidationError
 from .markers import MISSING
 from .relations import RelationList, relation_list
-from .state import NEW, NEW_STATE, PERSISTENT, ObjectState
+from .state import NEW, NEW_STATE, PERSISTENT, STATE_KEY, ObjectState
 from .types import CHECK_GLOBALS, describe
 
 if TYPE_CHECKING:
@@ -24,12 +24,10 @@ def _compile(src: str, name: str, ns: dict[str, Any], filename: str) -> Any:
 
 def install(mapper: "Mapper") -> None:
     """Generate and attach the per-model code."""
-    from .model import Model
     cls = mapper.cls
     cls.__init__ = make_init(mapper)  # type: ignore[misc]
     cls.__ar_setters__ = make_setters(mapper)  # type: ignore[attr-defined]
     mapper.key_of = make_key_getter(mapper)  # type: ignore[attr-defined]
-    mapper.state_slot = Model.__dict__["_ar_state"]  # type: ignore[attr-defined]
 
 
 def _checker_error(mapper: "Mapper") -> Callable[[str, Any], None]:
@@ -73,9 +71,7 @@ def _check_src(prop: Any, var: str, ns: dict[str, Any]) -> str:
 def make_init(mapper: "Mapper") -> Callable[..., None]:
     """The keyword-only constructor: defaults, type checks, back-reference lists."""
     ns: dict[str, Any] = dict(CHECK_GLOBALS)
-    from .model import set_state
-    ns.update(_M=MISSING, _ar_NEW=NEW_STATE, _ar_RL=RelationList,
-              _ar_set_state=set_state, _ar_bad=_checker_error(mapper))
+    ns.update(_M=MISSING, _ar_NEW=NEW_STATE, _ar_RL=RelationList, _ar_bad=_checker_error(mapper))
     model = mapper.name
 
     def missing(name: str) -> None:
@@ -120,7 +116,7 @@ def make_init(mapper: "Mapper") -> Callable[..., None]:
             body.append(f"        _ar_d[{n!r}] = _ab_{n}({n})")
         else:
             body.append(f"    _ar_d[{n!r}] = None if {n} is _M else _ab_{n}({n})")
-    body.append("    _ar_set_state(_ar_self, _ar_NEW)")  # shared until it changes
+    body.append(f"    _ar_d[{STATE_KEY!r}] = _ar_NEW")  # shared until it changes
     for ref in mapper.references:
         # show the new object in the target's loaded back references
         if ref.inverses:

@@ -5,11 +5,12 @@ copies a query on every chained call, so nothing is rebuilt per row or per
 flush)."""
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from pypika import Case, Parameter, Table, Tuple
 
-from .state import PERSISTENT, ObjectState, new_state, state_source
+from .state import PERSISTENT, SESSION_KEY, STATE_KEY, ObjectState, new_state, set_state, state_source
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
@@ -84,6 +85,12 @@ class CompiledMapper:
                 return lambda key: (key,)
             return lambda key: (a(key),)
         return lambda key: tuple(v if a is None else a(v) for a, v in zip(adapters, key))
+
+    def row_keys(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """The identity keys of rows that start with the primary-key columns."""
+        if len(self.pk_names) == 1 and self.converters[self.pk_names[0]] is None:
+            return list(map(itemgetter(0), rows))
+        return list(map(self.row_key, rows))
 
     def _make_row_key(self) -> Callable[[Sequence[Any]], Any]:
         """A row that starts with the primary-key columns -> identity key."""
@@ -177,10 +184,11 @@ class CompiledMapper:
                     ns[f"_origin_{p.name}"] = (self.mapper.name, p.name)
                     lines += [f"{indent}{guard}    if _o is None:",
                               f"{indent}{guard}        _o = _new(_tc_{p.name})",
-                              f"{indent}{guard}        _o.__dict__[{target.pk_props[0].name!r}] = _kk",
+                              f"{indent}{guard}        _od = _o.__dict__",
+                              f"{indent}{guard}        _od[{target.pk_props[0].name!r}] = _kk",
                               *state_source(f"{indent}{guard}        ", "_st", "1", "_kk", "session",
                                             f"_origin_{p.name}"),
-                              f"{indent}{guard}        _set_state(_o, _st)",
+                              f"{indent}{guard}        _od[{STATE_KEY!r}] = _st",
                               f"{indent}{guard}        _m_{p.name}[_kk] = _o",
                               f"{indent}{guard}    _d[{p.name!r}] = _o"]
                 else:
@@ -189,18 +197,15 @@ class CompiledMapper:
 
     def _make_hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple], "Session"], list[Any]]:
         mapper = self.mapper
-        from .model import set_state
         ns: dict[str, Any] = {"_cls": mapper.cls, "_new": object.__new__, "_State": ObjectState,
-                              "_set_state": set_state,
                               "_mapper": mapper, "_rowkey": self.row_key}
         refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
         plain_key = len(self.pk_names) == 1 and self.converters[self.pk_names[0]] is None
         key_src = "row[0]" if plain_key else "_rowkey(row)"
         create = ["_obj = _new(_cls)", "_d = _obj.__dict__"]
         create += self._assign_lines(columns, ns, "", False, 0 if plain_key else None)
-        # the state built in place: slot stores instead of a Python __init__ call
-        create += state_source("", "_st", "1", "_key", "session")
-        create += ["_set_state(_obj, _st)",
+        # no state: only the session, the state is made if something asks (state.py)
+        create += [f"_d[{SESSION_KEY!r}] = session",
                    "_map[_key] = _obj"]
         lines = ["def hydrate(rows, session, unique=False):",
                  "    _map = session.identity.for_mapper(_mapper)",
@@ -237,19 +242,20 @@ class CompiledMapper:
     def _make_refresher(self, columns: tuple[str, ...]) -> Callable[..., None]:
         """Refresh an object already in the identity map from a row: a stub gets
         filled in, a clean object refreshed, a dirty one keeps its changes."""
-        from .model import set_state
-        ns: dict[str, Any] = {"_new": object.__new__, "_State": ObjectState,
-                              "_set_state": set_state}
+        ns: dict[str, Any] = {"_new": object.__new__, "_State": ObjectState}
         refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
         lines = ["def refresh(_obj, row, session, _maps):"]
         lines += [f"    _m_{p.name} = _maps[{p.name!r}]" for p in refs]
-        lines += ["    _st = _obj._ar_state",
-                 "    if _st.status != 1:",
-                 "        return",
-                 "    _d = _obj.__dict__",
-                 "    _st.stub_of = None",
-                 "    _dirty = _st.dirty",
-                 "    if _dirty is None:"]
+        lines += ["    _d = _obj.__dict__",
+                  f"    _st = _d.get({STATE_KEY!r})",
+                  "    if _st is None:  # loaded and clean, its state never asked for"]
+        lines += self._assign_lines(columns, ns, "        ", False)
+        lines += ["        return",
+                  "    if _st.status != 1:",
+                  "        return",
+                  "    _st.stub_of = None",
+                  "    _dirty = _st.dirty",
+                  "    if _dirty is None:"]
         lines += self._assign_lines(columns, ns, "        ", False) or ["        pass"]
         lines += ["    else:"]
         lines += self._assign_lines(columns, ns, "        ", True) or ["        pass"]
@@ -259,7 +265,6 @@ class CompiledMapper:
         """key, session -> a stub of this model with only its key set, registered
         in the session's identity map; ``origin`` names the reference it came through."""
         mapper = self.mapper
-        from .model import set_state
         cls = mapper.cls
         parts = []
         offset = 0

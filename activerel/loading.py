@@ -29,6 +29,7 @@ from .expressions import Compiler, Condition, relation_subquery
 from .relations import RelationList
 
 if TYPE_CHECKING:
+    from .compiled import CompiledMapper
     from .mapper import Mapper, Prop
     from .session import Session
 
@@ -150,21 +151,24 @@ class Loaded:
     """What one query run has hydrated so far, per model: a to-one join need
     not select again a row the same run already read."""
 
-    __slots__ = ("objects", "_keys")
+    __slots__ = ("rows", "_keys")
 
     def __init__(self) -> None:
-        self.objects: dict["Mapper", list[list[Any]]] = {}
+        #: mapper -> (its compiled mapper, rows hydrated with every field)
+        self.rows: dict["Mapper", list[tuple["CompiledMapper", list[tuple]]]] = {}
         self._keys: dict["Mapper", set[Any]] = {}
 
-    def add(self, mapper: "Mapper", objs: list[Any]) -> None:
-        self.objects.setdefault(mapper, []).append(objs)
+    def add(self, mapper: "Mapper", c: "CompiledMapper", rows: list[tuple]) -> None:
+        self.rows.setdefault(mapper, []).append((c, rows))
         self._keys.pop(mapper, None)
 
     def keys(self, mapper: "Mapper") -> set[Any]:
+        """The identity keys of the ``mapper`` rows loaded so far."""
         keys = self._keys.get(mapper)
         if keys is None:
-            keys = self._keys[mapper] = {o._ar_state.key for objs in self.objects.get(mapper, ())
-                                         for o in objs}
+            keys = self._keys[mapper] = set()
+            for c, rows in self.rows.get(mapper, ()):
+                keys.update(c.row_keys(rows))
         return keys
 
 
@@ -191,19 +195,24 @@ def hydrate(session: "Session", mapper: "Mapper", rows: list[tuple], columns: tu
     objs = c.hydrator(columns)(rows, session, unique)
     if objs:
         if columns == c.select_columns():
-            loaded.add(mapper, objs)  # every field: a to-one join may reuse them
-        parents = objs if unique else _distinct(objs)
-        for prop, join in later:
-            if prop.via is not None:  # type: ignore[attr-defined]
-                _load_via(session, prop, join, parents, loaded, whole)
-            else:
-                _load_back(session, prop, join, parents, loaded, whole)
+            loaded.add(mapper, c, rows)  # every field: a to-one join may reuse them
+        if later:
+            # the rows carry the parents' identity keys: no state to ask
+            parents, keys = objs, c.row_keys(rows)
+            if not unique:
+                parents, keys = _distinct(objs, keys)
+            for prop, join in later:
+                if prop.via is not None:  # type: ignore[attr-defined]
+                    _load_via(session, prop, join, parents, keys, loaded, whole)
+                else:
+                    _load_back(session, prop, join, parents, keys, loaded, whole)
     return objs
 
 
-def _distinct(objs: list[Any]) -> list[Any]:
-    """``objs`` without repeats (by identity), in first-seen order."""
-    return list({id(o): o for o in objs}.values())
+def _distinct(objs: list[Any], keys: list[Any]) -> tuple[list[Any], list[Any]]:
+    """``objs`` (and their ``keys``) without repeats, in first-seen order."""
+    first = {id(o): (o, k) for o, k in zip(objs, keys)}
+    return [o for o, _ in first.values()], [k for _, k in first.values()]
 
 
 def _child_rows(session: "Session", target: "Mapper", join: Join, keys: Optional[list[Any]],
@@ -311,7 +320,7 @@ def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tup
         values = list(distinct)
     else:
         values = [v for v in distinct if None not in v]
-    if values and target in loaded.objects:
+    if values and target in loaded.rows:
         seen = loaded.keys(target)
         keys = _identity_keys(target, session.dialect, values)
         values = [v for v, k in zip(values, keys) if k not in seen]
@@ -361,14 +370,14 @@ def _group(keys: list[Any], children: list[Any]) -> dict[Any, RelationList]:
 
 
 def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any],
-               loaded: Loaded, whole: bool) -> None:
+               keys: list[Any], loaded: Loaded, whole: bool) -> None:
     """One-to-many and one-to-one: the children whose foreign key is among the
-    parents' keys. ``parents`` are distinct objects just hydrated; ``whole``:
-    they are every row of their table, so the SELECT needs no key set."""
+    parents' keys. ``parents`` are distinct objects just hydrated, ``keys`` their
+    identity keys; ``whole``: they are every row of their table, so the SELECT
+    needs no key set."""
     target = prop.target_mapper  # type: ignore[attr-defined]
     ref = prop.mapped_by  # type: ignore[attr-defined]
     owner = prop.owner
-    keys = [p._ar_state.key for p in parents]
     fk_cols = [c.name for c in ref.columns]
     if join.fields is not None and ref.name not in join.fields:
         join = replace(join, fields=join.fields + (ref.name,))
@@ -386,7 +395,7 @@ def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any],
     # every child row: the whole child table, when its key to the parents is required
     whole_children = whole and not ref.nullable and not _narrowed(join)
     children = hydrate(session, target, rows, columns, join.joins, loaded, whole=whole_children)
-    _assign(prop, parents, _group(row_keys, children), join)
+    _assign(prop, parents, keys, _group(row_keys, children), join)
 
 
 def _narrowed(join: Join) -> bool:
@@ -408,7 +417,7 @@ def _of_parents(keys: list[Any], rows: list[tuple], row_keys: list[Any]) -> tupl
 
 
 def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any],
-              loaded: Loaded, whole: bool) -> None:
+              keys: list[Any], loaded: Loaded, whole: bool) -> None:
     """Many-to-many: the targets joined to the pivot rows of the parents, each
     row carrying the parent's key at its end; ``whole``: the parents are every
     row of their table, so the SELECT needs no key set."""
@@ -416,7 +425,6 @@ def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any],
     owner = prop.owner
     local, remote = prop.via_local, prop.via_remote  # type: ignore[attr-defined]
     pivot = prop.via.__ar_mapper__  # type: ignore[attr-defined]
-    keys = [p._ar_state.key for p in parents]
     box: dict[str, Any] = {}
 
     def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
@@ -439,19 +447,21 @@ def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any],
     if whole:
         rows, row_keys = _of_parents(keys, rows, row_keys)
     children = hydrate(session, target, rows, columns, join.joins, loaded, unique=False)
-    _assign(prop, parents, _group(row_keys, children), join)
+    _assign(prop, parents, keys, _group(row_keys, children), join)
 
 
-def _assign(prop: "Prop", parents: list[Any], groups: dict[Any, RelationList], join: Join) -> None:
-    """Set the loaded relation on each parent from ``groups`` (parent key -> children)."""
+def _assign(prop: "Prop", parents: list[Any], keys: list[Any], groups: dict[Any, RelationList],
+            join: Join) -> None:
+    """Set the loaded relation on each parent (whose identity keys are ``keys``)
+    from ``groups`` (parent key -> children)."""
     name = prop.name
     many = prop.many  # type: ignore[attr-defined]
     # a filtered or paged join loads part of the relation: the unit of work
     # must not take the list for all of it
     partial = _narrowed(join)
     get = groups.get
-    for parent in parents:
-        items = get(parent._ar_state.key)
+    for parent, key in zip(parents, keys):
+        items = get(key)
         d = parent.__dict__
         current = d.get(name)
         if current is not None and isinstance(current, RelationList) and current.changed():

@@ -8,7 +8,7 @@ which ``select`` or ``join_with`` would have loaded it, and on the class,
 where ``User.username`` is a column expression for queries."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
 
 from typing_extensions import Self, dataclass_transform
 
@@ -16,10 +16,10 @@ from .errors import FieldNotLoaded, ReferenceNotLoaded
 from .mapper import Mapper, mapper_of, snake_case
 from .markers import field
 from .registry import registry
+from .state import StateOnDemand, identity_key, state_if_made
 
 if TYPE_CHECKING:
     from .query import Query
-    from .state import ObjectState
 
 M = TypeVar("M", bound="Model")
 
@@ -48,8 +48,8 @@ class FieldAttr:
 def _not_loaded(obj: Any, name: str) -> FieldNotLoaded:
     mapper = type(obj).__ar_mapper__
     model = mapper.name
-    state = obj._ar_state
-    if state.stub_of is not None:
+    state = state_if_made(obj)
+    if state is not None and state.stub_of is not None:
         origin, ref = state.stub_of
         return ReferenceNotLoaded(
             f"{model}.{name} is not loaded: this {model} is a stub reached through "
@@ -102,9 +102,11 @@ class Model(metaclass=ModelMeta):
     Instances are active records: ``persist()``, ``delete()``, ``reload()``;
     the class offers ``get(pk)`` and ``query()``."""
 
-    __slots__ = ("_ar_state", "__dict__", "__weakref__")
+    __slots__ = ("__dict__", "__weakref__")
     __ar_mapper__: ClassVar[Mapper]
     __ar_setters__: ClassVar[dict[str, Any]] = {}
+    #: the instance's state lives in its __dict__; a loaded object's is made on demand
+    _ar_state: ClassVar[Any] = StateOnDemand()
 
     def __init__(self, **values: Any) -> None:
         # First construction of this class: resolve the mapping, which installs
@@ -132,8 +134,8 @@ class Model(metaclass=ModelMeta):
         for ref in mapper.references:
             target = d.get(ref.name)
             if target is not None:
-                parts.append(f"{ref.name}=<{type(target).__name__} {target._ar_state.key!r}>")
-        state = getattr(self, "_ar_state", None)
+                parts.append(f"{ref.name}=<{type(target).__name__} {identity_key(target)!r}>")
+        state = state_if_made(self)
         if state is not None and state.stub_of is not None:
             parts.append("<stub>")
         return f"{type(self).__name__}({', '.join(parts)})"
@@ -176,8 +178,3 @@ class Model(metaclass=ModelMeta):
         """A query over this model."""
         from .query import Query
         return Query(cls)
-
-
-#: obj, state -> None: the ``_ar_state`` slot's own setter, which skips the
-#: model's ``__setattr__``
-set_state: Callable[[Any, ObjectState], None] = Model.__dict__["_ar_state"].__set__

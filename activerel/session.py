@@ -14,7 +14,7 @@ from .compiled import compiled, flat_key
 from .errors import ActiverelError, NotFound, ValidationError
 from .gcpause import gc_paused
 from .identity import IdentityMap
-from .state import DELETED, NEW
+from .state import DELETED, NEW, state_if_made
 from .undo import UndoLog
 
 if TYPE_CHECKING:
@@ -105,7 +105,8 @@ class Session:
         self.undo.restore(self)
         self.to_persist.clear()
         self.to_delete.clear()
-        self.dirty = {id(o): o for o in self.identity.objects() if o._ar_state.dirty}
+        self.dirty = {id(o): o for o in self.identity.objects()
+                      if (st := state_if_made(o)) is not None and st.dirty}
 
     def _end(self, commit: bool) -> None:
         self.in_transaction = False
@@ -223,7 +224,7 @@ class Session:
         obj = self.identity.get(mapper, key)
         if obj is not None and id(obj) in self.to_delete:
             raise NotFound(f"{mapper.name} with primary key {pk!r} is deleted in this session")
-        if obj is not None and obj._ar_state.stub_of is None:
+        if obj is not None and ((st := state_if_made(obj)) is None or st.stub_of is None):
             return obj  # type: ignore[no-any-return]
         self.flush()
         found = self.load_keys(mapper, [key])

@@ -1,6 +1,13 @@
 """Per-object bookkeeping: whether an object is new, persistent, a stub or
-deleted, its identity key, its session and its unsaved changes. Kept in a
-slot on every model instance, out of the way of the user's fields."""
+deleted, its identity key, its session and its unsaved changes.
+
+The state lives in the instance ``__dict__`` under ``_ar_state``, beside the
+fields (as SQLAlchemy keeps ``_sa_instance_state``). A row loaded into a
+session gets no state at all: it carries only its session, under
+``_ar_session``, and its :class:`ObjectState` is made the first time
+something asks for it (:class:`StateOnDemand`). Most loaded objects are only
+read, so a load allocates one object and one dict per row, not three
+containers for the garbage collector to scan."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
@@ -13,14 +20,20 @@ PERSISTENT = 1
 DELETED = 2
 
 
+#: instance-dict keys: the object's state, and the session of a loaded
+#: object whose state has not been made yet
+STATE_KEY = "_ar_state"
+SESSION_KEY = "_ar_session"
+
+
 class ObjectState:
     """The state of one model instance; ``activerel.inspect(obj)`` returns it.
 
     It has no Python ``__init__``, so ``ObjectState()`` is one C-level
     allocation, cheaper than an ``__init__`` call or ``object.__new__``;
-    generated hydrators fill the slots inline (see :func:`state_source`),
-    other code calls :func:`new_state`. New objects share
-    :data:`NEW_STATE` until they get their own."""
+    generated code fills the slots inline (see :func:`state_source`), other
+    code calls :func:`new_state`. New objects share :data:`NEW_STATE` until
+    they get their own; loaded objects get theirs on first use."""
 
     __slots__ = ("status", "key", "session", "dirty", "stub_of", "baseline")
 
@@ -88,12 +101,50 @@ for _slot in ObjectState.__slots__:
 del _slot
 
 
+class StateOnDemand:
+    """``Model._ar_state``: the state of a loaded object that has none in its
+    ``__dict__`` yet, made from its session and key on first access and
+    stored there, so later reads are plain dictionary hits. A non-data
+    descriptor: an instance's own ``_ar_state`` shadows it."""
+
+    __slots__ = ()
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            return self
+        d = obj.__dict__
+        try:
+            session = d[SESSION_KEY]
+        except KeyError:
+            raise AttributeError(f"{type(obj).__name__} instance has no activerel state") from None
+        st = new_state(PERSISTENT, type(obj).__ar_mapper__.key_of(obj), session)
+        d[STATE_KEY] = st
+        return st
+
+
+def set_state(obj: Any, st: ObjectState) -> None:
+    """Give ``obj`` the state ``st`` (without the model's ``__setattr__``)."""
+    obj.__dict__[STATE_KEY] = st
+
+
+def state_if_made(obj: Any) -> Optional[ObjectState]:
+    """``obj``'s state if it has one; None for a loaded object nothing has
+    asked about yet, which is persistent, clean and not a stub."""
+    return obj.__dict__.get(STATE_KEY)
+
+
+def identity_key(obj: Any) -> Any:
+    """``obj``'s identity key without making a state for it."""
+    st = obj.__dict__.get(STATE_KEY)
+    return type(obj).__ar_mapper__.key_of(obj) if st is None else st.key
+
+
 def own_state(obj: Any) -> ObjectState:
     """``obj``'s state, first made its own if it still shares :data:`NEW_STATE`."""
     st: ObjectState = obj._ar_state
     if st is NEW_STATE:
         st = new_state()
-        _set_state(obj, st)
+        set_state(obj, st)
     return st
 
 
@@ -128,8 +179,3 @@ def inspect(obj: Any) -> ObjectState:
         return own_state(obj)
     except AttributeError:
         raise TypeError(f"{obj!r} is not an activerel model instance") from None
-
-
-def _set_state(obj: Any, st: ObjectState) -> None:
-    from .model import set_state
-    set_state(obj, st)

@@ -16,7 +16,7 @@ from .compiled import compiled, flat_key
 from .errors import IntegrityError, ValidationError
 from .markers import MISSING
 from .relations import RelationList
-from .state import DELETED, NEW, NEW_STATE, PERSISTENT, ObjectState
+from .state import DELETED, NEW, NEW_STATE, PERSISTENT, SESSION_KEY, STATE_KEY, ObjectState
 
 if TYPE_CHECKING:
     from .compiled import CompiledMapper
@@ -36,6 +36,8 @@ class UnitOfWork:
         self.dialect = session.dialect
         self.undo = session.undo
         self.visited: list[Any] = []
+        #: the visited objects' states, None for a loaded object without one yet
+        self.visited_states: list[Optional[ObjectState]] = []
         self.seen: set[int] = set()
         self.lists: list[RelationList] = []
         self.ones: list[tuple[Any, str]] = []
@@ -52,8 +54,14 @@ class UnitOfWork:
         roots += [o for o in s.dirty.values() if o._ar_state.dirty and o._ar_state.status == PERSISTENT]
         deletes = list(s.to_delete.values())
         self.walk(roots)
-        new = [o for o in self.visited if o._ar_state.status == NEW]
-        dirty = [o for o in self.visited if o._ar_state.status == PERSISTENT and o._ar_state.dirty]
+        new, dirty = [], []
+        for o, st in zip(self.visited, self.visited_states):
+            if st is None:
+                continue  # loaded and clean
+            if st.status == NEW:
+                new.append(o)
+            elif st.status == PERSISTENT and st.dirty:
+                dirty.append(o)
         save = self.undo.save
         if deletes:
             for o in new:
@@ -75,10 +83,11 @@ class UnitOfWork:
         if deletes:
             from .referential import delete_objects
             delete_objects(s, deletes)
-        for o in self.visited:
-            st = o._ar_state
-            st.dirty = None
-            st.session = s
+        for st in self.visited_states:
+            # None: clean and this session's; the shared new state: replaced on insert
+            if st is not None and st is not NEW_STATE:
+                st.dirty = None
+                st.session = s
         for lst in self.lists:
             lst.baseline = tuple(lst)
         for obj, name in self.ones:
@@ -98,6 +107,7 @@ class UnitOfWork:
         # breadth first, so rows are inserted in the order of the lists holding them
         stack: Any = deque(roots)
         visit = self.visited.append
+        visit_state = self.visited_states.append
         session = self.session
         pop = stack.popleft
         push = stack.append
@@ -108,21 +118,27 @@ class UnitOfWork:
             if oid in seen:
                 continue
             mark(oid)
-            st = obj._ar_state
-            if st.stub_of is not None:
-                continue
-            status = st.status
-            if status != NEW:
-                if status == DELETED:
-                    continue
-                if st.session is not session:
+            d = obj.__dict__
+            st = d.get(STATE_KEY)
+            if st is None:  # loaded and clean, no state made yet
+                if d[SESSION_KEY] is not session:
                     session.attach(obj)
+                    st = d[STATE_KEY]
+            else:
+                if st.stub_of is not None:
+                    continue
+                status = st.status
+                if status != NEW:
+                    if status == DELETED:
+                        continue
+                    if st.session is not session:
+                        session.attach(obj)
             visit(obj)
+            visit_state(st)
             cls = type(obj)
             plan = plans.get(cls)
             if plan is None:
                 plan = plans[cls] = _walk_plan(cls.__ar_mapper__)
-            d = obj.__dict__
             for name in plan[0]:
                 t = d.get(name)
                 if t is not None and id(t) not in seen:
@@ -458,13 +474,12 @@ class UnitOfWork:
             keys = [o.__dict__[name] for o in objs]  # key_of, without a call per object
         else:
             keys = [mapper.key_of(o) for o in objs]  # type: ignore[attr-defined]
-        from .model import set_state
         for o, k in zip(objs, keys):
             st = o._ar_state
             if st is NEW_STATE:  # the shared state of new objects: one of its own
                 st = ObjectState()
                 st.stub_of = st.dirty = st.baseline = None
-                set_state(o, st)
+                o.__dict__[STATE_KEY] = st
             st.status = PERSISTENT
             st.key = k
             st.session = s

@@ -391,6 +391,51 @@ def test_a_failed_flush_leaves_inspected_and_uninspected_new_objects_new(db):
     assert (state.is_new, state.key) == (False, ada.id)
 
 
+def test_a_loaded_object_gets_one_state_when_first_asked_for(db):
+    ada = f.UserFactory(username="ada")
+    with db.session() as s:
+        loaded = User.query().find_one()
+        assert loaded is not ada
+        state = activerel.inspect(loaded)
+        assert (state.is_new, state.is_dirty, state.is_stub, state.key, state.session) == (
+            False, False, False, ada.id, s)
+        assert activerel.inspect(loaded) is state
+        loaded.username = "grace"
+        assert activerel.inspect(loaded) is state
+        assert state.changes == {"username": "ada"}
+    assert state.is_dirty is False
+    assert db.execute('SELECT username FROM "users"') == [("grace",)]
+
+
+def test_rollback_keeps_unsaved_changes_and_leaves_untouched_loaded_objects_clean(db):
+    f.UserFactory(username="ada")
+    f.UserFactory(username="bob")
+    with db.session() as s:
+        ada, bob = User.query().order_by("username").find()
+        ada.username = "ada2"
+        s.rollback()
+        assert list(s.dirty.values()) == [ada]
+        assert activerel.inspect(ada).changes == {"username": "ada"}
+        assert activerel.inspect(bob).is_dirty is False
+    assert db.execute('SELECT username FROM "users" ORDER BY username') == [("ada2",), ("bob",)]
+
+
+def test_an_untouched_object_from_a_finished_session_joins_the_next_flush(db):
+    ada = f.UserFactory(username="ada")
+    with db.session():
+        loaded = User.query().find_one()
+    post = Post(author=loaded, title="t")
+    with db.session() as s:
+        post.persist()
+        s.flush()
+        assert activerel.inspect(loaded).session is s
+        assert s.get(User, ada.id) is loaded
+    assert db.execute('SELECT author_id, title FROM "posts"') == [(ada.id, "t")]
+    loaded.username = "grace"
+    loaded.persist()
+    assert db.execute('SELECT username FROM "users"') == [("grace",)]
+
+
 def test_inspect_changes_of_a_reference_and_several_fields(db):
     ada, grace = f.UserFactory(username="ada"), f.UserFactory(username="grace")
     p = f.PostFactory(author=ada, title="t")
