@@ -314,9 +314,10 @@ def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tup
     this query run has read already."""
     target = prop.target_mapper  # type: ignore[attr-defined]
     pos = [columns.index(c.name) for c in prop.columns]  # type: ignore[attr-defined]
-    distinct = dict.fromkeys(_stored_keys(rows, pos))
+    # a set, not an ordered dict: the target rows come back in key order anyway
+    distinct = set(_stored_keys(rows, pos) if len(pos) > 1 else map(itemgetter(pos[0]), rows))
     if len(pos) == 1:
-        distinct.pop(None, None)
+        distinct.discard(None)
         values = list(distinct)
     else:
         values = [v for v in distinct if None not in v]

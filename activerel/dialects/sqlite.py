@@ -169,10 +169,18 @@ class SQLiteDialect(Dialect):
         return super().converter(ctype)
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
-        if len(keys) <= 64 or not set(map(type, keys)) <= {int, str}:
+        if len(keys) <= 64:
+            return None
+        types = set(map(type, keys))
+        if types == {int}:
+            # an int's repr is its JSON: cheaper than json.dumps
+            text = "[" + ",".join(map(int.__repr__, keys)) + "]"
+        elif types <= {int, str}:
+            text = json.dumps(list(keys))
+        else:
             return None
         return SqlTemplate("{term} IN (SELECT value FROM json_each({param}))",
-                           term=term, param=comp.param(json.dumps(list(keys))))
+                           term=term, param=comp.param(text))
 
     def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
         # SQLite has no DEFAULT in VALUES; a NULL key asks for a new rowid
