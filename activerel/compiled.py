@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from pypika import Case, Parameter, Table, Tuple
 
+from .model import loader_class
 from .state import PERSISTENT, SESSION_KEY, STATE_KEY, ObjectState, new_state, set_state, state_source
 
 if TYPE_CHECKING:
@@ -141,10 +142,27 @@ class CompiledMapper:
         return plan
 
     def _assign_lines(self, columns: tuple[str, ...], ns: dict[str, Any], indent: str,
-                      skip_dirty: bool, key_index: Optional[int] = None) -> list[str]:
-        """Lines storing a row's values into ``_d``; ``key_index``: the column
-        already read into ``_key``."""
+                      skip_dirty: bool, key_index: Optional[int] = None,
+                      to_loader: bool = False, cells: bool = False) -> list[str]:
+        """Lines storing a row's values into ``_d``, or with ``to_loader`` as
+        attributes of the loader instance ``_obj``; ``key_index``: the column
+        already read into ``_key``; ``cells``: the row is unpacked into
+        ``_c0``, ``_c1``, ... (cheaper than indexing it once per column)."""
         lines = []
+
+        def put(name: str) -> str:
+            return f"_obj.{name} = " if to_loader else f"_d[{name!r}] = "
+
+        def cell(i: int) -> str:
+            return f"_c{i}" if cells else f"row[{i}]"
+
+        def var(i: int) -> str:
+            """A name holding column ``i``: its cell, else ``_v`` read from the row."""
+            if cells:
+                return f"_c{i}"
+            lines.append(f"{indent}{guard}_v = row[{i}]")
+            return "_v"
+
         for p, idx in self._field_plan(columns):
             guard = ""
             if skip_dirty:
@@ -153,29 +171,29 @@ class CompiledMapper:
             if p.kind == "scalar":
                 conv = self.converters[p.column.name]  # type: ignore[attr-defined]
                 if conv is None:
-                    src = "_key" if key_index == idx[0] else f"row[{idx[0]}]"
-                    lines.append(f"{indent}{guard}_d[{p.name!r}] = {src}")
+                    src = "_key" if key_index == idx[0] else f"{cell(idx[0])}"
+                    lines.append(f"{indent}{guard}{put(p.name)}{src}")
                 elif conv is bool:
                     # inline: a ternary costs a fraction of a call per row
-                    lines.append(f"{indent}{guard}_v = row[{idx[0]}]")
-                    lines.append(f"{indent}{guard}_d[{p.name!r}] = None if _v is None else (True if _v else False)")
+                    v = var(idx[0])
+                    lines.append(f"{indent}{guard}{put(p.name)}None if {v} is None else (True if {v} else False)")
                 else:
                     ns[f"_c_{p.name}"] = conv
-                    lines.append(f"{indent}{guard}_v = row[{idx[0]}]")
-                    lines.append(f"{indent}{guard}_d[{p.name!r}] = None if _v is None else _c_{p.name}(_v)")
+                    v = var(idx[0])
+                    lines.append(f"{indent}{guard}{put(p.name)}None if {v} is None else _c_{p.name}({v})")
             else:
                 target = p.target_mapper  # type: ignore[attr-defined]
                 tc = compiled(target, self.dialect)
                 ns[f"_k_{p.name}"] = tc.row_key
                 ns[f"_s_{p.name}"] = tc.stub_maker((self.mapper.name, p.name))
                 ns[f"_tm_{p.name}"] = target
-                sub = "(" + ", ".join(f"row[{i}]" for i in idx) + ("," if len(idx) == 1 else "") + ")"
+                sub = "(" + ", ".join(cell(i) for i in idx) + ("," if len(idx) == 1 else "") + ")"
                 plain = len(idx) == 1 and tc.converters[tc.pk_names[0]] is None
-                lines.append(f"{indent}{guard}_v = row[{idx[0]}]")
-                lines.append(f"{indent}{guard}if _v is None:")
-                lines.append(f"{indent}{guard}    _d[{p.name!r}] = None")
+                v = var(idx[0])
+                lines.append(f"{indent}{guard}if {v} is None:")
+                lines.append(f"{indent}{guard}    {put(p.name)}None")
                 lines.append(f"{indent}{guard}else:")
-                lines.append(f"{indent}{guard}    _kk = " + ("_v" if plain else f"_k_{p.name}({sub})"))
+                lines.append(f"{indent}{guard}    _kk = " + (v if plain else f"_k_{p.name}({sub})"))
                 lines.append(f"{indent}{guard}    _o = _m_{p.name}.get(_kk)")
                 simple = len(target.pk_props) == 1 and target.pk_props[0].kind == "scalar"
                 if simple:
@@ -190,9 +208,9 @@ class CompiledMapper:
                                             f"_origin_{p.name}"),
                               f"{indent}{guard}        _od[{STATE_KEY!r}] = _st",
                               f"{indent}{guard}        _m_{p.name}[_kk] = _o",
-                              f"{indent}{guard}    _d[{p.name!r}] = _o"]
+                              f"{indent}{guard}    {put(p.name)}_o"]
                 else:
-                    lines.append(f"{indent}{guard}    _d[{p.name!r}] = _o if _o is not None else _s_{p.name}(_kk, session)")
+                    lines.append(f"{indent}{guard}    {put(p.name)}_o if _o is not None else _s_{p.name}(_kk, session)")
         return lines
 
     def _make_hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple], "Session"], list[Any]]:
@@ -202,11 +220,26 @@ class CompiledMapper:
         refs = [p for p, _ in self._field_plan(columns) if p.kind == "reference"]
         plain_key = len(self.pk_names) == 1 and self.converters[self.pk_names[0]] is None
         key_src = "row[0]" if plain_key else "_rowkey(row)"
-        create = ["_obj = _new(_cls)", "_d = _obj.__dict__"]
-        create += self._assign_lines(columns, ns, "", False, 0 if plain_key else None)
-        # no state: only the session, the state is made if something asks (state.py)
-        create += [f"_d[{SESSION_KEY!r}] = session",
-                   "_map[_key] = _obj"]
+        width = len(columns)
+        loader = loader_class(mapper.cls)
+        if loader is not None:
+            ns["_loader"] = loader
+
+        def create(cells: bool) -> list[str]:
+            key = 0 if plain_key else None
+            if loader is not None:
+                # plain stores into a loader instance, then its class becomes
+                # the model's (model.loader_class says why)
+                lines = ["_obj = _new(_loader)"]
+                lines += self._assign_lines(columns, ns, "", False, key, True, cells)
+                lines += [f"_obj.{SESSION_KEY} = session", "_obj.__class__ = _cls"]
+            else:
+                lines = ["_obj = _new(_cls)", "_d = _obj.__dict__"]
+                lines += self._assign_lines(columns, ns, "", False, key, False, cells)
+                lines += [f"_d[{SESSION_KEY!r}] = session"]
+            # no state: only the session, the state is made if something asks (state.py)
+            return lines + ["_map[_key] = _obj"]
+
         lines = ["def hydrate(rows, session, unique=False):",
                  "    _map = session.identity.for_mapper(_mapper)",
                  "    _get = _map.get"]
@@ -215,10 +248,17 @@ class CompiledMapper:
                   "    _append = _out.append"]
         if all(p.target_mapper is not mapper for p in refs):  # type: ignore[attr-defined]
             # rows with distinct keys, none of them in the session yet: no lookups
-            lines += ["    if unique and not _map:",
-                      "        for row in rows:",
-                      f"            _key = {key_src}"]
-            lines += ["            " + line for line in create]
+            # (rows of exactly the hydrated columns: unpacked, not indexed)
+            unpack = ", ".join(f"_c{i}" for i in range(width)) + ("," if width == 1 else "")
+            lines += [f"    if unique and not _map and (not rows or len(rows[0]) == {width}):"]
+            if plain_key:
+                lines += [f"        for {unpack} in rows:",
+                          "            _key = _c0"]
+            else:
+                lines += ["        for row in rows:",
+                          f"            {unpack} = row",
+                          f"            _key = {key_src}"]
+            lines += ["            " + line for line in create(True)]
             lines += ["            _append(_obj)",
                       "        return _out"]
         lines += ["    _maps = {" + ", ".join(f"{p.name!r}: _m_{p.name}" for p in refs) + "}",
@@ -227,7 +267,7 @@ class CompiledMapper:
                   f"        _key = {key_src}",
                   "        _obj = _get(_key)",
                   "        if _obj is None:"]
-        lines += ["            " + line for line in create]
+        lines += ["            " + line for line in create(False)]
         lines += ["        elif id(_obj) not in _fresh:",
                   "            # refreshed once per result, however many rows repeat it",
                   "            _fresh.add(id(_obj))",

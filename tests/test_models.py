@@ -436,6 +436,43 @@ def test_an_untouched_object_from_a_finished_session_joins_the_next_flush(db):
     assert db.execute('SELECT username FROM "users"') == [("grace",)]
 
 
+def test_loaded_objects_are_instances_of_their_model_that_check_and_track_assignments(db):
+    ada = f.UserFactory(username="ada")
+    f.PostFactory(author=ada, title="t")
+    with db.session():
+        post = Post.query().join_with("author").find_one()
+        user = post.author
+        assert (type(post), type(user)) == (Post, User)
+        assert (post.title, user.username, user.id) == ("t", "ada", ada.id)
+        with pytest.raises(ValidationError, match=r"Post\.title must be str"):
+            post.title = 5
+        post.title = "t2"
+        assert activerel.inspect(post).changes == {"title": "t"}
+    assert db.execute('SELECT title FROM "posts"') == [("t2",)]
+
+
+class Slotted(Model, table="slotted"):
+    """A model with a slot of its own: its layout differs from every other
+    model's, so rows load through the instance dict instead of a loader."""
+
+    __slots__ = ("note",)
+    id: Annotated[int, PrimaryKey]
+    name: str
+
+
+def test_a_model_with_slots_of_its_own_loads_and_keeps_its_slots(make_db):
+    from activerel.model import loader_class
+    make_db([Slotted])
+    Slotted(id=1, name="a").persist()
+    assert loader_class(Slotted) is None
+    loaded = Slotted.query().find_one()
+    assert (type(loaded), loaded.id, loaded.name) == (Slotted, 1, "a")
+    loaded.note = "kept"
+    loaded.name = "b"
+    loaded.persist()
+    assert (loaded.note, Slotted.query().find_one().name) == ("kept", "b")
+
+
 def test_inspect_changes_of_a_reference_and_several_fields(db):
     ada, grace = f.UserFactory(username="ada"), f.UserFactory(username="grace")
     p = f.PostFactory(author=ada, title="t")
