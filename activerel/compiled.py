@@ -171,7 +171,7 @@ class CompiledMapper:
             if p.kind == "scalar":
                 conv = self.converters[p.column.name]  # type: ignore[attr-defined]
                 if conv is None:
-                    src = "_key" if key_index == idx[0] else f"{cell(idx[0])}"
+                    src = "_key" if key_index == idx[0] else cell(idx[0])
                     lines.append(f"{indent}{guard}{put(p.name)}{src}")
                 elif conv is bool:
                     # inline: a ternary costs a fraction of a call per row

@@ -115,15 +115,18 @@ def loader_class(cls: type) -> Optional[type]:
     interpreter's fastest path, straight into the instance's inline values),
     then becomes a ``cls`` instance by ``__class__`` assignment: about a
     sixth less work per row on CPython 3.11."""
-    loader = cls.__dict__.get("__ar_loader__", False)
-    if loader is not False:
-        return loader  # type: ignore[no-any-return]
-    loader = type(f"{cls.__name__}Loader", (Record,), {"__slots__": (), "__module__": cls.__module__})
+    known: Any = cls.__dict__.get("__ar_loader__", False)
+    if known is not False:
+        return known
+    made = type(f"{cls.__name__}Loader", (Record,), {"__slots__": (), "__module__": cls.__module__})
+    probe: Any = object.__new__(made)
+    loader: Optional[type] = made
     try:
-        probe = object.__new__(loader)
         probe.__class__ = cls
     except TypeError:
         loader = None
+    else:
+        object.__setattr__(probe, "__class__", made)  # so no __del__ of cls runs on it
     type.__setattr__(cls, "__ar_loader__", loader)
     return loader
 
