@@ -315,7 +315,7 @@ def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tup
     target = prop.target_mapper  # type: ignore[attr-defined]
     pos = [columns.index(c.name) for c in prop.columns]  # type: ignore[attr-defined]
     # a set, not an ordered dict: the target rows come back in key order anyway
-    distinct = set(_stored_keys(rows, pos) if len(pos) > 1 else map(itemgetter(pos[0]), rows))
+    distinct = set(map(itemgetter(*pos), rows))  # values, or tuples for a composite key
     if len(pos) == 1:
         distinct.discard(None)
         values = list(distinct)
