@@ -339,9 +339,7 @@ def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tup
 
 def _stored_keys(rows: list[tuple], pos: list[int]) -> list[Any]:
     """The key columns at ``pos`` of each row as stored: a value, or a tuple
-    for a composite key."""
-    if len(pos) == 1:
-        return list(map(itemgetter(pos[0]), rows))
+    for a composite key (``itemgetter`` of one position gives the value)."""
     return list(map(itemgetter(*pos), rows))
 
 
