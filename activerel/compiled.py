@@ -230,7 +230,9 @@ class CompiledMapper:
             if loader is not None:
                 # plain stores into a loader instance, then its class becomes
                 # the model's (model.loader_class says why)
-                lines = ["_obj = _new(_loader)"]
+                # (calling the class skips object.__new__'s argument checks;
+                # Record has no __init__ to run)
+                lines = ["_obj = _loader()"]
                 lines += self._assign_lines(columns, ns, "", False, key, True, cells)
                 lines += [f"_obj.{SESSION_KEY} = session", "_obj.__class__ = _cls"]
             else:
@@ -258,9 +260,10 @@ class CompiledMapper:
                 lines += ["        for row in rows:",
                           f"            {unpack} = row",
                           f"            _key = {key_src}"]
+            # the map was empty and the keys are distinct: its values are the
+            # objects in row order, no list to append to row by row
             lines += ["            " + line for line in create(True)]
-            lines += ["            _append(_obj)",
-                      "        return _out"]
+            lines += ["        return list(_map.values())"]
         lines += ["    _maps = {" + ", ".join(f"{p.name!r}: _m_{p.name}" for p in refs) + "}",
                   "    _fresh = set()",
                   "    for row in rows:",
