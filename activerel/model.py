@@ -8,10 +8,11 @@ which ``select`` or ``join_with`` would have loaded it, and on the class,
 where ``User.username`` is a column expression for queries."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, ContextManager, Optional, TypeVar
 
 from typing_extensions import Self, dataclass_transform
 
+from .context import current_session
 from .errors import FieldNotLoaded, ReferenceNotLoaded
 from .mapper import Mapper, mapper_of, snake_case
 from .markers import field
@@ -20,6 +21,7 @@ from .state import StateOnDemand, identity_key, state_if_made
 
 if TYPE_CHECKING:
     from .query import Query
+    from .session import Session
 
 M = TypeVar("M", bound="Model")
 
@@ -103,6 +105,15 @@ class Record:
     __slots__ = ("__dict__", "__weakref__")
 
 
+def _own_session() -> ContextManager["Session"]:
+    """The session of an active-record call made outside any ``with
+    db.session():`` block: a new one of the default database, committed when
+    the call ends. (Imported here, per call: the session module imports this
+    one; calls inside a session never get this far.)"""
+    from .session import use_session
+    return use_session()
+
+
 def loader_class(cls: type) -> Optional[type]:
     """A class with ``cls``'s layout and no ``__setattr__`` or field
     descriptors, for hydrating rows of ``cls``; None where ``cls`` adds to
@@ -180,21 +191,30 @@ class Model(Record, metaclass=ModelMeta):
     def persist(self) -> Self:
         """Insert or update this object and every new or changed object it
         reaches, parents first, in one transaction (or the current session's)."""
-        from .session import use_session
-        with use_session() as session:
+        current = current_session()
+        if current is not None:
+            current.persist(self)
+            return self
+        with _own_session() as session:
             session.persist(self)
         return self
 
     def delete(self) -> None:
         """Delete this row and apply every ``on_delete`` action pointing at it."""
-        from .session import use_session
-        with use_session() as session:
+        current = current_session()
+        if current is not None:
+            current.delete(self)
+            return
+        with _own_session() as session:
             session.delete(self)
 
     def reload(self) -> Self:
         """Re-read this object's row; unsaved changes are kept."""
-        from .session import use_session
-        with use_session() as session:
+        current = current_session()
+        if current is not None:
+            current.reload(self)
+            return self
+        with _own_session() as session:
             session.reload(self)
         return self
 
@@ -202,11 +222,10 @@ class Model(Record, metaclass=ModelMeta):
     def get(cls, pk: Any) -> Self:
         """The object with primary key ``pk`` (a tuple for a composite key);
         served from the session's identity map when already loaded."""
-        from . import session as sessions
-        current = sessions.current_session()
+        current = current_session()
         if current is not None:  # the common case inside db.session(): no context manager
             return current.get(cls, pk)
-        with sessions.use_session() as session:
+        with _own_session() as session:
             return session.get(cls, pk)
 
     @classmethod

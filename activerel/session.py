@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 from .compiled import compiled, flat_key
+from .context import _current, current_session
 from .errors import ActiverelError, NotFound, ValidationError
 from .gcpause import gc_paused
 from .identity import IdentityMap
@@ -24,15 +24,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 log = logging.getLogger("activerel.sql")
-_current: ContextVar[Optional["Session"]] = ContextVar("activerel_session", default=None)
-
-
-def current_session() -> Optional["Session"]:
-    """The innermost active session of this context, if any."""
-    s = _current.get()
-    return s if s is not None and s.active else None
-
-
 @contextmanager
 def use_session(db: Optional["Database"] = None) -> Iterator["Session"]:
     """The current session (of ``db``, when given), else a new one that commits
@@ -227,10 +218,12 @@ class Session:
         if obj is not None and ((st := state_if_made(obj)) is None or st.stub_of is None):
             return obj  # type: ignore[no-any-return]
         self.flush()
-        found = self.load_keys(mapper, [key])
-        if not found:
+        c = compiled(mapper, self.dialect)
+        columns = c.select_columns()
+        rows = self.fetch(c.select_by_key_sql(columns, 1), c.key_params(key))
+        if not rows:
             raise NotFound(f"{mapper.name} with primary key {pk!r} does not exist")
-        return found[0]  # type: ignore[no-any-return]
+        return c.hydrator(columns)(rows, self, True)[0]  # type: ignore[no-any-return]
 
     def normalize_key(self, mapper: Any, pk: Any) -> Any:
         if type(pk) in (int, str):  # the common case
