@@ -49,6 +49,10 @@ class CompiledMapper:
         self._all_columns: Optional[tuple[str, ...]] = None
         self.pk_names = [c.name for c in mapper.pk_columns]
         self.prop_values = {p.name: self._make_prop_values(p) for p in list(mapper.scalars) + list(mapper.references)}
+        #: field -> its place in an UPDATE's SET list (scalars, then references)
+        self.field_order = {name: i for i, name in enumerate(self.prop_values)}
+        self.pk_fields = frozenset(p.name for p in mapper.pk_props)
+        self._update_params: dict[tuple[str, ...], Callable[[Any], tuple]] = {}
         self.key_params = self._make_key_params()
         self.row_key = self._make_row_key()
 
@@ -435,6 +439,43 @@ class CompiledMapper:
         return self._cached(("select_key", columns, count), lambda: (
             self.dialect.query_class.from_(t).select(*[t.field(c) for c in columns])
             .where(self.key_criterion(count)).get_sql()), always=count == 1)
+
+    def changed_fields(self, changed: dict[str, Any]) -> tuple[str, ...]:
+        """The fields an UPDATE writes for an object's recorded changes
+        (``state.dirty``), in the mapping's order, so objects with the same
+        changes share one statement."""
+        order = self.field_order
+        if len(changed) == 1:
+            for name in changed:
+                return (name,) if name in order else ()
+        names = [n for n in changed if n in order]
+        names.sort(key=order.__getitem__)
+        return tuple(names)
+
+    def update_columns(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        props = self.mapper.props
+        return tuple(col.name for n in names for col in props[n].columns)  # type: ignore[attr-defined]
+
+    def update_params(self, names: tuple[str, ...]) -> Callable[[Any], tuple]:
+        """obj -> the parameters of ``update_sql(update_columns(names))``: the
+        fields' column values, then the object's key as stored."""
+        make = self._update_params.get(names)
+        if make is None:
+            getters = [self.prop_values[n] for n in names]
+            key_params = self.key_params
+            if len(getters) == 1:
+                get = getters[0]
+
+                def make(obj: Any) -> tuple:
+                    return get(obj) + key_params(obj._ar_state.key)  # type: ignore[no-any-return]
+            else:
+                def make(obj: Any) -> tuple:
+                    row: tuple = ()
+                    for get in getters:
+                        row += get(obj)
+                    return row + key_params(obj._ar_state.key)  # type: ignore[no-any-return]
+            self._update_params[names] = make
+        return make
 
     def update_sql(self, columns: tuple[str, ...]) -> str:
         def build() -> str:

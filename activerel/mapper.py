@@ -169,6 +169,8 @@ class Mapper:
         self.scalars: list[ScalarProp] = []
         self.references: list[ReferenceProp] = []
         self.backrefs: list[BackRefProp] = []
+        #: the back references' names, set on resolution (the fields that may hold lists)
+        self.backref_names: tuple[str, ...] = ()
         self.pk_props: list[Union[ScalarProp, ReferenceProp]] = []
         self.columns: list[Column] = []
         self.pk_columns: list[Column] = []
@@ -468,6 +470,7 @@ class Mapper:
                 for other in back.target_mapper.backrefs:
                     if other.via is back.via and other.target is self.cls and other is not back:
                         back.via_inverse = other
+        self.backref_names = tuple(b.name for b in self.backrefs)
         from .codegen import install
         install(self)
         self.resolved = True

@@ -29,9 +29,16 @@ class UndoLog:
             return
         st = obj._ar_state
         d = obj.__dict__
-        lists = {name: (v, list(v), v.baseline) for name, v in d.items() if isinstance(v, RelationList)}
-        self._saved[oid] = (obj, st.status, st.key, st.session, dict(st.dirty) if st.dirty else None,
-                            dict(st.baseline) if st.baseline else None, st.stub_of, dict(d), lists)
+        lists = None
+        for name in type(obj).__ar_mapper__.backref_names:  # only back references hold lists
+            v = d.get(name)
+            if v is not None and isinstance(v, RelationList):
+                if lists is None:
+                    lists = {}
+                lists[name] = (v, list(v), v.baseline)
+        # (dict.copy, not dict(): it copies a split-table instance dict whole)
+        self._saved[oid] = (obj, st.status, st.key, st.session, st.dirty.copy() if st.dirty else None,
+                            st.baseline.copy() if st.baseline else None, st.stub_of, d.copy(), lists)
 
     def save_new(self, objs: list[Any]) -> None:
         """Snapshot new objects that a flush (one without deletes) will only give
@@ -79,7 +86,7 @@ class UndoLog:
             od = obj.__dict__
             od.clear()
             od.update(d)
-            for name, (lst, items, base) in lists.items():
+            for name, (lst, items, base) in (lists or {}).items():
                 if items is not None:
                     lst[:] = items
                 lst.baseline = base

@@ -51,7 +51,8 @@ class UnitOfWork:
     def flush(self) -> None:
         s = self.session
         roots = list(s.to_persist.values())
-        roots += [o for o in s.dirty.values() if o._ar_state.dirty and o._ar_state.status == PERSISTENT]
+        roots += [o for o in s.dirty.values()
+                  if (st := o._ar_state).dirty and st.status == PERSISTENT]
         deletes = list(s.to_delete.values())
         self.walk(roots)
         new, dirty = [], []
@@ -500,26 +501,19 @@ class UnitOfWork:
     def update(self, dirty: list[Any]) -> None:
         groups: dict[tuple[Any, tuple[str, ...]], list[Any]] = {}
         rekeyed = []
+        dialect = self.dialect
         for obj in dirty:
-            mapper = _mapper(obj)
-            names = tuple(p.name for p in list(mapper.scalars) + list(mapper.references)
-                          if p.name in obj._ar_state.dirty)
+            c = compiled(_mapper(obj), dialect)
+            names = c.changed_fields(obj._ar_state.dirty)
             if not names:
                 continue
-            if any(mapper.props[n].primary_key for n in names):  # type: ignore[attr-defined]
+            if not c.pk_fields.isdisjoint(names):
                 rekeyed.append(obj)
-            groups.setdefault((mapper, names), []).append(obj)
-        for (mapper, names), objs in groups.items():
-            c = compiled(mapper, self.dialect)
-            columns = tuple(col.name for n in names for col in mapper.props[n].columns)  # type: ignore[attr-defined]
+            groups.setdefault((c, names), []).append(obj)
+        for (c, names), objs in groups.items():
+            columns = c.update_columns(names)
             sql = c.update_sql(columns)
-            getters = [c.prop_values[n] for n in names]
-            rows = []
-            for o in objs:
-                row: tuple = ()
-                for g in getters:
-                    row += g(o)
-                rows.append(row + c.key_params(o._ar_state.key))
+            rows = list(map(c.update_params(names), objs))
             if len(rows) == 1:
                 self.session.execute(sql, rows[0])
             elif (self.dialect.batch_updates and len(c.pk_names) == 1

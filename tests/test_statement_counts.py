@@ -264,3 +264,22 @@ def test_cascading_delete_past_the_parameter_limit(db, sql_log):
     assert db.execute('SELECT title, author_id, reviewer_id FROM "posts"', ()) == [
         ("kept", 2, None)]
     assert count(db, "comments") == 0
+
+
+def test_objects_changed_in_different_orders_share_one_update(db, sql_log):
+    """The changed fields, not the order they were assigned in, pick the
+    statement: two posts with the same two changes cost one UPDATE."""
+    author, reviewer = User(username="author"), User(username="reviewer")
+    first = Post(author=author, title="first")
+    second = Post(author=author, title="second")
+    db.persist(first, second, reviewer)
+    first.title = "first, edited"
+    first.reviewer = reviewer
+    second.reviewer = reviewer
+    second.title = "second, edited"
+    sql_log.clear()
+    db.persist(first, second)
+    assert sql_log.count("UPDATE") == 1 and sql_log.count("INSERT") == 0
+    assert db.execute('SELECT id, title, reviewer_id FROM "posts" ORDER BY id') == [
+        (first.id, "first, edited", reviewer.id), (second.id, "second, edited", reviewer.id)]
+    assert not inspect(first).is_dirty and not inspect(second).is_dirty
