@@ -204,14 +204,26 @@ class CompiledMapper:
                     # the stub inline: its key field, state and identity-map entry
                     ns[f"_tc_{p.name}"] = target.cls
                     ns[f"_origin_{p.name}"] = (self.mapper.name, p.name)
+                    pad = f"{indent}{guard}        "
+                    state = state_source(pad, "_st", "1", "_kk", "session", f"_origin_{p.name}")
+                    stub_loader = loader_class(target.cls)
+                    if stub_loader is not None:
+                        # through the target's loader class, as rows are (loader_class)
+                        ns[f"_tl_{p.name}"] = stub_loader
+                        made = [f"{pad}_o = _tl_{p.name}()",
+                                f"{pad}_o.{target.pk_props[0].name} = _kk",
+                                *state,
+                                f"{pad}_o.{STATE_KEY} = _st",
+                                f"{pad}_o.__class__ = _tc_{p.name}"]
+                    else:
+                        made = [f"{pad}_o = _new(_tc_{p.name})",
+                                f"{pad}_od = _o.__dict__",
+                                f"{pad}_od[{target.pk_props[0].name!r}] = _kk",
+                                *state,
+                                f"{pad}_od[{STATE_KEY!r}] = _st"]
                     lines += [f"{indent}{guard}    if _o is None:",
-                              f"{indent}{guard}        _o = _new(_tc_{p.name})",
-                              f"{indent}{guard}        _od = _o.__dict__",
-                              f"{indent}{guard}        _od[{target.pk_props[0].name!r}] = _kk",
-                              *state_source(f"{indent}{guard}        ", "_st", "1", "_kk", "session",
-                                            f"_origin_{p.name}"),
-                              f"{indent}{guard}        _od[{STATE_KEY!r}] = _st",
-                              f"{indent}{guard}        _m_{p.name}[_kk] = _o",
+                              *made,
+                              f"{pad}_m_{p.name}[_kk] = _o",
                               f"{indent}{guard}    {put(p.name)}_o"]
                 else:
                     lines.append(f"{indent}{guard}    {put(p.name)}_o if _o is not None else _s_{p.name}(_kk, session)")
