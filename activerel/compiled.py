@@ -479,13 +479,13 @@ class CompiledMapper:
                 get = getters[0]
 
                 def make(obj: Any) -> tuple:
-                    return get(obj) + key_params(obj._ar_state.key)  # type: ignore[no-any-return]
+                    return get(obj) + key_params(obj._ar_state.key)
             else:
                 def make(obj: Any) -> tuple:
                     row: tuple = ()
                     for get in getters:
                         row += get(obj)
-                    return row + key_params(obj._ar_state.key)  # type: ignore[no-any-return]
+                    return row + key_params(obj._ar_state.key)
             self._update_params[names] = make
         return make
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 log = logging.getLogger("activerel.sql")
+
+
 @contextmanager
 def use_session(db: Optional["Database"] = None) -> Iterator["Session"]:
     """The current session (of ``db``, when given), else a new one that commits

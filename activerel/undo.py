@@ -37,7 +37,8 @@ class UndoLog:
                     lists = {}
                 lists[name] = (v, list(v), v.baseline)
         # (dict.copy, not dict(): it copies a split-table instance dict whole)
-        self._saved[oid] = (obj, st.status, st.key, st.session, st.dirty.copy() if st.dirty else None,
+        self._saved[oid] = (obj, st.status, st.key, st.session,
+                            st.dirty.copy() if st.dirty else None,
                             st.baseline.copy() if st.baseline else None, st.stub_of, d.copy(), lists)
 
     def save_new(self, objs: list[Any]) -> None:
