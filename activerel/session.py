@@ -220,12 +220,10 @@ class Session:
         if obj is not None and ((st := state_if_made(obj)) is None or st.stub_of is None):
             return obj  # type: ignore[no-any-return]
         self.flush()
-        c = compiled(mapper, self.dialect)
-        columns = c.select_columns()
-        rows = self.fetch(c.select_by_key_sql(columns, 1), c.key_params(key))
-        if not rows:
+        found = self.load_key(mapper, key)
+        if found is None:
             raise NotFound(f"{mapper.name} with primary key {pk!r} does not exist")
-        return c.hydrator(columns)(rows, self, True)[0]  # type: ignore[no-any-return]
+        return found  # type: ignore[no-any-return]
 
     def normalize_key(self, mapper: Any, pk: Any) -> Any:
         if type(pk) in (int, str):  # the common case
@@ -251,22 +249,13 @@ class Session:
         mapper.check_key(key)
         return key
 
-    def load_keys(self, mapper: Any, keys: Sequence[Any]) -> list[Any]:
-        """Load (or refresh) the rows with these keys, in chunks."""
+    def load_key(self, mapper: Any, key: Any) -> Optional[Any]:
+        """Load (or refresh) the row with identity key ``key`` by the cached
+        one-key SELECT; None if there is no such row."""
         c = compiled(mapper, self.dialect)
         columns = c.select_columns()
-        hydrate = c.hydrator(columns)
-        width = len(c.pk_names)
-        step = max(1, self.dialect.param_limit // width)
-        out: list[Any] = []
-        for i in range(0, len(keys), step):
-            chunk = keys[i:i + step]
-            params: list[Any] = []
-            for k in chunk:
-                params.extend(c.key_params(k))
-            rows = self.fetch(c.select_by_key_sql(columns, len(chunk)), params)
-            out.extend(hydrate(rows, self, True))
-        return out
+        rows = self.fetch(c.select_by_key_sql(columns, 1), c.key_params(key))
+        return c.hydrator(columns)(rows, self, True)[0] if rows else None
 
     def reload(self, obj: Any) -> None:
         st = _state(obj)
@@ -280,7 +269,7 @@ class Session:
             st.session = self
         elif current is not obj:
             raise ActiverelError(f"{obj!r}: another object holds this row in the session")
-        if not self.load_keys(mapper, [st.key]):
+        if self.load_key(mapper, st.key) is None:
             raise NotFound(f"{mapper.name} with primary key {st.key!r} no longer exists")
 
     def query(self, cls: type[T]) -> "Query[T]":
