@@ -259,11 +259,8 @@ class CompiledMapper:
             return lines + ["_map[_key] = _obj"]
 
         lines = ["def hydrate(rows, session, unique=False):",
-                 "    _map = session.identity.for_mapper(_mapper)",
-                 "    _get = _map.get"]
+                 "    _map = session.identity.for_mapper(_mapper)"]
         lines += [f"    _m_{p.name} = session.identity.for_mapper(_tm_{p.name})" for p in refs]
-        lines += ["    _out = []",
-                  "    _append = _out.append"]
         if all(p.target_mapper is not mapper for p in refs):  # type: ignore[attr-defined]
             # rows with distinct keys, none of them in the session yet: no lookups
             # (rows of exactly the hydrated columns: unpacked, not indexed)
@@ -280,7 +277,11 @@ class CompiledMapper:
             # objects in row order, no list to append to row by row
             lines += ["            " + line for line in create(True)]
             lines += ["        return list(_map.values())"]
-        lines += ["    _maps = {" + ", ".join(f"{p.name!r}: _m_{p.name}" for p in refs) + "}",
+        # the general path: lookups, a list to append to, refreshes
+        lines += ["    _get = _map.get",
+                  "    _out = []",
+                  "    _append = _out.append",
+                  "    _maps = {" + ", ".join(f"{p.name!r}: _m_{p.name}" for p in refs) + "}",
                   "    _fresh = set()",
                   "    for row in rows:",
                   f"        _key = {key_src}",
