@@ -1,16 +1,19 @@
 """activerel: an active-record ORM for graphs of related objects, with an
-identity map and a unit of work. See ``docs/`` and the README."""
+identity map and a unit of work. See ``docs/`` and the README.
+
+Public names only; the layers behind them are described in
+docs/architecture.md."""
 from __future__ import annotations
 
 from .database import Database
 from .errors import (ActiverelError, ConfigurationError, FieldNotLoaded, IntegrityError,
                      ModelDefinitionError, NotFound, QueryError, ReferenceNotLoaded,
                      ValidationError)
-from .markers import AutoIncrement, BackReference, Index, PrimaryKey, Reference, Unique, field
+from .mapping.markers import AutoIncrement, BackReference, Index, PrimaryKey, Reference, Unique, field
 from .model import Model
 from .query import Query
 from .session import Session
-from .state import ObjectState, inspect
+from .instance.state import ObjectState, inspect
 
 __version__ = "0.1.0"
 

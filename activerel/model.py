@@ -5,23 +5,27 @@ creation, registers the class, and puts a descriptor in place of every
 field. Field values live in the instance ``__dict__`` (plain attribute reads
 at full speed); the descriptor only runs when a value is *absent*, to say
 which ``select`` or ``join_with`` would have loaded it, and on the class,
-where ``User.username`` is a column expression for queries."""
+where ``User.username`` is a column expression for queries.
+
+The top layer with :mod:`activerel.database`: it wires the mapper to the
+generated instance code (``on_resolved=install``). Imports
+:mod:`activerel.query`, :mod:`activerel.session` and everything below."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, ContextManager, Optional, TypeVar
+from typing import Any, ClassVar, Optional, TypeVar
 
 from typing_extensions import Self, dataclass_transform
 
-from .context import current_session
-from .errors import FieldNotLoaded, ReferenceNotLoaded
-from .mapper import Mapper, mapper_of, snake_case
-from .markers import field
-from .registry import registry
-from .state import StateOnDemand, identity_key, state_if_made
-
-if TYPE_CHECKING:
-    from .query import Query
-    from .session import Session
+from .errors import FieldNotLoaded, ModelDefinitionError, ReferenceNotLoaded
+from .instance.instrument import Record, install
+from .instance.state import StateOnDemand, identity_key, state_if_made
+from .mapping.mapper import Mapper, mapper_of, snake_case
+from .mapping.markers import field
+from .mapping.properties import BackRefProp
+from .mapping.registry import registry
+from .query import Query
+from .session import current_session, use_session
+from .sql.expressions import expression_for
 
 M = TypeVar("M", bound="Model")
 
@@ -41,7 +45,6 @@ class FieldAttr:
         if obj is None:
             expr = self._expr
             if expr is None:
-                from .expressions import expression_for
                 expr = self._expr = expression_for(mapper_of(self.owner).props[self.name])
             return expr
         raise _not_loaded(obj, self.name)
@@ -58,7 +61,7 @@ def _not_loaded(obj: Any, name: str) -> FieldNotLoaded:
             f"{origin}.{ref}, with only its key set; add .join_with(\"{ref}\") to the "
             f"{origin} query to load it")
     prop = mapper.props.get(name)
-    if prop is not None and prop.kind == "backref":
+    if isinstance(prop, BackRefProp):
         return ReferenceNotLoaded(
             f"{model}.{name} is not loaded: add .join_with(\"{name}\") to the {model} query "
             "to load it (activerel never queries implicitly)")
@@ -82,64 +85,15 @@ class ModelMeta(type):
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         for base in bases:
             if isinstance(base, ModelMeta) and base is not Model:
-                from .errors import ModelDefinitionError
                 raise ModelDefinitionError(
                     f"{name}: model inheritance is not supported; derive from Model directly")
-        cls.__ar_mapper__ = Mapper(cls, table or snake_case(name), annotations, defaults)  # type: ignore[attr-defined]
+        cls.__ar_mapper__ = Mapper(cls, table or snake_case(name), annotations, defaults,  # type: ignore[attr-defined]
+                                   on_resolved=install)
         for fname in annotations:
             if not fname.startswith("_"):
                 setattr(cls, fname, FieldAttr(cls, fname))
-        registry.register(cls)  # type: ignore[arg-type]
+        registry.register(cls)
         return cls
-
-    def __init__(cls, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
-                 table: Optional[str] = None, **kwargs: Any) -> None:
-        super().__init__(name, bases, namespace, **kwargs)
-
-
-class Record:
-    """The instance layout every model shares (an instance ``__dict__`` and a
-    weak-reference slot), without the model's ``__setattr__``: the base of
-    the loader classes hydration goes through (:func:`loader_class`)."""
-
-    __slots__ = ("__dict__", "__weakref__")
-
-
-def _own_session() -> ContextManager["Session"]:
-    """The session of an active-record call made outside any ``with
-    db.session():`` block: a new one of the default database, committed when
-    the call ends. (Imported here, per call: the session module imports this
-    one; calls inside a session never get this far.)"""
-    from .session import use_session
-    return use_session()
-
-
-def loader_class(cls: type) -> Optional[type]:
-    """A class with ``cls``'s layout and no ``__setattr__`` or field
-    descriptors, for hydrating rows of ``cls``; None where ``cls`` adds to
-    the shared layout (slots of its own).
-
-    A loaded row's values must land in a fresh instance. Through ``cls``,
-    every store would pass the change-tracking ``__setattr__``, so hydrators
-    used to write into ``obj.__dict__``, which costs the dictionary's
-    creation up front. A loader instance takes plain attribute stores (the
-    interpreter's fastest path, straight into the instance's inline values),
-    then becomes a ``cls`` instance by ``__class__`` assignment: about a
-    sixth less work per row on CPython 3.11."""
-    known: Any = cls.__dict__.get("__ar_loader__", False)
-    if known is not False:
-        return known
-    made = type(f"{cls.__name__}Loader", (Record,), {"__slots__": (), "__module__": cls.__module__})
-    probe: Any = object.__new__(made)
-    loader: Optional[type] = made
-    try:
-        probe.__class__ = cls
-    except TypeError:
-        loader = None
-    else:
-        object.__setattr__(probe, "__class__", made)  # so no __del__ of cls runs on it
-    type.__setattr__(cls, "__ar_loader__", loader)
-    return loader
 
 
 @dataclass_transform(kw_only_default=True, field_specifiers=(field,))
@@ -195,7 +149,7 @@ class Model(Record, metaclass=ModelMeta):
         if current is not None:
             current.persist(self)
             return self
-        with _own_session() as session:
+        with use_session() as session:
             session.persist(self)
         return self
 
@@ -205,7 +159,7 @@ class Model(Record, metaclass=ModelMeta):
         if current is not None:
             current.delete(self)
             return
-        with _own_session() as session:
+        with use_session() as session:
             session.delete(self)
 
     def reload(self) -> Self:
@@ -214,7 +168,7 @@ class Model(Record, metaclass=ModelMeta):
         if current is not None:
             current.reload(self)
             return self
-        with _own_session() as session:
+        with use_session() as session:
             session.reload(self)
         return self
 
@@ -225,11 +179,10 @@ class Model(Record, metaclass=ModelMeta):
         current = current_session()
         if current is not None:  # the common case inside db.session(): no context manager
             return current.get(cls, pk)
-        with _own_session() as session:
+        with use_session() as session:
             return session.get(cls, pk)
 
     @classmethod
     def query(cls) -> "Query[Self]":
         """A query over this model."""
-        from .query import Query
         return Query(cls)

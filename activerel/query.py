@@ -1,25 +1,31 @@
 """``Query[T]``: an immutable builder (every call returns a new query, as
 PyPika's builders do) and its terminals. Queries run in the current session
-(flushing its pending changes first), or in a session of their own."""
+(flushing its pending changes first), or in a session of their own.
+
+Called by the model and the database facade. Imports :mod:`activerel.session`,
+:mod:`activerel.loading`, :mod:`activerel.unitofwork` (bulk deletes and
+updates), :mod:`activerel.sql` and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, Iterator, Optional, Sequence, TypeVar, Union
+from dataclasses import replace
+from typing import Any, Generic, Iterator, Optional, Sequence, TypeVar, Union
 
-from pypika import Order
+from pypika import Table
 from pypika.functions import Count
 from pypika.terms import Star
 
-from .compiled import CompiledMapper, compiled
-from .gcpause import gc_paused
+from ._util.gcpause import gc_paused
 from .errors import NotFound, QueryError, ValidationError
-from .expressions import Compiler, Condition, FieldExpr
-from .loading import (Join, add_path, get_path, hydrate, inner_conditions, merge_joins, needed_fields,
-                      set_path)
-from .mapper import Mapper, mapper_of
-
-if TYPE_CHECKING:
-    from .database import Database
-    from .session import Session
+from .loading.joins import Join, add_path, get_path, inner_conditions, merge_joins, needed_fields, set_path
+from .loading.strategies import hydrate
+from .mapping.mapper import Mapper, mapper_of
+from .mapping.properties import BackRefProp, ReferenceProp
+from .session import Session, SessionFactory, use_session
+from .sql.expressions import Compiler, Condition, FieldExpr
+from .sql.select import order_terms
+from .sql.values import ValueCodec, codec
+from .unitofwork.bulk import patch_rows
+from .unitofwork.cascade import delete_keys, delete_where
 
 T = TypeVar("T")
 
@@ -31,8 +37,8 @@ class Query(Generic[T]):
     __slots__ = ("_cls", "_mapper", "_db", "_session", "_where", "_order", "_limit", "_offset",
                  "_fields", "_joins")
 
-    def __init__(self, cls: type[T], db: Optional["Database"] = None,
-                 session: Optional["Session"] = None) -> None:
+    def __init__(self, cls: type[T], db: Optional[SessionFactory] = None,
+                 session: Optional[Session] = None) -> None:
         self._cls = cls
         self._mapper: Mapper = mapper_of(cls)
         self._db = db
@@ -75,7 +81,7 @@ class Query(Generic[T]):
         if prop is None:
             raise QueryError(f"{what}(): {mapper.name} has no field {name!r}; its fields are "
                              f"{', '.join(mapper.props)}")
-        if prop.kind == "backref":
+        if isinstance(prop, BackRefProp):
             raise QueryError(f"{what}(): {mapper.name}.{name} is a back reference, not a column")
         return prop
 
@@ -112,7 +118,7 @@ class Query(Generic[T]):
         for f in fields:
             head = f.split(".", 1)[0]
             prop = self._mapper.props.get(head)
-            if prop is not None and prop.kind != "scalar" and ("." in f or prop.kind == "backref"):
+            if isinstance(prop, (ReferenceProp, BackRefProp)) and ("." in f or isinstance(prop, BackRefProp)):
                 joins = add_path(joins, self._mapper, f, False)
             else:
                 self._column_prop(f, "select")
@@ -148,21 +154,20 @@ class Query(Generic[T]):
         return self._copy(_joins=joins)
 
     # -- compiling -----------------------------------------------------------------
-    def _compiled(self, session: "Session") -> CompiledMapper:
-        return compiled(self._mapper, session.dialect)
+    def _codec(self, session: Session) -> ValueCodec:
+        return codec(self._mapper, session.dialect)
 
     def _conditions(self) -> list[Condition]:
         return list(self._where) + inner_conditions(self._mapper, self._joins)
 
-    def _compiler(self, c: CompiledMapper) -> Compiler:
+    def _compiler(self, c: ValueCodec) -> Compiler:
         """A compiler whose root table is aliased when a condition correlates a
         subquery with it (so the SQL names the outer row unambiguously)."""
         if any(cond.needs_alias for cond in self._conditions()):
-            from pypika import Table
-            return Compiler(c, Table(self._mapper.table).as_("_ar0"))
-        return Compiler(c)
+            return Compiler(self._mapper, c.dialect, Table(self._mapper.table).as_("_ar0"))
+        return Compiler(self._mapper, c.dialect)
 
-    def _base(self, c: CompiledMapper, select: Sequence[str], comp: Compiler,
+    def _base(self, c: ValueCodec, select: Sequence[Any], comp: Compiler,
               ordered: bool = True, paged: bool = True) -> Any:
         t = comp.table(self._mapper)
         q = c.dialect.query_class.from_(t).select(
@@ -170,28 +175,23 @@ class Query(Generic[T]):
         for cond in self._conditions():
             q = q.where(cond.compile(comp))
         if ordered:
-            for name, desc in self._order:
-                for col in self._mapper.props[name].columns:  # type: ignore[attr-defined]
-                    q = q.orderby(t.field(col.name), order=Order.desc if desc else Order.asc)
-            if not any(n in [p.name for p in self._mapper.pk_props] for n, _ in self._order):
-                for name in c.pk_names:
-                    q = q.orderby(t.field(name))
+            for term, direction in order_terms(self._mapper, t, self._order, c.pk_names):
+                q = q.orderby(term, order=direction)
         if paged:
             if self._limit is not None:
                 q = q.limit(self._limit)
             if self._offset is not None:
                 if self._limit is None:
-                    q = q.limit(c.dialect_no_limit() if hasattr(c, "dialect_no_limit") else 2 ** 62)
+                    q = q.limit(c.dialect.limit_max)
                 q = q.offset(self._offset)
         return q
 
     def _run(self, fn: Any) -> Any:
-        from .session import use_session
         if self._session is not None and self._session.active:
-            self._session.db.serving(self._cls)
+            self._session.catalog.serving(self._cls)
             return fn(self._session)
         with use_session(self._db) as s:
-            s.db.serving(self._cls)
+            s.catalog.serving(self._cls)
             return fn(s)
 
     # -- terminals -----------------------------------------------------------------
@@ -202,9 +202,9 @@ class Query(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         return iter(self.find())
 
-    def _find(self, s: "Session", limit: Optional[int] = None) -> list[Any]:
+    def _find(self, s: Session, limit: Optional[int] = None) -> list[Any]:
         s.flush()
-        c = self._compiled(s)
+        c = self._codec(s)
         columns = c.select_columns(needed_fields(self._mapper, self._fields, self._joins))
         comp = self._compiler(c)
         q = self if limit is None else self._copy(_limit=limit)
@@ -230,9 +230,9 @@ class Query(Generic[T]):
 
     def count(self) -> int:
         """How many rows match (limit and skip apply)."""
-        def run(s: "Session") -> int:
+        def run(s: Session) -> int:
             s.flush()
-            c = self._compiled(s)
+            c = self._codec(s)
             comp = self._compiler(c)
             if self._limit is None and self._offset is None:
                 sql = self._base(c, [Count(Star())], comp, ordered=False).get_sql()
@@ -243,9 +243,9 @@ class Query(Generic[T]):
         return self._run(run)  # type: ignore[no-any-return]
 
     def exists(self) -> bool:
-        def run(s: "Session") -> bool:
+        def run(s: Session) -> bool:
             s.flush()
-            c = self._compiled(s)
+            c = self._codec(s)
             comp = self._compiler(c)
             if self._limit == 0:
                 return False
@@ -256,9 +256,9 @@ class Query(Generic[T]):
 
     def ids(self) -> list[Any]:
         """The primary keys of the matching rows, in query order."""
-        def run(s: "Session") -> list[Any]:
+        def run(s: Session) -> list[Any]:
             s.flush()
-            c = self._compiled(s)
+            c = self._codec(s)
             comp = self._compiler(c)
             sql = self._base(c, c.pk_names, comp).get_sql()
             return [c.row_key(r) for r in s.fetch(sql, comp.params)]
@@ -267,9 +267,7 @@ class Query(Generic[T]):
     def delete_many(self) -> int:
         """Delete every matching row, applying the same referential actions as
         ``delete()``; loaded objects are marked deleted. Returns the row count."""
-        from .referential import delete_keys, delete_where
-
-        def run(s: "Session") -> int:
+        def run(s: Session) -> int:
             s.flush()
             if self._limit is None and self._offset is None and not self._joins:
                 done = delete_where(s, self._mapper, self._where)
@@ -293,59 +291,19 @@ class Query(Generic[T]):
         for prop in props:
             if prop.primary_key:
                 raise QueryError(f"patch_many() cannot change the primary key {mapper.name}.{prop.name}")
-        from .codegen import _make_check
         for prop in props:
-            if not _make_check(prop)(values[prop.name]):
+            if not prop.check(values[prop.name]):
                 raise ValidationError(
                     f"{mapper.name}.{prop.name} cannot be set to {values[prop.name]!r}")
 
-        def run(s: "Session") -> int:
+        def run(s: Session) -> int:
             s.flush()
-            c = self._compiled(s)
-            imap = s.identity.for_mapper(mapper)
             # relation filters and inner joins select the rows first, then
             # update them by key; plain conditions go straight into the UPDATE
             by_keys = any(cond.needs_alias for cond in self._conditions())
             query = self if self._session is s else self._copy(_session=s)
-            keys = query.ids() if (by_keys or imap) else None
-            comp = Compiler(c)
-            q = c.dialect.query_class.update(c.table)
-            for prop in props:
-                holder = _Holder(values[prop.name])
-                for col, v in zip(prop.columns, c.prop_values[prop.name](holder)):
-                    q = q.set(c.table.field(col.name), comp.param(v))
-            set_params = list(comp.params)
-            comp.params.clear()
-            if by_keys:
-                count = 0
-                width = len(c.pk_names)
-                step = max(1, (c.dialect.param_limit - len(set_params)) // width)
-                for i in range(0, len(keys or ()), step):
-                    chunk = keys[i:i + step]  # type: ignore[index]
-                    params = list(set_params)
-                    for k in chunk:
-                        params.extend(c.key_params(k))
-                    cur = s.execute(q.where(c.key_criterion(len(chunk))).get_sql(), params)
-                    count += max(cur.rowcount, 0)
-            else:
-                for cond in self._where:
-                    q = q.where(cond.compile(comp))
-                cur = s.execute(q.get_sql(), set_params + comp.params)
-                count = max(cur.rowcount, 0)
-            if keys:
-                for k in keys:
-                    obj = imap.get(k)
-                    if obj is None:
-                        continue
-                    s.undo.save(obj)
-                    st = obj._ar_state
-                    d = obj.__dict__
-                    for prop in props:
-                        if st.dirty and prop.name in st.dirty:
-                            st.dirty[prop.name] = values[prop.name]
-                        else:
-                            d[prop.name] = values[prop.name]
-            return count
+            keys = query.ids() if (by_keys or s.identity.maps.get(mapper)) else None
+            return patch_rows(s, mapper, props, values, self._where, keys, by_keys)
         return self._run(run)  # type: ignore[no-any-return]
 
 
@@ -386,7 +344,6 @@ class JoinQuery(Generic[T]):
         return get_path(self._origin._current_joins(), self._path)
 
     def _edit(self, **changes: Any) -> "JoinQuery[T]":
-        from dataclasses import replace
         joins = set_path(self._origin._current_joins(), self._path, replace(self._join(), **changes))
         q = object.__new__(JoinQuery)
         q._origin = self._origin._with_joins(joins)
@@ -422,7 +379,7 @@ class JoinQuery(Generic[T]):
         for name in self._path[:-1]:
             parent = parent.props[name].target_mapper  # type: ignore[attr-defined]
         prop = parent.props[self._path[-1]]
-        if prop.kind == "reference" or not prop.many:  # type: ignore[attr-defined]
+        if not isinstance(prop, BackRefProp) or not prop.many:
             raise QueryError(f"{what}() pages a to-many relation per parent row; "
                              f"{parent.name}.{prop.name} is to-one")
 
@@ -445,24 +402,3 @@ class JoinQuery(Generic[T]):
     def end(self) -> Any:
         """Back to the query (or outer join) this join was opened from."""
         return self._origin
-
-
-class _Holder:
-    """Stands in for an object so the per-field value getters can adapt a value."""
-
-    __slots__ = ("__dict__",)
-
-    def __init__(self, value: Any) -> None:
-        self.__dict__ = _AnyKey(value)
-
-
-class _AnyKey(dict):  # type: ignore[type-arg]
-    def __init__(self, value: Any) -> None:
-        super().__init__()
-        self.value = value
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.value
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return self.value

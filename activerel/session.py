@@ -1,33 +1,66 @@
 """Sessions: one unit of work, one transaction, one identity map.
 
 ``with db.session():`` opens one; active-record calls outside any session
-run in a session of their own. A session holds a connection from its
-database for as long as it lives and begins the transaction lazily."""
+run in a session of their own (:func:`use_session`), of the default
+database, which :meth:`Database.bind` registers here. A session holds a
+connection from its database for as long as it lives and begins the
+transaction lazily.
+
+Called by the query, the model and the database facade. Imports
+:mod:`activerel.unitofwork`, :mod:`activerel.loading`, :mod:`activerel.engine`,
+:mod:`activerel.instance` and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-import logging
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, TypeVar
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, TypeVar
 
-from .compiled import compiled, flat_key
-from .context import _current, current_session
-from .errors import ActiverelError, NotFound, ValidationError
-from .gcpause import gc_paused
-from .identity import IdentityMap
-from .state import DELETED, NEW, state_if_made
-from .undo import UndoLog
-
-if TYPE_CHECKING:
-    from .database import Database
-    from .query import Query
+from ._util.gcpause import gc_paused
+from .dialects.base import Dialect
+from .engine import Connection, Engine
+from .errors import ActiverelError, NotFound
+from .instance.identity import IdentityMap
+from .instance.state import DELETED, NEW, PERSISTENT, state_if_made
+from .instance.undo import UndoLog
+from .loading.strategies import load_key
+from .mapping.catalog import Catalog
+from .mapping.mapper import Mapper
+from .mapping.properties import ReferenceProp
+from .unitofwork.flush import flush as flush_session
 
 T = TypeVar("T")
 
-log = logging.getLogger("activerel.sql")
+
+class SessionFactory(Protocol):
+    """What a session belongs to (a :class:`~activerel.database.Database`):
+    its engine and served models, and new sessions of its own."""
+
+    dialect: Dialect
+    engine: Engine
+    catalog: Catalog
+
+    def session(self) -> "Session": ...
+
+
+_current: ContextVar[Optional["Session"]] = ContextVar("activerel_session", default=None)
+_default_factory: Optional[Callable[[], SessionFactory]] = None
+
+
+def current_session() -> Optional["Session"]:
+    """The innermost active session of this context, if any."""
+    s = _current.get()
+    return s if s is not None and s.active else None
+
+
+def set_default_factory(default: Optional[Callable[[], SessionFactory]]) -> None:
+    """Register how active-record calls outside a session find their database
+    (:meth:`Database.bind` and :meth:`Database.close` call this)."""
+    global _default_factory
+    _default_factory = default
 
 
 @contextmanager
-def use_session(db: Optional["Database"] = None) -> Iterator["Session"]:
+def use_session(db: Optional[SessionFactory] = None) -> Iterator["Session"]:
     """The current session (of ``db``, when given), else a new one that commits
     when the block ends."""
     s = current_session()
@@ -35,8 +68,9 @@ def use_session(db: Optional["Database"] = None) -> Iterator["Session"]:
         yield s
         return
     if db is None:
-        from .database import default_database
-        db = default_database()
+        if _default_factory is None:
+            raise ActiverelError("no database: create one with Database(url) (or call db.bind())")
+        db = _default_factory()
     with db.session() as s:
         yield s
 
@@ -45,14 +79,13 @@ class Session:
     """A unit of work: queued persists and deletes, changed loaded objects,
     and the identity map, flushed in dependency order in one transaction."""
 
-    def __init__(self, db: "Database") -> None:
+    def __init__(self, db: SessionFactory) -> None:
         self.db = db
         self.dialect = db.dialect
+        self.catalog = db.catalog
+        self.connection = Connection(db.engine)
         self.identity = IdentityMap()
         self.active = False
-        self.conn: Any = None
-        self.cursor: Any = None
-        self.in_transaction = False
         self.dirty: dict[int, Any] = {}
         self.to_persist: dict[int, Any] = {}
         self.to_delete: dict[int, Any] = {}
@@ -75,102 +108,47 @@ class Session:
         finally:
             self.active = False
             _current.reset(self._token)
-            self._release()
-
-    def _release(self) -> None:
-        if self.conn is not None:
-            if self.in_transaction:
-                self._end(False)
-            self.db._release(self.conn)
-            self.conn = self.cursor = None
+            self.connection.release()
 
     def commit(self) -> None:
         """Flush and commit the transaction; the session stays usable."""
         self.flush()
-        if self.in_transaction:
-            self._end(True)
+        if self.connection.in_transaction:
+            self.connection.end(True)
         self.undo.clear()
 
     def rollback(self) -> None:
         """Roll the transaction back and restore every object it touched."""
-        if self.in_transaction:
-            self._end(False)
-        self.undo.restore(self)
+        if self.connection.in_transaction:
+            self.connection.end(False)
+        self.undo.restore(self.identity, self)
         self.to_persist.clear()
         self.to_delete.clear()
         self.dirty = {id(o): o for o in self.identity.objects()
                       if (st := state_if_made(o)) is not None and st.dirty}
 
-    def _end(self, commit: bool) -> None:
-        self.in_transaction = False
-        try:
-            if commit:
-                self._log("COMMIT", ())
-                self.dialect.commit(self.conn)
-            else:
-                self._log("ROLLBACK", ())
-                self.dialect.rollback(self.conn)
-        except Exception as exc:
-            err = self.dialect.translate_error(exc)
-            if err is not None:
-                raise err from exc
-            raise
-
-    # -- statements ----------------------------------------------------------
-    def _log(self, sql: str, params: Any) -> None:
-        if self.db.echo:
-            print(f"{sql}  {params!r}" if params else sql)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %r", sql, params, extra={"sql": sql, "params": params})
-
-    def _cursor(self) -> Any:
-        if self.conn is None:
-            self.conn = self.db._acquire()
-            self.cursor = self.conn.cursor()
-        if not self.in_transaction:
-            sent = self.dialect.begin(self.conn)
-            if sent:
-                self._log(sent, ())
-            self.in_transaction = True
-        return self.cursor
-
-    def _send(self, sql: str, params: Any, send: Callable[[Any], Any]) -> Any:
-        """Log a statement and run ``send(cursor)``, translating driver errors."""
-        cur = self._cursor()
-        self._log(sql, params)
-        try:
-            return send(cur)
-        except Exception as exc:
-            self._driver_error(exc)
-            raise  # _driver_error always raises
-
+    # -- statements (the session's connection) -------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Send one statement with bound parameters; returns the cursor."""
-        return self._send(sql, params, lambda cur: (cur.execute(sql, params), cur)[1])
+        return self.connection.execute(sql, params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
-        return self._send(sql, rows, lambda cur: (cur.executemany(sql, rows), cur)[1])
+        return self.connection.executemany(sql, rows)
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run a SELECT and return its rows as tuples."""
-        return list(self.execute(sql, params).fetchall())
+        return self.connection.fetch(sql, params)
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
-        return self._send(sql, params, lambda cur: self.dialect.insert_generated(
-            cur, sql, params, count, pk_column))  # type: ignore[no-any-return]
+        return self.connection.insert_generated(sql, params, count, pk_column)
 
     def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
         """The single-row INSERT ``sql`` for every row; the generated keys."""
-        return self._send(sql, rows, lambda cur: self.dialect.insert_each(
-            cur, sql, rows, pk_column))
+        return self.connection.insert_each(sql, rows, pk_column)
 
-    def _driver_error(self, exc: Exception) -> None:
-        err = self.dialect.translate_error(exc)
-        if err is not None:
-            raise err from exc
-        if isinstance(exc, (UnicodeError, OverflowError, ValueError)):
-            raise ValidationError(f"the {self.dialect.name} driver cannot send a value: {exc}") from exc
-        raise exc
+    def enforces(self, ref: ReferenceProp) -> bool:
+        """Whether the database itself applies ``ref``'s on_delete."""
+        return self.db.engine.enforces(self.fetch, [m.table for m in self.catalog.mappers], ref)
 
     # -- the unit of work ----------------------------------------------------
     def persist(self, *objs: Any) -> None:
@@ -181,7 +159,7 @@ class Session:
             cls = type(obj)
             if cls not in served:
                 _state(obj)  # a clear error for what is not a model instance
-                self.db.serving(cls)
+                self.catalog.serving(cls)
                 served.add(cls)
             if obj._ar_state.status == DELETED:
                 raise ActiverelError(f"{obj!r} was deleted; it cannot be persisted again")
@@ -202,65 +180,35 @@ class Session:
         transaction is rolled back and every object restored."""
         if not (self.to_persist or self.to_delete or self.dirty):
             return
-        from .unitofwork import UnitOfWork
         try:
             with gc_paused():
-                UnitOfWork(self).flush()
+                flush_session(self)
         except BaseException:
             self.rollback()
             raise
 
     # -- loading -------------------------------------------------------------
     def get(self, cls: type[T], pk: Any) -> T:
-        mapper = self.db.serving(cls)
-        key = self.normalize_key(mapper, pk)
+        """The object of ``cls`` with primary key ``pk``: from the identity map
+        when loaded, else by its one-key SELECT."""
+        mapper = self.catalog.serving(cls)
+        key = mapper.normalize_key(pk)
         obj = self.identity.get(mapper, key)
         if obj is not None and id(obj) in self.to_delete:
             raise NotFound(f"{mapper.name} with primary key {pk!r} is deleted in this session")
         if obj is not None and ((st := state_if_made(obj)) is None or st.stub_of is None):
             return obj  # type: ignore[no-any-return]
         self.flush()
-        found = self.load_key(mapper, key)
+        found = load_key(self, mapper, key)
         if found is None:
             raise NotFound(f"{mapper.name} with primary key {pk!r} does not exist")
         return found  # type: ignore[no-any-return]
 
-    def normalize_key(self, mapper: Any, pk: Any) -> Any:
-        if type(pk) in (int, str):  # the common case
-            mapper.check_key(pk)
-            return pk
-        from .model import Model
-        if isinstance(pk, Model):
-            return type(pk).__ar_mapper__.key_of(pk)
-        width = len(mapper.pk_columns)
-        if width == 1:
-            if isinstance(pk, tuple) and len(pk) == 1:
-                pk = pk[0]
-            mapper.check_key(pk)
-            return pk
-        if not isinstance(pk, tuple) or len(pk) != width:
-            from .errors import QueryError
-            raise QueryError(f"{mapper.name} has a composite primary key of {width} columns "
-                             f"({', '.join(c.name for c in mapper.pk_columns)}): pass a tuple, not {pk!r}")
-        parts: list[Any] = []
-        for v in pk:
-            parts.extend(flat_key(type(v).__ar_mapper__.key_of(v)) if isinstance(v, Model) else (v,))
-        key = tuple(parts)
-        mapper.check_key(key)
-        return key
-
-    def load_key(self, mapper: Any, key: Any) -> Optional[Any]:
-        """Load (or refresh) the row with identity key ``key`` by the cached
-        one-key SELECT; None if there is no such row."""
-        c = compiled(mapper, self.dialect)
-        columns = c.select_columns()
-        rows = self.fetch(c.select_by_key_sql(columns, 1), c.key_params(key))
-        return c.hydrator(columns)(rows, self, True)[0] if rows else None
-
     def reload(self, obj: Any) -> None:
+        """Read ``obj``'s row again; unsaved changes are kept."""
         st = _state(obj)
-        mapper = type(obj).__ar_mapper__
-        if st.status != 1 or st.key is None:
+        mapper: Mapper = type(obj).__ar_mapper__
+        if st.status != PERSISTENT or st.key is None:
             raise ActiverelError(f"{obj!r} has no row to reload ({'new' if st.status == NEW else 'deleted'})")
         self.flush()
         current = self.identity.get(mapper, st.key)
@@ -269,12 +217,8 @@ class Session:
             st.session = self
         elif current is not obj:
             raise ActiverelError(f"{obj!r}: another object holds this row in the session")
-        if self.load_key(mapper, st.key) is None:
+        if load_key(self, mapper, st.key) is None:
             raise NotFound(f"{mapper.name} with primary key {st.key!r} no longer exists")
-
-    def query(self, cls: type[T]) -> "Query[T]":
-        from .query import Query
-        return Query(cls, session=self)
 
     def attach(self, obj: Any) -> None:
         """Make a persistent object from another (finished) session this session's."""
@@ -282,7 +226,7 @@ class Session:
         if st.session is self:
             return
         mapper = type(obj).__ar_mapper__
-        if st.key is not None and st.status == 1:
+        if st.key is not None and st.status == PERSISTENT:
             current = self.identity.get(mapper, st.key)
             if current is not None and current is not obj:
                 raise ActiverelError(

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from activerel import ActiverelError, ConfigurationError, Database, inspect
+from activerel import ActiverelError, ConfigurationError, Database, Query, inspect
 from activerel.url import URL
 from tests import factories as f
 from tests.backends import namespace_url, require
@@ -71,13 +71,13 @@ def test_two_sessions_do_not_see_each_others_uncommitted_changes(backend, isolat
     with database.session() as a:
         a.persist(User(username="pending-a"))
         a.flush()
-        assert sorted(u.username for u in a.query(User).find()) == ["committed", "pending-a"]
+        assert sorted(u.username for u in Query(User, session=a).find()) == ["committed", "pending-a"]
         with database.session() as b:
-            assert [u.username for u in b.query(User).find()] == ["committed"]
+            assert [u.username for u in Query(User, session=b).find()] == ["committed"]
             if backend != "sqlite":  # SQLite has one writer at a time
                 b.persist(User(username="pending-b"))
                 b.flush()
-                assert sorted(u.username for u in a.query(User).find()) == ["committed", "pending-a"]
+                assert sorted(u.username for u in Query(User, session=a).find()) == ["committed", "pending-a"]
     names = sorted(r[0] for r in database.execute('SELECT username FROM "users"'))
     assert names == (["committed", "pending-a"] if backend == "sqlite"
                      else ["committed", "pending-a", "pending-b"])

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from activerel import Database
-from activerel.registry import registry
+from activerel.mapping.registry import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -461,7 +461,7 @@ class Slotted(Model, table="slotted"):
 
 
 def test_a_model_with_slots_of_its_own_loads_and_keeps_its_slots(make_db):
-    from activerel.model import loader_class
+    from activerel.instance.instrument import loader_class
     make_db([Slotted])
     Slotted(id=1, name="a").persist()
     assert loader_class(Slotted) is None

@@ -777,7 +777,7 @@ def test_db_query_and_session_query_join(blog, db):
     users = db.query(User).join_with("posts").order_by("id").find()
     assert titles(users[1].posts) == ["b1", "b2"]
     with db.session() as s:
-        users = s.query(User).join_with("posts").order_by("id").find()
+        users = Query(User, session=s).join_with("posts").order_by("id").find()
         assert titles(users[0].posts) == ["a1", "a2", "a3"]
 
 

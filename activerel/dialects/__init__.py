@@ -1,5 +1,10 @@
 """The backends. ``dialect_for(url)`` picks one by URL scheme; each module
-holds everything that differs for its database."""
+holds everything that differs for its database. Only the drivers (psycopg,
+MySQLdb) are imported on first use, by the dialect that needs them.
+
+Used by the engine, SQL rendering and the database facade. Imports
+:mod:`activerel.mapping.types`, :mod:`activerel._util`, :mod:`activerel.url`
+and :mod:`activerel.errors`."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,26 +12,13 @@ from typing import Callable
 from ..errors import ConfigurationError
 from ..url import URL
 from .base import Dialect
-
-
-def _sqlite(url: URL) -> Dialect:
-    from .sqlite import SQLiteDialect
-    return SQLiteDialect(url)
-
-
-def _postgresql(url: URL) -> Dialect:
-    from .postgresql import PostgreSQLDialect
-    return PostgreSQLDialect(url)
-
-
-def _mysql(url: URL) -> Dialect:
-    from .mysql import MySQLDialect
-    return MySQLDialect(url)
-
+from .mysql import MySQLDialect
+from .postgresql import PostgreSQLDialect
+from .sqlite import SQLiteDialect
 
 _FACTORIES: dict[str, Callable[[URL], Dialect]] = {
-    "sqlite": _sqlite, "postgresql": _postgresql, "postgres": _postgresql,
-    "mysql": _mysql, "mariadb": _mysql,
+    "sqlite": SQLiteDialect, "postgresql": PostgreSQLDialect, "postgres": PostgreSQLDialect,
+    "mysql": MySQLDialect, "mariadb": MySQLDialect,
 }
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Optional, Sequence
 
-from pypika import Parameter, Query
+from pypika import Parameter, Query, Table
 
 from ..errors import ActiverelError, ConfigurationError
-from ..types import ColumnType
+from ..mapping.types import ColumnType
 
 Adapter = Optional[Callable[[Any], Any]]
 
@@ -39,9 +39,17 @@ class Dialect:
     #: column) than through the driver's executemany, which on some drivers
     #: is a round trip per row
     batch_updates: bool = False
+    #: the LIMIT a query with an OFFSET but no limit sends (peewee's limit_max)
+    limit_max: int = 2 ** 62
 
     def __init__(self, url: Any) -> None:
         self.url = url
+        #: mapper -> what the layers above derived from it for this dialect
+        #: instance (value codec, statements, hydrators): see
+        #: :func:`activerel.sql.values.binding`. Kept on the instance, so two
+        #: databases of one scheme never share capabilities read from their
+        #: servers, and the bindings go when the Database does.
+        self.bindings: dict[Any, Any] = {}
 
     def check_url(self, known: set[str], label: str, example: str) -> None:
         """Refuse query options this backend does not know, and a URL without
@@ -72,6 +80,9 @@ class Dialect:
     def close(self, conn: Any) -> None:
         conn.close()
 
+    def dispose(self) -> None:
+        """Release what the dialect itself holds (called by Database.close)."""
+
     def raw_sql(self, sql: str) -> str:
         """Raw SQL as users write it, with ``?`` placeholders, in this
         driver's parameter style."""
@@ -93,7 +104,6 @@ class Dialect:
 
     def drop_tables_sql(self, tables: Sequence[str]) -> list[str]:
         """DROP TABLE IF EXISTS for each table, children first."""
-        from pypika import Table
         return [self.query_class.drop_table(Table(t)).if_exists().get_sql() for t in tables]
 
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:

@@ -11,15 +11,18 @@ row per statement. InnoDB has no SET DEFAULT: the unit of work applies it."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from decimal import Decimal
+from uuid import UUID
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-from pypika import MySQLQuery
+from pypika import MySQLQuery, Parameter
 
-from ..expressions import SqlTemplate
+from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
-from ..types import ColumnType
+from ..mapping.types import ColumnType
 from .base import Adapter, Dialect
-from .format_params import qmark_to_format
+from .paramstyle import qmark_to_format
 
 _TEXT = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
 _DDL = {
@@ -178,7 +181,6 @@ class MySQLDialect(Dialect):
         if kind == "bool":
             return bool
         if kind == "uuid":
-            from uuid import UUID
             return UUID
         if kind == "time":
             return _time
@@ -193,14 +195,12 @@ class MySQLDialect(Dialect):
         # sets near the parameter limit only (MariaDB plans it poorly in DELETEs)
         if len(keys) <= 20000 or not self.json_table or not all(type(k) is int for k in keys):
             return None
-        import json
         return SqlTemplate(
             "{term} IN (SELECT \"k\" FROM JSON_TABLE({param}, '$[*]' COLUMNS "
             "(\"k\" BIGINT PATH '$')) AS \"_ar_keys\")",
             term=term, param=comp.param(json.dumps(list(keys))))
 
     def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
-        from pypika import Parameter
         return self.query_class.into(table).columns(pk_column).insert(Parameter("NULL")).get_sql()
 
     def insert_generated(self, cursor: Any, sql: str, params: Sequence[Any], count: int,
@@ -260,7 +260,6 @@ def _batches(rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]
 
 
 def _decimal(value: Any) -> Any:
-    from decimal import Decimal
     d = Decimal(value)
     sign, digits, exp = d.as_tuple()
     if not d.is_finite():
@@ -281,7 +280,6 @@ def _finite(value: Any) -> Any:
 
 def _trim_decimal(value: Any) -> Any:
     """DECIMAL(65,30) pads 30 fractional digits: give the value back as written."""
-    from decimal import Decimal
     text = str(value)
     if "." in text and "E" not in text:
         text = text.rstrip("0").rstrip(".")

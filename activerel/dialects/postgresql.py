@@ -10,11 +10,11 @@ from typing import Any, Callable, Optional, Sequence
 
 from pypika import PostgreSQLQuery
 
-from ..expressions import SqlTemplate
+from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
-from ..types import ColumnType
+from ..mapping.types import ColumnType
 from .base import Adapter, Dialect
-from .format_params import qmark_to_format
+from .paramstyle import qmark_to_format
 
 _DDL = {
     "int": "BIGINT", "bool": "BOOLEAN", "float": "DOUBLE PRECISION", "str": "TEXT",

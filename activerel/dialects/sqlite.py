@@ -16,9 +16,9 @@ from uuid import UUID
 
 from pypika import Parameter, SQLLiteQuery
 
-from ..expressions import SqlTemplate
+from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
-from ..types import ColumnType
+from ..mapping.types import ColumnType
 from .base import Adapter, Dialect
 
 _memory_ids = itertools.count(1)

@@ -1,6 +1,9 @@
 """Collections held by back references. A :class:`RelationList` is a plain
 list that remembers what it held when it was loaded or last flushed, so the
-unit of work can tell which objects were added and which removed."""
+unit of work can tell which objects were added and which removed.
+
+Made by constructors, loaders and the unit of work. Imports nothing of
+activerel."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -37,7 +40,26 @@ class RelationList(list):  # type: ignore[type-arg]
         return [o for o in self.baseline if id(o) not in ids]
 
     def rebase(self) -> None:
+        """Take what the list holds now as its baseline (after a load or flush)."""
         self.baseline = tuple(self)
+
+    def remove_obj(self, obj: Any) -> bool:
+        """Take ``obj`` out of the list and of its baseline (a row that is gone
+        or points elsewhere now); whether it was there."""
+        if not any(o is obj for o in self):
+            return False
+        self[:] = [o for o in self if o is not obj]
+        self.baseline = tuple(o for o in self.baseline if o is not obj)
+        return True
+
+    def append_obj(self, obj: Any) -> bool:
+        """Add ``obj`` to the list and its baseline unless it is there (a link
+        written by the flush); whether it was added."""
+        if any(o is obj for o in self):
+            return False
+        self.append(obj)
+        self.baseline = self.baseline + (obj,)
+        return True
 
 
 def relation_list(items: Iterable[Any] = (), baseline: tuple[Any, ...] = (),

@@ -11,142 +11,35 @@ those of parents it did not read.
 A ``limit`` inside a join is per parent (ROW_NUMBER() over the parent key);
 an INNER join becomes an EXISTS condition on the parent query, so root
 ``limit``/``skip``/``count`` still count root rows. Loaded rows go through the
-identity map: one row is one object across the whole result."""
+identity map: one row is one object across the whole result. Each back
+reference is loaded by the function its direction selects in :data:`LOADERS`.
+
+Called by :mod:`activerel.query` and the session. Imports
+:mod:`activerel.loading.joins` and ``hydrate``, :mod:`activerel.sql`,
+:mod:`activerel.instance`, :mod:`activerel.mapping` and :mod:`activerel._util`."""
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import Any, Callable, Optional
 
-from pypika import Order
 from pypika import analytics as an
 from pypika.terms import Criterion
 
-from .compiled import compiled
-from .errors import QueryError
-from .expressions import Compiler, Condition, relation_subquery
-from .relations import RelationList
-
-if TYPE_CHECKING:
-    from .compiled import CompiledMapper
-    from .mapper import Mapper, Prop
-    from .session import Session
-
-
-@dataclass(frozen=True)
-class Join:
-    """How one relation is loaded: its filters, order, per-parent paging,
-    selected fields and nested joins. Immutable, like the query holding it."""
-
-    name: str
-    inner: bool = False
-    where: tuple[Condition, ...] = ()
-    order: tuple[tuple[str, bool], ...] = ()
-    limit: Optional[int] = None
-    offset: Optional[int] = None
-    fields: Optional[tuple[str, ...]] = None
-    joins: tuple["Join", ...] = ()
+from .._util.batching import chunks
+from ..dialects.base import Dialect
+from ..instance.collections import RelationList
+from ..mapping.mapper import Mapper
+from ..mapping.properties import BackRefProp, Direction, ReferenceProp
+from ..sql.expressions import Compiler, key_set
+from ..sql.select import order_terms
+from ..sql.statements import statements
+from ..sql.values import ValueCodec, codec
+from .hydrate import LoadSession, hydrators
+from .joins import Join, inner_conditions, needed_fields
 
 
-def relation_prop(mapper: "Mapper", name: str, path: str) -> "Prop":
-    prop = mapper.props.get(name)
-    if prop is None or prop.kind == "scalar":
-        relations = [p.name for p in mapper.props.values() if p.kind != "scalar"]
-        what = "no relation" if prop is None else "a plain field, not a relation,"
-        raise QueryError(
-            f"join path {path!r}: {mapper.name} has {what} {name!r}; its relations are "
-            f"{', '.join(relations) or 'none'}")
-    return prop
-
-
-def add_path(joins: tuple[Join, ...], mapper: "Mapper", path: str, inner: bool,
-             full: Optional[str] = None) -> tuple[Join, ...]:
-    """``joins`` with the dotted ``path`` present (reusing joins already there)."""
-    head, _, rest = path.partition(".")
-    full = full or path
-    prop = relation_prop(mapper, head, full)
-    out = list(joins)
-    for i, j in enumerate(out):
-        if j.name == head:
-            break
-    else:
-        out.append(Join(head))
-        i = len(out) - 1
-    j = out[i]
-    if inner and not j.inner:
-        j = replace(j, inner=True)
-    if rest:
-        j = replace(j, joins=add_path(j.joins, prop.target_mapper, rest, inner, full))  # type: ignore[attr-defined]
-    out[i] = j
-    return tuple(out)
-
-
-def merge_joins(base: tuple[Join, ...], extra: tuple[Join, ...]) -> tuple[Join, ...]:
-    """``base`` with every join of ``extra`` added (recursively merged by name)."""
-    out = list(base)
-    for j in extra:
-        for i, b in enumerate(out):
-            if b.name == j.name:
-                out[i] = replace(b, inner=b.inner or j.inner, joins=merge_joins(b.joins, j.joins))
-                break
-        else:
-            out.append(j)
-    return tuple(out)
-
-
-def get_path(joins: tuple[Join, ...], path: Sequence[str]) -> Join:
-    for j in joins:
-        if j.name == path[0]:
-            return j if len(path) == 1 else get_path(j.joins, path[1:])
-    raise KeyError(path)
-
-
-def set_path(joins: tuple[Join, ...], path: Sequence[str], join: Join) -> tuple[Join, ...]:
-    out = []
-    for j in joins:
-        if j.name == path[0]:
-            j = join if len(path) == 1 else replace(j, joins=set_path(j.joins, path[1:], join))
-        out.append(j)
-    return tuple(out)
-
-
-class JoinExists(Condition):
-    """An INNER join as a condition on the parent: a matching related row exists."""
-
-    needs_alias = True
-
-    def __init__(self, prop: "Prop", join: Join) -> None:
-        self.prop = prop
-        self.join = join
-
-    def compile(self, comp: Compiler) -> Criterion:
-        from pypika.terms import ExistsCriterion
-        join = self.join
-        target = self.prop.target_mapper  # type: ignore[attr-defined]
-
-        def where(inner: Compiler) -> Optional[Criterion]:
-            crits = [c.compile(inner) for c in join.where]
-            crits += [c.compile(inner) for c in inner_conditions(target, join.joins)]
-            return Criterion.all(crits) if crits else None
-
-        return ExistsCriterion(relation_subquery(comp, self.prop, where))
-
-
-def inner_conditions(mapper: "Mapper", joins: tuple[Join, ...]) -> list[Condition]:
-    return [JoinExists(mapper.props[j.name], j) for j in joins if j.inner]
-
-
-def needed_fields(mapper: "Mapper", fields: Optional[tuple[str, ...]],
-                  joins: tuple[Join, ...]) -> Optional[tuple[str, ...]]:
-    """A partial select must still load the foreign keys its reference joins use."""
-    if fields is None:
-        return None
-    extra = [j.name for j in joins if mapper.props[j.name].kind == "reference" and j.name not in fields]
-    return tuple(f for f in fields if mapper.props[f].kind != "backref") + tuple(extra)
-
-
-# -- loading -----------------------------------------------------------------
 class Loaded:
     """What one query run has hydrated so far, per model: a to-one join need
     not select again a row the same run already read."""
@@ -154,11 +47,11 @@ class Loaded:
     __slots__ = ("rows", "_keys")
 
     def __init__(self) -> None:
-        #: mapper -> (its compiled mapper, rows hydrated with every field)
-        self.rows: dict["Mapper", list[tuple["CompiledMapper", list[tuple]]]] = {}
-        self._keys: dict["Mapper", set[Any]] = {}
+        #: mapper -> (its value codec, rows hydrated with every field)
+        self.rows: dict[Mapper, list[tuple[ValueCodec, list[tuple]]]] = {}
+        self._keys: dict[Mapper, set[Any]] = {}
 
-    def add(self, mapper: "Mapper", c: "CompiledMapper", rows: list[tuple]) -> None:
+    def add(self, mapper: Mapper, c: ValueCodec, rows: list[tuple]) -> None:
         self.rows.setdefault(mapper, []).append((c, rows))
         self._keys.pop(mapper, None)
 
@@ -172,7 +65,7 @@ class Loaded:
         return keys
 
 
-def hydrate(session: "Session", mapper: "Mapper", rows: list[tuple], columns: tuple[str, ...],
+def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple], columns: tuple[str, ...],
             joins: tuple[Join, ...], loaded: Optional[Loaded] = None, unique: bool = True,
             whole: bool = False) -> list[Any]:
     """The objects of ``rows`` (one per row, through the identity map) with
@@ -187,12 +80,12 @@ def hydrate(session: "Session", mapper: "Mapper", rows: list[tuple], columns: tu
     later = []
     for join in joins:
         prop = mapper.props[join.name]
-        if prop.kind == "reference":
+        if isinstance(prop, ReferenceProp):
             _load_reference(session, prop, join, rows, columns, loaded)
         else:
             later.append((prop, join))
-    c = compiled(mapper, session.dialect)
-    objs = c.hydrator(columns)(rows, session, unique)
+    c = codec(mapper, session.dialect)
+    objs = hydrators(mapper, session.dialect).hydrator(columns)(rows, session, unique)
     if objs:
         if columns == c.select_columns():
             loaded.add(mapper, c, rows)  # every field: a to-one join may reuse them
@@ -202,10 +95,7 @@ def hydrate(session: "Session", mapper: "Mapper", rows: list[tuple], columns: tu
             if not unique:
                 parents, keys = _distinct(objs, keys)
             for prop, join in later:
-                if prop.via is not None:  # type: ignore[attr-defined]
-                    _load_via(session, prop, join, parents, keys, loaded, whole)
-                else:
-                    _load_back(session, prop, join, parents, keys, loaded, whole)
+                LOADERS[prop.direction](session, prop, join, parents, keys, loaded, whole)
     return objs
 
 
@@ -215,7 +105,7 @@ def _distinct(objs: list[Any], keys: list[Any]) -> tuple[list[Any], list[Any]]:
     return [o for o, _ in first.values()], [k for _, k in first.values()]
 
 
-def _child_rows(session: "Session", target: "Mapper", join: Join, keys: Optional[list[Any]],
+def _child_rows(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
                 select_extra: Any, build_from: Any) -> tuple[list[tuple], tuple[str, ...]]:
     """Run the SELECT of a relation: rows of ``target`` whose parent key
     terms match ``keys`` (``None``: any parent, the key terms not NULL),
@@ -224,41 +114,37 @@ def _child_rows(session: "Session", target: "Mapper", join: Join, keys: Optional
     ``select_extra(comp, alias)`` any extra columns. Returns the rows and the
     hydrated column names. One statement, unless the keys are composite and
     more than the parameter limit allows: then one per chunk of parents."""
-    c = compiled(target, session.dialect)
+    c = codec(target, session.dialect)
     columns = c.select_columns(needed_fields(target, join.fields, join.joins))
     if keys is None:
         return _child_rows_once(session, target, join, None, columns, select_extra, build_from), columns
     width = len(keys[0]) if keys and isinstance(keys[0], tuple) else 1
-    step = len(keys) or 1
-    if width > 1 and len(keys) * width > session.dialect.param_limit // 2:
-        step = max(1, session.dialect.param_limit // (2 * width))
     rows: list[tuple] = []
-    for i in range(0, len(keys) or 1, step):
-        rows.extend(_child_rows_once(session, target, join, keys[i:i + step], columns,
+    if width > 1 and len(keys) * width > session.dialect.param_limit // 2:
+        parts: Any = chunks(keys, session.dialect.param_limit, 2 * width)
+    else:
+        parts = [keys]
+    for part in parts:
+        rows.extend(_child_rows_once(session, target, join, list(part), columns,
                                      select_extra, build_from))
     return rows, columns
 
 
-def _child_rows_once(session: "Session", target: "Mapper", join: Join, keys: Optional[list[Any]],
+def _child_rows_once(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
                      columns: tuple[str, ...], select_extra: Any, build_from: Any) -> list[tuple]:
     dialect = session.dialect
-    c = compiled(target, dialect)
-    comp = Compiler(c)
+    c = codec(target, dialect)
+    comp = Compiler(target, dialect)
     a = comp.alias(target)
     comp.scopes[0] = (target, a)
     q, part_terms = build_from(comp, a)
     select = [a.field(n) for n in columns] + list(select_extra(comp, a))
-    order = []
-    for name, desc in join.order:
-        for col in target.props[name].columns:  # type: ignore[attr-defined]
-            order.append((a.field(col.name), Order.desc if desc else Order.asc))
-    if not any(name in [p.name for p in target.pk_props] for name, _ in join.order):
-        order += [(a.field(n), Order.asc) for n in c.pk_names]
+    order = order_terms(target, a, join.order, c.pk_names)
     if keys is None:
         for term in part_terms:
             q = q.where(term.notnull())
     else:
-        q = q.where(key_set_criterion(comp, part_terms, keys))
+        q = q.where(key_set(comp, part_terms, keys))
     for cond in join.where:
         q = q.where(cond.compile(comp))
     for cond in inner_conditions(target, join.joins):
@@ -284,36 +170,21 @@ def _child_rows_once(session: "Session", target: "Mapper", join: Join, keys: Opt
     return session.fetch(outer.get_sql(), comp.params)
 
 
-def key_set_criterion(comp: Compiler, terms: Sequence[Any], keys: list[Any]) -> Criterion:
-    """``terms IN keys`` with the keys as bound parameters: one parameter for
-    the whole set where the dialect can unpack a list, else one per value."""
-    dialect = comp.dialect
-    if not keys:
-        from .expressions import _FALSE
-        return _FALSE
-    if len(terms) == 1:
-        bulk = dialect.key_set_criterion(terms[0], keys, comp)
-        if bulk is not None:
-            return bulk
-        return terms[0].isin([comp.param(k) for k in keys])
-    from pypika import Tuple
-    return Tuple(*terms).isin([Tuple(*[comp.param(v) for v in k]) for k in keys])
-
-
-def _key_values(mapper: "Mapper", dialect: Any, keys: list[Any]) -> list[Any]:
-    kp = compiled(mapper, dialect).key_params
+def _key_values(mapper: Mapper, dialect: Dialect, keys: list[Any]) -> list[Any]:
+    """Identity keys as the parameters of a key set: values, or tuples."""
+    kp = codec(mapper, dialect).key_params
     if len(mapper.pk_columns) == 1:
         return [kp(k)[0] for k in keys]
     return [kp(k) for k in keys]
 
 
-def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tuple],
+def _load_reference(session: LoadSession, prop: ReferenceProp, join: Join, rows: list[tuple],
                     columns: tuple[str, ...], loaded: Loaded) -> None:
     """Load the targets the foreign keys in ``rows`` point at (raw column
     values are already the parameters the key columns take), except rows
     this query run has read already."""
-    target = prop.target_mapper  # type: ignore[attr-defined]
-    pos = [columns.index(c.name) for c in prop.columns]  # type: ignore[attr-defined]
+    target = prop.target_mapper
+    pos = [columns.index(c.name) for c in prop.columns]
     # a set, not an ordered dict: the target rows come back in key order anyway
     distinct = set(map(itemgetter(*pos), rows))  # values, or tuples for a composite key
     if len(pos) == 1:
@@ -327,7 +198,7 @@ def _load_reference(session: "Session", prop: "Prop", join: Join, rows: list[tup
         values = [v for v, k in zip(values, keys) if k not in seen]
     if not values:
         return
-    pk_cols = compiled(target, session.dialect).pk_names
+    pk_cols = codec(target, session.dialect).pk_names
 
     def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
         return comp.dialect.query_class.from_(a), [a.field(n) for n in pk_cols]
@@ -343,10 +214,10 @@ def _stored_keys(rows: list[tuple], pos: list[int]) -> list[Any]:
     return list(map(itemgetter(*pos), rows))
 
 
-def _identity_keys(mapper: "Mapper", dialect: Any, stored: list[Any]) -> list[Any]:
+def _identity_keys(mapper: Mapper, dialect: Dialect, stored: list[Any]) -> list[Any]:
     """Stored key values of ``mapper`` -> its identity keys (the same values
     unless the key needs converting)."""
-    c = compiled(mapper, dialect)
+    c = codec(mapper, dialect)
     if len(c.pk_names) == 1:
         if c.converters[c.pk_names[0]] is None:
             return stored
@@ -354,7 +225,7 @@ def _identity_keys(mapper: "Mapper", dialect: Any, stored: list[Any]) -> list[An
     return [c.row_key(v) for v in stored]
 
 
-def _parent_keys(owner: "Mapper", dialect: Any, rows: list[tuple], pos: list[int]) -> list[Any]:
+def _parent_keys(owner: Mapper, dialect: Dialect, rows: list[tuple], pos: list[int]) -> list[Any]:
     """The parent's identity key in each row, read from the columns at ``pos``."""
     return _identity_keys(owner, dialect, _stored_keys(rows, pos))
 
@@ -368,14 +239,15 @@ def _group(keys: list[Any], children: list[Any]) -> dict[Any, RelationList]:
     return groups
 
 
-def _load_back(session: "Session", prop: "Prop", join: Join, parents: list[Any],
+def _load_back(session: LoadSession, prop: BackRefProp, join: Join, parents: list[Any],
                keys: list[Any], loaded: Loaded, whole: bool) -> None:
     """One-to-many and one-to-one: the children whose foreign key is among the
     parents' keys. ``parents`` are distinct objects just hydrated, ``keys`` their
     identity keys; ``whole``: they are every row of their table, so the SELECT
     needs no key set."""
-    target = prop.target_mapper  # type: ignore[attr-defined]
-    ref = prop.mapped_by  # type: ignore[attr-defined]
+    target = prop.target_mapper
+    ref = prop.mapped_by
+    assert ref is not None
     owner = prop.owner
     fk_cols = [c.name for c in ref.columns]
     if join.fields is not None and ref.name not in join.fields:
@@ -415,15 +287,16 @@ def _of_parents(keys: list[Any], rows: list[tuple], row_keys: list[Any]) -> tupl
     return [rows[i] for i in kept], [row_keys[i] for i in kept]
 
 
-def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any],
+def _load_via(session: LoadSession, prop: BackRefProp, join: Join, parents: list[Any],
               keys: list[Any], loaded: Loaded, whole: bool) -> None:
     """Many-to-many: the targets joined to the pivot rows of the parents, each
     row carrying the parent's key at its end; ``whole``: the parents are every
     row of their table, so the SELECT needs no key set."""
-    target = prop.target_mapper  # type: ignore[attr-defined]
+    target = prop.target_mapper
     owner = prop.owner
-    local, remote = prop.via_local, prop.via_remote  # type: ignore[attr-defined]
-    pivot = prop.via.__ar_mapper__  # type: ignore[attr-defined]
+    local, remote = prop.via_local, prop.via_remote
+    assert local is not None and remote is not None
+    pivot = prop.via_mapper
     box: dict[str, Any] = {}
 
     def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
@@ -449,12 +322,12 @@ def _load_via(session: "Session", prop: "Prop", join: Join, parents: list[Any],
     _assign(prop, parents, keys, _group(row_keys, children), join)
 
 
-def _assign(prop: "Prop", parents: list[Any], keys: list[Any], groups: dict[Any, RelationList],
+def _assign(prop: BackRefProp, parents: list[Any], keys: list[Any], groups: dict[Any, RelationList],
             join: Join) -> None:
     """Set the loaded relation on each parent (whose identity keys are ``keys``)
     from ``groups`` (parent key -> children)."""
     name = prop.name
-    many = prop.many  # type: ignore[attr-defined]
+    many = prop.many
     # a filtered or paged join loads part of the relation: the unit of work
     # must not take the list for all of it
     partial = _narrowed(join)
@@ -480,5 +353,20 @@ def _assign(prop: "Prop", parents: list[Any], keys: list[Any], groups: dict[Any,
             st.baseline[name] = one
 
 
-__all__ = ["Join", "add_path", "get_path", "set_path", "hydrate", "inner_conditions",
-           "needed_fields"]
+
+#: how a back reference is loaded, by its direction
+LOADERS: dict[Direction, Callable[..., None]] = {
+    Direction.ONE_TO_MANY: _load_back,
+    Direction.ONE_TO_ONE: _load_back,
+    Direction.MANY_TO_MANY: _load_via,
+}
+
+
+def load_key(session: LoadSession, mapper: Mapper, key: Any) -> Optional[Any]:
+    """Load (or refresh) the row with identity key ``key`` by the cached
+    one-key SELECT; None if there is no such row."""
+    dialect = session.dialect
+    c = codec(mapper, dialect)
+    columns = c.select_columns()
+    rows = session.fetch(statements(mapper, dialect).select_by_key_sql(columns, 1), c.key_params(key))
+    return hydrators(mapper, dialect).hydrator(columns)(rows, session, True)[0] if rows else None

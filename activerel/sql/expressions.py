@@ -1,37 +1,66 @@
 """Query expressions: ``User.created >= since``, ``(User.id > 3) &
 ~User.username.like("a%")``, ``Post.author == user``. Expressions are small
 immutable trees; the query compiles them to PyPika criteria, with every
-value adapted by the column's dialect adapter and sent as a bound parameter."""
+value adapted by the column's dialect adapter and sent as a bound parameter.
+
+Also the :class:`Compiler` that collects those parameters and :func:`key_set`,
+the one builder of ``key IN (...)`` with the dialect's one-parameter key
+sets. Used by the query, loading and the unit of work. Imports
+:mod:`activerel.sql.values`, :mod:`activerel.mapping`,
+:mod:`activerel.dialects` and :mod:`activerel._util`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
-from pypika import Parameter
-from pypika.terms import Criterion, Term
+from pypika import Parameter, Table, Tuple
+from pypika.terms import Criterion, ExistsCriterion, Term
 
-from .errors import QueryError, ValidationError
+from .._util.pypika import FALSE, TRUE, SqlTemplate, negate
+from ..dialects.base import Dialect
+from ..errors import QueryError, ValidationError
+from ..mapping.mapper import Mapper
+from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
+from ..mapping.registry import is_model_instance
+from .values import codec
 
-if TYPE_CHECKING:
-    from .compiled import CompiledMapper
-    from .mapper import Prop
 
+class ParamCollector:
+    """Collects bound parameters in the order the SQL names them."""
 
-class Compiler:
-    """Collects bound parameters while expressions become PyPika terms, and
-    knows which (aliased) table stands for each model in the current scope:
-    a relation filter opens a scope for its subquery."""
-
-    def __init__(self, c: "CompiledMapper", table: Any = None) -> None:
-        self.c = c
-        self.dialect = c.dialect
-        self.params: list[Any] = []
-        self.ph = c.dialect.placeholder
-        self.scopes: list[tuple[Any, Any]] = [(c.mapper, table if table is not None else c.table)]
-        self._aliases = 0
+    def __init__(self, dialect: Dialect, params: Optional[list[Any]] = None) -> None:
+        self.dialect = dialect
+        self.params: list[Any] = [] if params is None else params
+        self.ph = dialect.placeholder
 
     def param(self, value: Any) -> Parameter:
         self.params.append(value)
         return Parameter(self.ph)
+
+
+def key_set(collector: ParamCollector, terms: Sequence[Any], keys: Sequence[Any]) -> Criterion:
+    """``terms IN keys`` with the keys as bound parameters: one parameter for
+    the whole set where the dialect can unpack a list (one term), else one
+    per value; never true for no keys. ``keys`` are values for one term,
+    tuples of values for several."""
+    if not keys:
+        return FALSE
+    if len(terms) == 1:
+        bulk = collector.dialect.key_set_criterion(terms[0], keys, collector)
+        if bulk is not None:
+            return bulk
+        return terms[0].isin([collector.param(k) for k in keys])
+    return Tuple(*terms).isin([Tuple(*[collector.param(v) for v in k]) for k in keys])
+
+
+class Compiler(ParamCollector):
+    """Collects bound parameters while expressions become PyPika terms, and
+    knows which (aliased) table stands for each model in the current scope:
+    a relation filter opens a scope for its subquery."""
+
+    def __init__(self, mapper: Mapper, dialect: Dialect, table: Any = None) -> None:
+        super().__init__(dialect)
+        self.scopes: list[tuple[Any, Any]] = [(mapper, table if table is not None else Table(mapper.table))]
+        self._aliases = 0
 
     def table(self, mapper: Any) -> Any:
         """The table (or alias) standing for ``mapper`` in the innermost scope."""
@@ -44,13 +73,8 @@ class Compiler:
             "(some/every/none, is_/is_not)")
 
     def alias(self, mapper: Any) -> Any:
-        from pypika import Table
         self._aliases += 1
         return Table(mapper.table).as_(f"_ar{self._aliases}")
-
-    def compiled(self, mapper: Any) -> "CompiledMapper":
-        from .compiled import compiled
-        return compiled(mapper, self.dialect)
 
 
 class Condition:
@@ -109,7 +133,7 @@ class _Not(Condition):
         self.needs_alias = inner.needs_alias
 
     def compile(self, comp: Compiler) -> Criterion:
-        return SqlTemplate("NOT ({inner})", inner=self.inner.compile(comp))
+        return negate(self.inner.compile(comp))
 
     def mapper_check(self, mapper: Any) -> None:
         self.inner.mapper_check(mapper)
@@ -148,7 +172,7 @@ class FieldExpr:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __init__(self, prop: "Prop") -> None:
+    def __init__(self, prop: Prop) -> None:
         self.prop = prop
 
     def __repr__(self) -> str:
@@ -214,7 +238,7 @@ class FieldExpr:
         return _RelFilter(self.prop, "none", condition)
 
     def _need_reference(self, what: str) -> None:
-        if self.prop.kind != "reference":
+        if not isinstance(self.prop, ReferenceProp):
             raise QueryError(f"{what}() is for references; {self.prop.owner.name}."
                              f"{self.prop.name} is a plain field")
 
@@ -238,20 +262,17 @@ class FieldExpr:
     def _converter(self, comp: Compiler) -> Callable[[Any], tuple]:
         """value -> the database values of the field's columns."""
         prop = self.prop
-        c = comp.compiled(prop.owner)
-        if prop.kind == "scalar":
-            adapt = c.adapters[prop.column.name]  # type: ignore[attr-defined]
+        if isinstance(prop, ScalarProp):
+            adapt = codec(prop.owner, comp.dialect).adapters[prop.column.name]
             if adapt is None:
                 return lambda value: (value,)
             return lambda value: (adapt(value),)
-        from .compiled import compiled
-        from .model import Model
         target = prop.target_mapper  # type: ignore[attr-defined]
-        key_params = compiled(target, c.dialect).key_params
+        key_params = codec(target, comp.dialect).key_params
 
         # the condition checked every value when it was made (_checker)
         def convert(value: Any) -> tuple:
-            return key_params(target.key_of(value) if isinstance(value, Model) else value)
+            return key_params(target.key_of(value) if is_model_instance(value) else value)
 
         return convert
 
@@ -266,18 +287,16 @@ class FieldExpr:
             return Criterion.all(crits)
         if op in ("in", "not_in"):
             if not value:
-                return _FALSE if op == "in" else _TRUE
+                return FALSE if op == "in" else TRUE
             convert = self._converter(comp)
             if len(cols) == 1:
                 values = [convert(v)[0] for v in value]
                 bulk = comp.dialect.key_set_criterion(cols[0], values, comp)
                 if bulk is not None:  # the whole list as one bound parameter
-                    return bulk if op == "in" else SqlTemplate("NOT ({inner})", inner=bulk)
+                    return bulk if op == "in" else negate(bulk)
                 params = [comp.param(v) for v in values]
                 return cols[0].isin(params) if op == "in" else cols[0].notin(params)
-            from pypika import Tuple
-            groups = [Tuple(*[comp.param(x) for x in convert(v)]) for v in value]
-            crit = Tuple(*cols).isin(groups)
+            crit = key_set(comp, cols, [convert(v) for v in value])
             return crit if op == "in" else crit.negate()
         if op == "between":
             low, high = value
@@ -286,7 +305,7 @@ class FieldExpr:
         if op == "like":
             if not isinstance(value, str):
                 raise ValidationError(f"like() takes a str pattern, not {value!r}")
-            if self.prop.kind != "scalar":
+            if not isinstance(self.prop, ScalarProp):
                 raise QueryError(f"{self.prop.owner.name}.{self.prop.name} is a reference; like() needs text")
             return cols[0].like(comp.param(value))
         values = self._values(comp, value)
@@ -305,15 +324,13 @@ class FieldExpr:
 _checks: dict[Any, Callable[[Any], None]] = {}
 
 
-def _make_checker(prop: "Prop") -> Callable[[Any], None]:
+def _make_checker(prop: Prop) -> Callable[[Any], None]:
     """The comparison check of one field: its generated type check for a
     plain field, the target's model or key for a reference."""
-    from .model import Model
     owner, name = prop.owner.name, prop.name
-    if prop.kind == "scalar":
-        from .codegen import _make_check  # the generated per-field check
-        ok = _make_check(prop)
-        kind = prop.ctype.kind  # type: ignore[attr-defined]
+    if isinstance(prop, ScalarProp):
+        ok = prop.check  # the generated per-field check
+        kind = prop.ctype.kind
 
         def check(value: Any) -> None:
             if value is None or not ok(value):
@@ -324,7 +341,7 @@ def _make_checker(prop: "Prop") -> Callable[[Any], None]:
     what = f"{owner}.{name}"
 
     def check_ref(value: Any) -> None:
-        if isinstance(value, Model):
+        if is_model_instance(value):
             if not isinstance(value, target.cls):
                 raise ValidationError(
                     f"{what} refers to {target.name}, not {type(value).__name__}")
@@ -338,32 +355,13 @@ _OPS: dict[str, Callable[[Any, Any], Criterion]] = {
 }
 
 
-class SqlTemplate(Criterion):  # type: ignore[misc]
-    """A SQL fragment PyPika has no builder for, e.g. ``"{term} = ANY({param})"``:
-    each named part is a PyPika term rendered in place, with the query's
-    quoting and namespaces; parts are parenthesised where they nest."""
-
-    def __init__(self, template: str, **parts: Any) -> None:
-        super().__init__()
-        self.template = template
-        self.parts = parts
-
-    def get_sql(self, **kwargs: Any) -> str:
-        kwargs["subquery"] = True
-        return self.template.format(**{k: v.get_sql(**kwargs) for k, v in self.parts.items()})
-
-
-_TRUE = SqlTemplate("1=1")
-_FALSE = SqlTemplate("1=0")
-
-
 class RelationExpr:
     """A back reference in a query, e.g. ``User.posts``, for relation filters:
     ``User.posts.some(Post.published == True)``."""
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __init__(self, prop: "Prop") -> None:
+    def __init__(self, prop: BackRefProp) -> None:
         self.prop = prop
 
     def __repr__(self) -> str:
@@ -383,12 +381,12 @@ class RelationExpr:
 
     def is_(self, condition: Optional[Condition] = None) -> Condition:
         """For a one-to-one back reference: the related object exists and matches."""
-        if self.prop.many:  # type: ignore[attr-defined]
+        if self.prop.many:
             raise QueryError(f"{self.prop.owner.name}.{self.prop.name} is to-many: use some()/every()/none()")
         return _RelFilter(self.prop, "some", condition)
 
     def is_not(self, condition: Optional[Condition] = None) -> Condition:
-        if self.prop.many:  # type: ignore[attr-defined]
+        if self.prop.many:
             raise QueryError(f"{self.prop.owner.name}.{self.prop.name} is to-many: use some()/every()/none()")
         return _RelFilter(self.prop, "none", condition)
 
@@ -399,7 +397,7 @@ class _RelFilter(Condition):
     __slots__ = ("prop", "mode", "cond")
     needs_alias = True
 
-    def __init__(self, prop: "Prop", mode: str, cond: Optional[Condition]) -> None:
+    def __init__(self, prop: Prop, mode: str, cond: Optional[Condition]) -> None:
         self.prop = prop
         self.mode = mode
         self.cond = _cond(cond) if cond is not None else None
@@ -415,31 +413,31 @@ class _RelFilter(Condition):
         return relation_filter(comp, self.prop, self.cond, self.mode)
 
 
-def relation_subquery(comp: Compiler, prop: "Prop", where: Callable[[Compiler], Optional[Criterion]]) -> Any:
+def relation_subquery(comp: Compiler, prop: Prop, where: Callable[[Compiler], Optional[Criterion]]) -> Any:
     """``SELECT 1 FROM <related> WHERE <correlated to the outer row> AND where``."""
     outer = comp.table(prop.owner)
     q_cls = comp.dialect.query_class
     target = prop.target_mapper  # type: ignore[attr-defined]
     a = comp.alias(target)
-    tc = comp.compiled(target)
-    if prop.kind == "reference":
+    if isinstance(prop, ReferenceProp):
         q = q_cls.from_(a).select(1)
-        for col in prop.columns:  # type: ignore[attr-defined]
-            q = q.where(a.field(col.target.name) == outer.field(col.name))
-    elif prop.via is None:  # type: ignore[attr-defined]
-        ref = prop.mapped_by  # type: ignore[attr-defined]
+        for col in prop.columns:
+            q = q.where(a.field(col.target.name) == outer.field(col.name))  # type: ignore[union-attr]
+    elif isinstance(prop, BackRefProp) and prop.via is None:
+        ref = prop.mapped_by
+        assert ref is not None
         q = q_cls.from_(a).select(1)
         for col in ref.columns:
-            q = q.where(a.field(col.name) == outer.field(col.target.name))
+            q = q.where(a.field(col.name) == outer.field(col.target.name))  # type: ignore[union-attr]
     else:
-        pivot = prop.via.__ar_mapper__  # type: ignore[attr-defined]
-        p = comp.alias(pivot)
-        local, remote = prop.via_local, prop.via_remote  # type: ignore[attr-defined]
-        on = Criterion.all([p.field(c.name) == a.field(c.target.name) for c in remote.columns])
+        assert isinstance(prop, BackRefProp) and prop.via_local and prop.via_remote
+        p = comp.alias(prop.via_mapper)
+        local, remote = prop.via_local, prop.via_remote
+        on = Criterion.all([p.field(c.name) == a.field(c.target.name)  # type: ignore[union-attr]
+                            for c in remote.columns])
         q = q_cls.from_(p).join(a).on(on).select(1)
         for col in local.columns:
-            q = q.where(p.field(col.name) == outer.field(col.target.name))
-    del tc
+            q = q.where(p.field(col.name) == outer.field(col.target.name))  # type: ignore[union-attr]
     comp.scopes.append((target, a))
     try:
         extra = where(comp)
@@ -450,9 +448,7 @@ def relation_subquery(comp: Compiler, prop: "Prop", where: Callable[[Compiler], 
     return q
 
 
-def relation_filter(comp: Compiler, prop: "Prop", cond: Optional[Condition], mode: str) -> Criterion:
-    from pypika.terms import ExistsCriterion
-
+def relation_filter(comp: Compiler, prop: Prop, cond: Optional[Condition], mode: str) -> Criterion:
     def where(inner: Compiler) -> Optional[Criterion]:
         if cond is None:
             return None
@@ -465,7 +461,8 @@ def relation_filter(comp: Compiler, prop: "Prop", cond: Optional[Condition], mod
     return exists if mode == "some" else exists.negate()
 
 
-def expression_for(prop: "Prop") -> Any:
-    if prop.kind == "backref":
+def expression_for(prop: Prop) -> Any:
+    """The class-level expression of a field: ``User.posts`` or ``User.name``."""
+    if isinstance(prop, BackRefProp):
         return RelationExpr(prop)
     return FieldExpr(prop)

@@ -1,14 +1,16 @@
 """The markers a model's annotations carry: ``PrimaryKey``, ``AutoIncrement``,
 ``Unique``, ``Index``, ``Reference``, ``BackReference`` and ``field()``.
 
-They are inert declarations; :mod:`activerel.mapper` reads them."""
+They are inert declarations; :mod:`activerel.mapping.mapper` reads them.
+Imported by the public package and the mapper; imports only
+:mod:`activerel.errors`."""
 from __future__ import annotations
 
 from typing import Any, Callable, Optional, Union
 
 from typing_extensions import Annotated
 
-from .errors import ModelDefinitionError
+from ..errors import ModelDefinitionError
 
 ACTIONS = ("CASCADE", "RESTRICT", "NO ACTION", "SET NULL", "SET DEFAULT")
 

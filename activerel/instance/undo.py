@@ -1,15 +1,16 @@
 """The undo log of a transaction: what every object the unit of work touched
 looked like before, so a rollback leaves the Python objects exactly as they
-were (new objects new again with their old key, dirty ones still dirty)."""
+were (new objects new again with their old key, dirty ones still dirty).
+
+Owned by the session; filled by the unit of work and bulk operations.
+Imports the rest of :mod:`activerel.instance`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .relations import RelationList
-from .state import NEW, PERSISTENT, own_state
-
-if TYPE_CHECKING:
-    from .session import Session
+from .collections import RelationList
+from .identity import IdentityMap
+from .state import NEW, PERSISTENT, Owner, own_state
 
 
 class UndoLog:
@@ -62,9 +63,8 @@ class UndoLog:
     def clear(self) -> None:
         self._saved.clear()
 
-    def restore(self, session: "Session") -> None:
-        """Put every saved object back as it was and fix the identity map."""
-        imap = session.identity
+    def restore(self, imap: IdentityMap, session: Owner) -> None:
+        """Put every saved object back as it was and fix ``session``'s identity map."""
         for snapshot in self._saved.values():
             obj = snapshot[0]
             st = own_state(obj)

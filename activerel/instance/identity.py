@@ -1,11 +1,13 @@
 """The identity map: within a session, one row is one Python object. Keys are
-the primary-key value (a tuple for a composite key), one dict per model."""
+the primary-key value (a tuple for a composite key), one dict per model.
+
+Owned by the session; written by hydrators, the unit of work and the undo
+log. Imports :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
-if TYPE_CHECKING:
-    from .mapper import Mapper
+from ..mapping.mapper import Mapper
 
 
 class IdentityMap:
@@ -14,23 +16,23 @@ class IdentityMap:
     __slots__ = ("maps",)
 
     def __init__(self) -> None:
-        self.maps: dict["Mapper", dict[Any, Any]] = {}
+        self.maps: dict[Mapper, dict[Any, Any]] = {}
 
-    def for_mapper(self, mapper: "Mapper") -> dict[Any, Any]:
+    def for_mapper(self, mapper: Mapper) -> dict[Any, Any]:
         """The (live) key -> object dict of one model."""
         m = self.maps.get(mapper)
         if m is None:
             m = self.maps[mapper] = {}
         return m
 
-    def get(self, mapper: "Mapper", key: Any) -> Any:
+    def get(self, mapper: Mapper, key: Any) -> Any:
         m = self.maps.get(mapper)
         return None if m is None else m.get(key)
 
-    def add(self, mapper: "Mapper", key: Any, obj: Any) -> None:
+    def add(self, mapper: Mapper, key: Any, obj: Any) -> None:
         self.for_mapper(mapper)[key] = obj
 
-    def discard(self, mapper: "Mapper", key: Any, obj: Any) -> None:
+    def discard(self, mapper: Mapper, key: Any, obj: Any) -> None:
         m = self.maps.get(mapper)
         if m is not None and m.get(key) is obj:
             del m[key]
@@ -38,6 +40,3 @@ class IdentityMap:
     def objects(self) -> Iterator[Any]:
         for m in self.maps.values():
             yield from m.values()
-
-    def __len__(self) -> int:
-        return sum(len(m) for m in self.maps.values())

@@ -1,15 +1,22 @@
 """Column types: which Python types a field may hold, how a value is checked
 before it reaches SQL, and what *kind* of column it is. Each dialect maps a
-kind to its native type and to the adapters that move values in and out."""
+kind to its native type and to the adapters that move values in and out
+(its type table, :mod:`activerel.dialects.base`).
+
+Used by the mapper, the properties and the dialects. Imports
+:mod:`activerel.errors` and :mod:`activerel._util.codegen`."""
 from __future__ import annotations
 
 import enum
+import types
+import typing
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from .errors import ModelDefinitionError
+from .._util.codegen import compile_function
+from ..errors import ModelDefinitionError
 
 # kind -> the Python types it accepts, in the order they are tried
 _KINDS: dict[type, str] = {
@@ -94,8 +101,8 @@ class ColumnType:
         """A compiled function: value -> whether it may be stored in this column."""
         ns = dict(CHECK_GLOBALS)
         src = f"def check(v):\n    return {self.check_source('v', ns, 'x')}\n"
-        exec(compile(src, f"<activerel check {self.kind}>", "exec"), ns)  # noqa: S102
-        return ns["check"]
+        return compile_function(src, ns, name="check", kind="check", owner=self.kind,
+                                variant="nullable" if self.nullable else "")
 
     def is_valid(self, value: Any) -> bool:
         """Whether ``value`` may be stored in this column (slow path, for defaults)."""
@@ -117,9 +124,7 @@ def unwrap_optional(tp: Any) -> tuple[Any, bool]:
     """``(T, True)`` for ``Optional[T]`` / ``T | None``, else ``(tp, False)``."""
     args = getattr(tp, "__args__", None)
     origin = getattr(tp, "__origin__", None)
-    import types as _types
-    import typing
-    if args and (origin is typing.Union or isinstance(tp, getattr(_types, "UnionType", ()))):
+    if args and (origin is typing.Union or isinstance(tp, getattr(types, "UnionType", ()))):
         rest = [a for a in args if a is not type(None)]
         if len(rest) == len(args):
             return tp, False

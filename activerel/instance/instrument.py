@@ -1,74 +1,97 @@
 """Code generated once per model when its mapping is resolved, as attrs and
 dataclasses do: the keyword-only ``__init__`` with its type checks, the
-attribute setters that track changes, and the identity-key getter. Nothing
-here interprets the mapping per attribute per object at run time."""
+attribute setters that track changes, and the identity-key getter; and the
+loader classes hydration builds instances through. Nothing here interprets
+the mapping per attribute per object at run time.
+
+:func:`install` is the ``on_resolved`` hook the model layer hands every
+mapper; :func:`loader_class` is called by the generated hydrators
+(:mod:`activerel.loading.hydrate`). Imports :mod:`activerel.mapping`, the
+rest of :mod:`activerel.instance` and :mod:`activerel._util`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Optional
 
-from .errors import ValidationError
-from .markers import MISSING
-from .relations import RelationList, relation_list
+from .._util.codegen import compile_function
+from ..errors import ValidationError
+from ..mapping.mapper import Mapper
+from ..mapping.markers import MISSING
+from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
+from ..mapping.types import CHECK_GLOBALS, describe
+from .collections import RelationList, relation_list
 from .state import NEW, NEW_STATE, PERSISTENT, STATE_KEY, ObjectState
-from .types import CHECK_GLOBALS, describe
-
-if TYPE_CHECKING:
-    from .mapper import BackRefProp, Mapper, ReferenceProp, ScalarProp
 
 
-def _compile(src: str, name: str, ns: dict[str, Any], filename: str) -> Any:
-    code = compile(src, filename, "exec")
-    exec(code, ns)  # noqa: S102 - generated from the mapping, not from user input
-    return ns[name]
-
-
-def install(mapper: "Mapper") -> None:
+def install(mapper: Mapper) -> None:
     """Generate and attach the per-model code."""
     cls = mapper.cls
     cls.__init__ = make_init(mapper)  # type: ignore[misc]
     cls.__ar_setters__ = make_setters(mapper)  # type: ignore[attr-defined]
-    mapper.key_of = make_key_getter(mapper)  # type: ignore[attr-defined]
+    mapper.key_of = make_key_getter(mapper)
 
 
-def _checker_error(mapper: "Mapper") -> Callable[[str, Any], None]:
+class Record:
+    """The instance layout every model shares (an instance ``__dict__`` and a
+    weak-reference slot), without the model's ``__setattr__``: the base of
+    the loader classes hydration goes through (:func:`loader_class`)."""
+
+    __slots__ = ("__dict__", "__weakref__")
+
+
+def loader_class(cls: type) -> Optional[type]:
+    """A class with ``cls``'s layout and no ``__setattr__`` or field
+    descriptors, for hydrating rows of ``cls``; None where ``cls`` adds to
+    the shared layout (slots of its own).
+
+    A loaded row's values must land in a fresh instance. Through ``cls``,
+    every store would pass the change-tracking ``__setattr__``; a loader
+    instance takes plain attribute stores (the interpreter's fastest path,
+    straight into the instance's inline values), then becomes a ``cls``
+    instance by ``__class__`` assignment (measured in docs/benchmarks.md)."""
+    known: Any = cls.__dict__.get("__ar_loader__", False)
+    if known is not False:
+        return known  # type: ignore[no-any-return]
+    made = type(f"{cls.__name__}Loader", (Record,), {"__slots__": (), "__module__": cls.__module__})
+    probe: Any = object.__new__(made)
+    loader: Optional[type] = made
+    try:
+        probe.__class__ = cls
+    except TypeError:
+        loader = None
+    else:
+        object.__setattr__(probe, "__class__", made)  # so no __del__ of cls runs on it
+    type.__setattr__(cls, "__ar_loader__", loader)
+    return loader
+
+
+def _wanted(prop: Prop) -> str:
+    """What a property takes, for error messages."""
+    if isinstance(prop, ScalarProp):
+        kind = prop.ctype.kind
+        want = prop.ctype.python_type.__name__ if kind in ("enum", "json") else kind
+    elif isinstance(prop, BackRefProp) and prop.many:
+        want = f"a list of {prop.target.__name__}"
+    else:
+        want = f"a {prop.target.__name__}"  # type: ignore[attr-defined]
+    return want + " or None" if getattr(prop, "nullable", False) else want
+
+
+def _checker_error(mapper: Mapper) -> Callable[[str, Any], None]:
     props = mapper.props
 
     def bad(name: str, value: Any) -> None:
         prop = props[name]
-        if prop.kind == "scalar":
-            want = prop.ctype.kind if prop.ctype.kind not in ("enum",) else prop.ctype.python_type.__name__
-            if prop.ctype.kind == "json":
-                want = prop.ctype.python_type.__name__
-        elif prop.kind == "reference":
-            want = f"a {prop.target.__name__}"
-        else:
-            want = f"a list of {prop.target.__name__}" if prop.many else f"a {prop.target.__name__}"
-        nullable = getattr(prop, "nullable", False) or (prop.kind == "backref" and not prop.many)
-        if nullable:
-            want += " or None"
-        if prop.kind == "scalar" and prop.ctype.kind in ("datetime", "time") and getattr(value, "tzinfo", None):
+        if (isinstance(prop, ScalarProp) and prop.ctype.kind in ("datetime", "time")
+                and getattr(value, "tzinfo", None)):
             raise ValidationError(
                 f"{mapper.name}.{name} takes naive {prop.ctype.kind} values, not {describe(value)}: "
                 "convert to UTC and drop tzinfo (value.astimezone(timezone.utc).replace(tzinfo=None))")
-        raise ValidationError(f"{mapper.name}.{name} must be {want}, not {describe(value)}")
+        raise ValidationError(f"{mapper.name}.{name} must be {_wanted(prop)}, not {describe(value)}")
 
     return bad
 
 
-def _check_src(prop: Any, var: str, ns: dict[str, Any]) -> str:
-    if prop.kind == "scalar":
-        src = prop.ctype.check_source(var, ns, prop.name)
-        if prop.autoincrement and not prop.ctype.nullable:
-            src = f"({var} is None or {src})"  # None: let the database generate it
-        return src
-    ns[f"_T_{prop.name}"] = prop.target
-    src = f"isinstance({var}, _T_{prop.name})"
-    if prop.nullable:
-        src = f"({var} is None or {src})"
-    return src
-
-
-def make_init(mapper: "Mapper") -> Callable[..., None]:
+def make_init(mapper: Mapper) -> Callable[..., None]:
     """The keyword-only constructor: defaults, type checks, back-reference lists."""
     ns: dict[str, Any] = dict(CHECK_GLOBALS)
     ns.update(_M=MISSING, _ar_NEW=NEW_STATE, _ar_RL=RelationList, _ar_bad=_checker_error(mapper))
@@ -94,14 +117,14 @@ def make_init(mapper: "Mapper") -> Callable[..., None]:
         if prop.default_factory is not None:
             ns[f"_df_{n}"] = prop.default_factory
             body.append(f"        {n} = _df_{n}()")
-            body.append(f"    if not {_check_src(prop, n, ns)}: _ar_bad({n!r}, {n})")
+            body.append(f"    if not {prop.check_source(n, ns)}: _ar_bad({n!r}, {n})")
         elif prop.default is not MISSING:
             ns[f"_dv_{n}"] = prop.default
             body.append(f"        {n} = _dv_{n}")
-            body.append(f"    elif not {_check_src(prop, n, ns)}: _ar_bad({n!r}, {n})")
+            body.append(f"    elif not {prop.check_source(n, ns)}: _ar_bad({n!r}, {n})")
         else:
             body.append(f"        _ar_missing({n!r})")
-            body.append(f"    if not {_check_src(prop, n, ns)}: _ar_bad({n!r}, {n})")
+            body.append(f"    if not {prop.check_source(n, ns)}: _ar_bad({n!r}, {n})")
         body.append(f"    _ar_d[{n!r}] = {n}")
     for back in mapper.backrefs:
         n = back.name
@@ -130,12 +153,13 @@ def make_init(mapper: "Mapper") -> Callable[..., None]:
                     body.append(f"        if {back.name!r} in _ar_td: _ar_td[{back.name!r}] = _ar_self")
     sig = ", ".join(params + ["**_ar_extra"])
     src = f"def __init__(_ar_self, *, {sig}):\n" + "\n".join(body) + "\n"
-    fn = _compile(src, "__init__", ns, f"<activerel {model}.__init__>")
-    fn.__qualname__ = f"{mapper.cls.__qualname__}.__init__"
-    return fn  # type: ignore[no-any-return]
+    return compile_function(src, ns, name="__init__", kind="__init__",  # type: ignore[no-any-return]
+                            owner=f"{mapper.cls.__module__}.{mapper.cls.__qualname__}",
+                            qualname=f"{mapper.cls.__qualname__}.__init__",
+                            module=mapper.cls.__module__)
 
 
-def _backref_value(mapper: "Mapper", back: "BackRefProp") -> Callable[[Any], Any]:
+def _backref_value(mapper: Mapper, back: BackRefProp) -> Callable[[Any], Any]:
     target = back.target
     bad = _checker_error(mapper)
 
@@ -151,7 +175,7 @@ def _backref_value(mapper: "Mapper", back: "BackRefProp") -> Callable[[Any], Any
     return value
 
 
-def make_setters(mapper: "Mapper") -> dict[str, Callable[[Any, Any], None]]:
+def make_setters(mapper: Mapper) -> dict[str, Callable[[Any, Any], None]]:
     setters: dict[str, Callable[[Any, Any], None]] = {}
     bad = _checker_error(mapper)
     for prop in mapper.scalars:
@@ -161,12 +185,6 @@ def make_setters(mapper: "Mapper") -> dict[str, Callable[[Any, Any], None]]:
     for back in mapper.backrefs:
         setters[back.name] = _backref_setter(mapper, back)
     return setters
-
-
-def _make_check(prop: Any) -> Callable[[Any], bool]:
-    ns: dict[str, Any] = dict(CHECK_GLOBALS)
-    src = f"def check(v):\n    return {_check_src(prop, 'v', ns)}\n"
-    return _compile(src, "check", ns, f"<activerel check {prop.qualname()}>")  # type: ignore[no-any-return]
 
 
 def track(obj: Any, state: ObjectState, d: dict[str, Any], name: str, value: Any) -> None:
@@ -191,8 +209,8 @@ def track(obj: Any, state: ObjectState, d: dict[str, Any], name: str, value: Any
         dirty[name] = old
 
 
-def _scalar_setter(prop: "ScalarProp", bad: Callable[[str, Any], None]) -> Callable[[Any, Any], None]:
-    check = _make_check(prop)
+def _scalar_setter(prop: ScalarProp, bad: Callable[[str, Any], None]) -> Callable[[Any, Any], None]:
+    check = prop.check
     name = prop.name
 
     def setter(obj: Any, value: Any) -> None:
@@ -207,8 +225,8 @@ def _scalar_setter(prop: "ScalarProp", bad: Callable[[str, Any], None]) -> Calla
     return setter
 
 
-def _reference_setter(ref: "ReferenceProp", bad: Callable[[str, Any], None]) -> Callable[[Any, Any], None]:
-    check = _make_check(ref)
+def _reference_setter(ref: ReferenceProp, bad: Callable[[str, Any], None]) -> Callable[[Any, Any], None]:
+    check = ref.check
     name = ref.name
     inverses = [(b.name, b.many) for b in ref.inverses]
 
@@ -256,7 +274,7 @@ def _same_row(a: Any, b: Any) -> bool:
     return ka is not None and ka == kb and a._ar_state.status == b._ar_state.status == PERSISTENT
 
 
-def _backref_setter(mapper: "Mapper", back: "BackRefProp") -> Callable[[Any, Any], None]:
+def _backref_setter(mapper: Mapper, back: BackRefProp) -> Callable[[Any, Any], None]:
     convert = _backref_value(mapper, back)
     name = back.name
 
@@ -278,17 +296,15 @@ def _backref_setter(mapper: "Mapper", back: "BackRefProp") -> Callable[[Any, Any
     return setter
 
 
-def make_key_getter(mapper: "Mapper") -> Callable[[Any], Any]:
+def make_key_getter(mapper: Mapper) -> Callable[[Any], Any]:
     """obj -> its identity key: the primary-key value, or a tuple of the
     physical key columns' values for a composite key. None while unknown."""
-    parts = []
+    # (field name, None for a plain column or the width of a reference's key)
+    parts: list[tuple[str, Optional[int]]] = []
     for prop in mapper.pk_props:
-        if prop.kind == "scalar":
-            parts.append(("scalar", prop.name, None))
-        else:
-            parts.append(("ref", prop.name, len(prop.columns)))
-    if len(parts) == 1 and parts[0][0] == "scalar":
-        name = parts[0][1]
+        parts.append((prop.name, None if isinstance(prop, ScalarProp) else len(prop.columns)))
+    if len(parts) == 1 and parts[0][1] is None:
+        name = parts[0][0]
 
         def key_scalar(obj: Any) -> Any:
             return obj.__dict__.get(name)
@@ -298,9 +314,9 @@ def make_key_getter(mapper: "Mapper") -> Callable[[Any], Any]:
     def key(obj: Any) -> Any:
         d = obj.__dict__
         values: list[Any] = []
-        for kind, name, width in parts:
+        for name, width in parts:
             v = d.get(name)
-            if kind == "scalar":
+            if width is None:
                 values.append(v)
             elif v is None:
                 values.extend([None] * width)  # type: ignore[list-item]

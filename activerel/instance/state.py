@@ -7,17 +7,29 @@ session gets no state at all: it carries only its session, under
 ``_ar_session``, and its :class:`ObjectState` is made the first time
 something asks for it (:class:`StateOnDemand`). Most loaded objects are only
 read, so a load allocates one object and one dict per row, not three
-containers for the garbage collector to scan."""
+containers for the garbage collector to scan.
+
+Read and written by every layer above (instrumented setters, hydrators, the
+unit of work, the session). Imports nothing of activerel: the session an
+object belongs to is seen through the :class:`Owner` protocol."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional, Protocol
 
-if TYPE_CHECKING:
-    from .session import Session
-
+#: an object's status (``ObjectState.status``); plain ints, written into
+#: generated code as literals
 NEW = 0
 PERSISTENT = 1
 DELETED = 2
+STATUS_NAMES = ("new", "persistent", "deleted")
+
+
+class Owner(Protocol):
+    """What an object's state needs of the session that owns it: whether it
+    is still active, and where to record an object that became dirty."""
+
+    active: bool
+    dirty: dict[int, Any]
 
 
 #: instance-dict keys: the object's state, and the session of a loaded
@@ -39,7 +51,7 @@ class ObjectState:
 
     status: int
     key: Any
-    session: Optional["Session"]
+    session: Optional["Owner"]
     #: field name -> value before the first unsaved change (None when clean)
     dirty: Optional[dict[str, Any]]
     #: for a stub: (model name, reference field) it was reached through
@@ -73,7 +85,7 @@ class ObjectState:
         return dict(self.dirty) if self.dirty else {}
 
     def __repr__(self) -> str:
-        status = ("new", "persistent", "deleted")[self.status]
+        status = STATUS_NAMES[self.status]
         extra = " stub" if self.stub_of else ""
         extra += f" dirty={sorted(self.dirty)}" if self.dirty else ""
         return f"<ObjectState {status}{extra} key={self.key!r}>"
@@ -148,7 +160,7 @@ def own_state(obj: Any) -> ObjectState:
     return st
 
 
-def new_state(status: int = NEW, key: Any = None, session: Optional["Session"] = None,
+def new_state(status: int = NEW, key: Any = None, session: Optional["Owner"] = None,
               stub_of: Optional[tuple[str, str]] = None) -> ObjectState:
     """A state with every slot set: clean, not a stub unless ``stub_of``."""
     st = ObjectState()

@@ -1,21 +1,24 @@
 """The mapper: what a model class maps to. It turns the annotations the
 metaclass recorded into properties (scalar fields, references, back
 references) and physical columns, lazily, when the model is first used, so
-models may name each other in any order and across modules."""
+models may name each other in any order and across modules.
+
+Created by :class:`~activerel.model.ModelMeta`, which also hands it the
+``on_resolved`` hook that installs the generated instance code; read by
+every layer above. Imports the rest of :mod:`activerel.mapping` and
+:mod:`activerel.errors`."""
 from __future__ import annotations
 
 import re
 import sys
 import typing
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
-from .errors import ModelDefinitionError, ValidationError
+from ..errors import ModelDefinitionError, QueryError, ValidationError
 from .markers import MISSING, AutoIncrement, BackReference, FieldSpec, Index, PrimaryKey, Reference, Unique
-from .registry import registry
+from .properties import BackRefProp, Column, Direction, Prop, ReferenceProp, ScalarProp
+from .registry import is_model_class, is_model_instance, registry
 from .types import ColumnType, describe, unwrap_optional
-
-if TYPE_CHECKING:
-    from .model import Model
 
 RESERVED = frozenset({"persist", "delete", "reload", "get", "query"})
 
@@ -26,138 +29,14 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
 
 
-class Column:
-    """One physical column of a table."""
-
-    __slots__ = ("name", "ctype", "prop", "primary_key", "autoincrement", "unique", "index",
-                 "target")
-
-    def __init__(self, name: str, ctype: ColumnType, prop: "Prop", *, primary_key: bool = False,
-                 autoincrement: bool = False, unique: bool = False, index: bool = False,
-                 target: Optional["Column"] = None) -> None:
-        self.name = name
-        self.ctype = ctype
-        self.prop = prop
-        self.primary_key = primary_key
-        self.autoincrement = autoincrement
-        self.unique = unique
-        self.index = index
-        self.target = target
-
-    @property
-    def nullable(self) -> bool:
-        return self.ctype.nullable
-
-    def __repr__(self) -> str:
-        return f"Column({self.name!r}, {self.ctype!r})"
-
-
-class Prop:
-    """A declared attribute of a model."""
-
-    kind = "prop"
-    name: str
-    owner: "Mapper"
-
-    def qualname(self) -> str:
-        return f"{self.owner.name}.{self.name}"
-
-
-class ScalarProp(Prop):
-    """A plain column field."""
-
-    kind = "scalar"
-
-    def __init__(self, owner: "Mapper", name: str, ctype: ColumnType, default: Any,
-                 default_factory: Optional[Callable[[], Any]], column: str, *,
-                 primary_key: bool, autoincrement: bool, unique: bool, index: bool) -> None:
-        self.owner = owner
-        self.name = name
-        self.ctype = ctype
-        self.default = default
-        self.default_factory = default_factory
-        self.primary_key = primary_key
-        self.autoincrement = autoincrement
-        self.column = Column(column, ctype, self, primary_key=primary_key,
-                             autoincrement=autoincrement, unique=unique, index=index)
-        self.columns = [self.column]
-
-    @property
-    def nullable(self) -> bool:
-        return self.ctype.nullable
-
-    @property
-    def required(self) -> bool:
-        return self.default is MISSING and self.default_factory is None
-
-
-class ReferenceProp(Prop):
-    """The owning side of a relation: holds the target object, stores its key."""
-
-    kind = "reference"
-
-    def __init__(self, owner: "Mapper", name: str, target: type[Model], nullable: bool,
-                 marker: Reference, default: Any, *, primary_key: bool, unique: bool,
-                 index: bool) -> None:
-        self.owner = owner
-        self.name = name
-        self.target = target
-        self.nullable = nullable
-        self.on_delete = marker.on_delete
-        self.on_update = marker.on_update
-        self.column_names = marker.column
-        self.constraint_name = marker.name
-        self.default = default
-        self.default_factory = None
-        self.primary_key = primary_key
-        self.unique = unique
-        self.index = index
-        self.columns: list[Column] = []
-        #: back references on the target that this reference feeds
-        self.inverses: list[BackRefProp] = []
-
-    @property
-    def required(self) -> bool:
-        return self.default is MISSING
-
-    @property
-    def target_mapper(self) -> "Mapper":
-        return self.target.__ar_mapper__  # type: ignore[attr-defined, no-any-return]
-
-
-class BackRefProp(Prop):
-    """The virtual inverse of a reference: one-to-many, one-to-one or via a pivot."""
-
-    kind = "backref"
-
-    def __init__(self, owner: "Mapper", name: str, target: type[Model], many: bool,
-                 marker: BackReference) -> None:
-        self.owner = owner
-        self.name = name
-        self.target = target
-        self.many = many
-        self.marker = marker
-        self.via: Optional[type[Model]] = None
-        #: the Reference on the target pointing here (one-to-many / one-to-one)
-        self.mapped_by: Optional[ReferenceProp] = None
-        #: for via: the pivot's Reference to this model and to the target
-        self.via_local: Optional[ReferenceProp] = None
-        self.via_remote: Optional[ReferenceProp] = None
-        #: for via: the back reference on the target through the same pivot, if any
-        self.via_inverse: Optional[BackRefProp] = None
-
-    @property
-    def target_mapper(self) -> "Mapper":
-        return self.target.__ar_mapper__  # type: ignore[attr-defined, no-any-return]
-
-
 class Mapper:
     """Everything known about one model class. Built in two phases on first use:
     ``_parse`` reads the model's own annotations, ``_link`` connects back
     references and foreign-key columns, which needs the targets parsed too."""
 
-    def __init__(self, cls: type[Model], table: str, annotations: dict[str, Any],
-                 defaults: dict[str, Any]) -> None:
+    def __init__(self, cls: type, table: str, annotations: dict[str, Any],
+                 defaults: dict[str, Any],
+                 on_resolved: Optional[Callable[["Mapper"], None]] = None) -> None:
         self.cls = cls
         self.name = cls.__name__
         self.table = table
@@ -175,8 +54,18 @@ class Mapper:
         self.columns: list[Column] = []
         self.pk_columns: list[Column] = []
         self.autoincrement: Optional[ScalarProp] = None
-        #: per-dialect compiled code and SQL (see activerel.compiled)
-        self.compiled: dict[str, Any] = {}
+        #: called once the mapping is resolved (the model layer installs the
+        #: generated constructor, setters and key getter)
+        self.on_resolved = on_resolved
+        #: obj -> its identity key; generated on resolution (instance.instrument)
+        self.key_of: Callable[[Any], Any] = _unresolved
+        #: the columns an INSERT writes with and without the generated key
+        self.insert_columns_all: tuple[str, ...] = ()
+        self.insert_columns_generated: tuple[str, ...] = ()
+        #: a pivot whose rows are exactly its two references' keys: links are
+        #: written as rows, without pivot objects
+        self.pure_link = False
+        self._key_checks: Optional[list[tuple[str, ColumnType, Callable[[Any], bool]]]] = None
 
     def __repr__(self) -> str:
         return f"<Mapper {self.name} -> {self.table}>"
@@ -220,7 +109,7 @@ class Mapper:
         for back in self.backrefs:
             back.target_mapper._parse_closure(group)
             if back.via is not None:
-                back.via.__ar_mapper__._parse_closure(group)  # type: ignore[attr-defined]
+                back.via_mapper._parse_closure(group)
 
     def _namespace(self) -> "_Namespace":
         module = sys.modules.get(self.cls.__module__)
@@ -280,13 +169,12 @@ class Mapper:
         if backs:
             self._parse_backref(name, tp, inner, nullable, backs[0], flags, default, factory)
             return
-        from .model import Model
-        if refs or (isinstance(inner, type) and issubclass(inner, Model)):
+        if refs or is_model_class(inner):
             if not refs:
                 raise ModelDefinitionError(
                     f"{where}: a field holding a model needs a marker: Reference[{inner.__name__}] "
                     f"(the owning side) or BackReference[...]")
-            if not (isinstance(inner, type) and issubclass(inner, Model)):
+            if not is_model_class(inner):
                 raise ModelDefinitionError(
                     f"{where}: a Reference must point at a Model class, not {inner!r}")
             if AutoIncrement in flags:
@@ -315,7 +203,7 @@ class Mapper:
                 self.pk_props.append(prop)
             self.props[name] = prop
             return
-        if typing.get_origin(inner) is list and inner.__args__ and _mentions_model(inner.__args__[0]):
+        if typing.get_origin(inner) is list and inner.__args__ and is_model_class(inner.__args__[0]):
             raise ModelDefinitionError(
                 f"{where}: a list of models needs a BackReference marker, e.g. "
                 f"BackReference[{ann!r}]")
@@ -344,7 +232,6 @@ class Mapper:
 
     def _parse_backref(self, name: str, tp: Any, inner: Any, nullable: bool, marker: BackReference,
                        flags: set, default: Any, factory: Any) -> None:
-        from .model import Model
         where = f"{self.name}.{name}"
         if flags:
             raise ModelDefinitionError(f"{where}: a BackReference is virtual and takes no column markers")
@@ -354,7 +241,7 @@ class Mapper:
         target = inner.__args__[0] if many and inner.__args__ else inner
         if isinstance(target, (str, typing.ForwardRef)):
             target = self._evaluate(name, target)
-        if not (isinstance(target, type) and issubclass(target, Model)):
+        if not is_model_class(target):
             raise ModelDefinitionError(
                 f"{where}: a BackReference must be list[Model] or Optional[Model], not {tp!r}")
         if not many and marker.via is not None:
@@ -364,9 +251,10 @@ class Mapper:
             via = marker.via
             if isinstance(via, (str, typing.ForwardRef)):
                 via = self._evaluate(name, via)
-            if not (isinstance(via, type) and issubclass(via, Model)):
+            if not is_model_class(via):
                 raise ModelDefinitionError(f"{where}: via={marker.via!r} is not a Model")
             prop.via = via
+            prop.direction = Direction.MANY_TO_MANY
         self.backrefs.append(prop)
         self.props[name] = prop
 
@@ -376,7 +264,7 @@ class Mapper:
             target = back.target_mapper
             where = f"{self.name}.{back.name}"
             if back.via is not None:
-                pivot = back.via.__ar_mapper__  # type: ignore[attr-defined]
+                pivot = back.via_mapper
                 back.via_local = _pick_reference(pivot, self.cls, None, where, "to " + self.name)
                 others = [r for r in pivot.references if r.target is back.target and r is not back.via_local]
                 if back.target is self.cls:
@@ -471,18 +359,27 @@ class Mapper:
                     if other.via is back.via and other.target is self.cls and other is not back:
                         back.via_inverse = other
         self.backref_names = tuple(b.name for b in self.backrefs)
-        from .codegen import install
-        install(self)
+        auto = self.autoincrement
+        self.insert_columns_all = tuple(c.name for c in self.columns)
+        self.insert_columns_generated = tuple(c.name for c in self.columns
+                                              if auto is None or c.prop is not auto)
+        refs = self.references
+        self.pure_link = (len(refs) == 2 and refs[0].target_mapper is not refs[1].target_mapper
+                          and set(self.insert_columns_generated)
+                          == {c.name for r in refs for c in r.columns})
+        if self.on_resolved is not None:
+            self.on_resolved(self)
         self.resolved = True
 
-    # -- helpers used across the core ---------------------------------------
-    def prop(self, name: str) -> Prop:
-        return self.props[name]
+    # -- keys ----------------------------------------------------------------
+    def insert_columns(self, with_autoincrement: bool) -> tuple[str, ...]:
+        """The columns an INSERT writes: every one, or all but the generated key."""
+        return self.insert_columns_all if with_autoincrement else self.insert_columns_generated
 
     def check_key(self, key: Any, what: Optional[str] = None) -> None:
         """Raise ValidationError unless ``key`` is a valid primary key value
         (a tuple of the key columns' values for a composite key)."""
-        checks = self.__dict__.get("_key_checks")
+        checks = self._key_checks
         if checks is None:
             checks = []
             for col in self.pk_columns:
@@ -501,9 +398,30 @@ class Mapper:
                 f"{what or self.name}: {key!r} is not a primary key of {self.name}; "
                 f"its key is {want}")
 
-    @property
-    def single_pk(self) -> bool:
-        return len(self.pk_columns) == 1
+    def normalize_key(self, pk: Any) -> Any:
+        """The identity key for what a caller passed as a primary key: the
+        value, a tuple for a composite key, or an instance (of this model, or
+        of a model a key reference points at)."""
+        if type(pk) in (int, str):  # the common case
+            self.check_key(pk)
+            return pk
+        if is_model_instance(pk):
+            return type(pk).__ar_mapper__.key_of(pk)
+        width = len(self.pk_columns)
+        if width == 1:
+            if isinstance(pk, tuple) and len(pk) == 1:
+                pk = pk[0]
+            self.check_key(pk)
+            return pk
+        if not isinstance(pk, tuple) or len(pk) != width:
+            raise QueryError(f"{self.name} has a composite primary key of {width} columns "
+                             f"({', '.join(c.name for c in self.pk_columns)}): pass a tuple, not {pk!r}")
+        parts: list[Any] = []
+        for v in pk:
+            parts.extend(flat_key(type(v).__ar_mapper__.key_of(v)) if is_model_instance(v) else (v,))
+        key = tuple(parts)
+        self.check_key(key)
+        return key
 
 
 class _Namespace(dict):
@@ -552,13 +470,6 @@ def _is_classvar(ann: Any) -> bool:
     return ann is typing.ClassVar or typing.get_origin(ann) is typing.ClassVar
 
 
-def _mentions_model(tp: Any) -> bool:
-    from .model import Model
-    if isinstance(tp, str):
-        return False
-    return isinstance(tp, type) and issubclass(tp, Model)
-
-
 def mapper_of(cls: Any) -> Mapper:
     """The resolved mapper of a model class (resolving it on first use)."""
     try:
@@ -568,3 +479,12 @@ def mapper_of(cls: Any) -> Mapper:
     if not m.resolved:
         m.resolve()
     return m
+
+
+def flat_key(key: Any) -> tuple:
+    """An identity key as a tuple of column values (a one-column key wrapped)."""
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _unresolved(obj: Any) -> Any:
+    raise TypeError(f"{type(obj).__name__} is not resolved yet: use mapper_of() first")

@@ -1,20 +1,24 @@
 """DDL: CREATE TABLE with primary keys, unique constraints, foreign keys and
 their referential actions, CREATE INDEX, and DROP TABLE, built with PyPika.
 The order of tables, and which foreign keys must wait for an ALTER TABLE
-because of a cycle, is decided here; the column types come from the dialect."""
+because of a cycle, is decided here; the column types come from the dialect.
+
+Called by :class:`~activerel.database.Database`. Imports
+:mod:`activerel.mapping`, :mod:`activerel.dialects` and :mod:`activerel._util`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from pypika import Column as PColumn
 from pypika import Table
 from pypika.enums import ReferenceOption
-from pypika.queries import CreateQueryBuilder
 from pypika.utils import format_quotes
 
-if TYPE_CHECKING:
-    from .dialects.base import Dialect
-    from .mapper import Mapper, ReferenceProp
+from .._util.pypika import CreateTable
+from ..dialects.base import Dialect
+from ..mapping.catalog import table_order
+from ..mapping.mapper import Mapper
+from ..mapping.properties import ReferenceProp
 
 _OPTIONS = {
     "CASCADE": ReferenceOption.cascade, "RESTRICT": ReferenceOption.restrict,
@@ -23,48 +27,7 @@ _OPTIONS = {
 }
 
 
-def table_order(mappers: list["Mapper"]) -> list["Mapper"]:
-    """Mappers ordered parents first (a referenced table before the tables
-    referencing it); within a cycle, declaration order."""
-    served = set(mappers)
-    order: list["Mapper"] = []
-    state: dict["Mapper", int] = {}
-
-    def visit(m: "Mapper") -> None:
-        if state.get(m) == 2:
-            return
-        if state.get(m) == 1:
-            return  # a cycle: the back edge is dropped here
-        state[m] = 1
-        for ref in m.references:
-            t = ref.target_mapper
-            if t is not m and t in served:
-                visit(t)
-        state[m] = 2
-        order.append(m)
-
-    for m in mappers:
-        visit(m)
-    return order
-
-
-class _CreateTable(CreateQueryBuilder):  # type: ignore[misc]
-    """PyPika's CREATE TABLE takes one foreign key; this one takes any number."""
-
-    def __init__(self, dialect: Optional[Any] = None) -> None:
-        super().__init__(dialect=dialect)
-        self._foreign_keys: list[str] = []
-
-    def add_foreign_key_sql(self, clause: str) -> "_CreateTable":
-        self._foreign_keys.append(clause)
-        return self
-
-    def _body_sql(self, **kwargs: Any) -> str:
-        body = super()._body_sql(**kwargs)
-        return ",".join([body] + self._foreign_keys) if self._foreign_keys else body
-
-
-def foreign_key_sql(ref: "ReferenceProp", dialect: "Dialect") -> str:
+def foreign_key_sql(ref: ReferenceProp, dialect: Dialect) -> str:
     """``[CONSTRAINT name] FOREIGN KEY (cols) REFERENCES t (cols) ON DELETE ... ON UPDATE ...``."""
     quote = _quoter(dialect)
     cols = ",".join(quote(c.name) for c in ref.columns)
@@ -80,7 +43,7 @@ def foreign_key_sql(ref: "ReferenceProp", dialect: "Dialect") -> str:
             f"ON DELETE {_OPTIONS[on_delete].value} ON UPDATE {_OPTIONS[on_update].value}")
 
 
-def _quoter(dialect: "Dialect") -> Any:
+def _quoter(dialect: Dialect) -> Any:
     builder = dialect.query_class._builder()
     char = getattr(builder, "QUOTE_CHAR", '"')
     return lambda name: format_quotes(name, char)
@@ -89,7 +52,7 @@ def _quoter(dialect: "Dialect") -> Any:
 class SchemaBuilder:
     """The DDL for a set of mappers on one dialect."""
 
-    def __init__(self, mappers: list["Mapper"], dialect: "Dialect") -> None:
+    def __init__(self, mappers: list[Mapper], dialect: Dialect) -> None:
         self.mappers = table_order(mappers)
         self.dialect = dialect
 
@@ -111,9 +74,9 @@ class SchemaBuilder:
             created.add(m.table)
         return out + later
 
-    def create_table(self, m: "Mapper", created: set[str], served: set[str]) -> tuple[str, list[str]]:
+    def create_table(self, m: Mapper, created: set[str], served: set[str]) -> tuple[str, list[str]]:
         d = self.dialect
-        q = _CreateTable(dialect=getattr(d.query_class._builder(), "dialect", None))
+        q = CreateTable(dialect=getattr(d.query_class._builder(), "dialect", None))
         q = q.create_table(Table(m.table))
         pk_cols = [c.name for c in m.pk_columns]
         cols = []
@@ -140,12 +103,14 @@ class SchemaBuilder:
                 deferred.append(f"ALTER TABLE {quote(m.table)} ADD {clause}")
         return q.get_sql() + d.table_options, deferred
 
-    def create_indexes(self, m: "Mapper") -> list[str]:
+    def create_indexes(self, m: Mapper) -> list[str]:
         quote = _quoter(self.dialect)
         out = []
         for c in m.columns:
-            wanted = c.index or (c.prop.kind == "reference" and not c.primary_key and not c.unique)
+            wanted = c.index or (isinstance(c.prop, ReferenceProp) and not c.primary_key
+                                 and not c.unique)
             if wanted and not c.unique:
+                # (PyPika's CreateIndexBuilder does not quote identifiers)
                 name = f"ix_{m.table}_{c.name}"
                 out.append(f"CREATE INDEX {quote(name)} ON {quote(m.table)} ({quote(c.name)})")
         return out

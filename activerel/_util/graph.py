@@ -1,0 +1,80 @@
+"""The one topological sort of the package, with cycle finding.
+
+Called by :mod:`activerel.mapping.catalog` (schema and delete order), by
+:mod:`activerel.unitofwork.ordering` (insert order of tables, then of rows
+where tables form a cycle) and by :mod:`activerel.unitofwork.cascade`
+(whether CASCADE references form a cycle). Imports nothing of activerel.
+
+A graph is given as its nodes (in the order ties are broken) and a function
+``edges(node)`` returning the nodes it depends on: those must come first."""
+from __future__ import annotations
+
+from typing import Callable, Hashable, Iterable, Optional, Sequence, TypeVar
+
+N = TypeVar("N", bound=Hashable)
+
+_VISITING, _DONE = 1, 2
+
+
+def find_cycle(nodes: Sequence[N], edges: Callable[[N], Iterable[N]]) -> Optional[list[N]]:
+    """A cycle among ``nodes`` as the list of its nodes in edge order (a
+    self-edge gives ``[node]``), or None when the graph is acyclic. Edges to
+    nodes outside ``nodes`` are ignored."""
+    present = set(nodes)
+    state: dict[N, int] = {}
+    for start in nodes:
+        if start in state:
+            continue
+        state[start] = _VISITING
+        path = [start]
+        stack = [iter([t for t in edges(start) if t in present])]
+        while stack:
+            for t in stack[-1]:
+                seen = state.get(t)
+                if seen == _VISITING:
+                    return path[path.index(t):]
+                if seen is None:
+                    state[t] = _VISITING
+                    path.append(t)
+                    stack.append(iter([u for u in edges(t) if u in present]))
+                    break
+            else:
+                state[path.pop()] = _DONE
+                stack.pop()
+    return None
+
+
+def sort(nodes: Sequence[N], edges: Callable[[N], Iterable[N]], *,
+         strict: bool = True) -> Optional[list[N]]:
+    """``nodes`` ordered so that each comes after the nodes its ``edges``
+    name (depth first, ties in the given order). On a cycle: None when
+    ``strict``; otherwise the edge that closes the cycle is dropped and the
+    rest of the order kept. Edges to nodes outside ``nodes`` are ignored; a
+    self-edge is a cycle."""
+    present = set(nodes)
+    state: dict[N, int] = {}
+    order: list[N] = []
+    for start in nodes:
+        if start in state:
+            continue
+        state[start] = _VISITING
+        path = [start]
+        stack = [iter([t for t in edges(start) if t in present])]
+        while stack:
+            for t in stack[-1]:
+                seen = state.get(t)
+                if seen == _VISITING:
+                    if strict:
+                        return None
+                    continue  # a cycle: the back edge is dropped
+                if seen is None:
+                    state[t] = _VISITING
+                    path.append(t)
+                    stack.append(iter([u for u in edges(t) if u in present]))
+                    break
+            else:
+                node = path.pop()
+                state[node] = _DONE
+                order.append(node)
+                stack.pop()
+    return order

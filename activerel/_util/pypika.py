@@ -1,0 +1,53 @@
+"""What activerel adds to PyPika: :class:`SqlTemplate` for the few SQL
+fragments PyPika has no builder for, the constant criteria :data:`TRUE`
+and :data:`FALSE`, and a CREATE TABLE that takes several foreign keys.
+
+Used by :mod:`activerel.sql` and by the dialects (their one-parameter key
+sets). Imports nothing of activerel."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pypika.queries import CreateQueryBuilder
+from pypika.terms import Criterion
+
+
+class SqlTemplate(Criterion):  # type: ignore[misc]
+    """A SQL fragment PyPika has no builder for, e.g. ``"{term} = ANY({param})"``:
+    each named part is a PyPika term rendered in place, with the query's
+    quoting and namespaces; parts are parenthesised where they nest."""
+
+    def __init__(self, template: str, **parts: Any) -> None:
+        super().__init__()
+        self.template = template
+        self.parts = parts
+
+    def get_sql(self, **kwargs: Any) -> str:
+        kwargs["subquery"] = True
+        return self.template.format(**{k: v.get_sql(**kwargs) for k, v in self.parts.items()})
+
+
+def negate(criterion: Any) -> SqlTemplate:
+    """``NOT (criterion)``, parenthesised whatever the criterion renders to."""
+    return SqlTemplate("NOT ({inner})", inner=criterion)
+
+
+#: a criterion that always holds, and one that never does
+TRUE = SqlTemplate("1=1")
+FALSE = SqlTemplate("1=0")
+
+
+class CreateTable(CreateQueryBuilder):  # type: ignore[misc]
+    """PyPika's CREATE TABLE takes one foreign key; this one takes any number."""
+
+    def __init__(self, dialect: Optional[Any] = None) -> None:
+        super().__init__(dialect=dialect)
+        self._foreign_keys: list[str] = []
+
+    def add_foreign_key_sql(self, clause: str) -> "CreateTable":
+        self._foreign_keys.append(clause)
+        return self
+
+    def _body_sql(self, **kwargs: Any) -> str:
+        body = super()._body_sql(**kwargs)
+        return ",".join([body] + self._foreign_keys) if self._foreign_keys else body

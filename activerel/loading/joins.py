@@ -1,0 +1,131 @@
+"""The join tree of a query: which relations ``join_with`` loads, each with
+its filters, order, per-parent paging, selected fields and nested joins;
+paths through it; and INNER joins as EXISTS conditions on the parent rows.
+
+Built by :mod:`activerel.query`; run by :mod:`activerel.loading.strategies`.
+Imports :mod:`activerel.sql.expressions` and :mod:`activerel.mapping`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional, Sequence
+
+from pypika.terms import Criterion, ExistsCriterion
+
+from ..errors import QueryError
+from ..mapping.mapper import Mapper
+from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
+from ..sql.expressions import Compiler, Condition, relation_subquery
+
+
+@dataclass(frozen=True)
+class Join:
+    """How one relation is loaded: its filters, order, per-parent paging,
+    selected fields and nested joins. Immutable, like the query holding it."""
+
+    name: str
+    inner: bool = False
+    where: tuple[Condition, ...] = ()
+    order: tuple[tuple[str, bool], ...] = ()
+    limit: Optional[int] = None
+    offset: Optional[int] = None
+    fields: Optional[tuple[str, ...]] = None
+    joins: tuple["Join", ...] = ()
+
+
+def relation_prop(mapper: Mapper, name: str, path: str) -> Prop:
+    """The relation ``name`` of ``mapper`` (a step of the join path ``path``)."""
+    prop = mapper.props.get(name)
+    if prop is None or isinstance(prop, ScalarProp):
+        relations = [p.name for p in mapper.props.values() if not isinstance(p, ScalarProp)]
+        what = "no relation" if prop is None else "a plain field, not a relation,"
+        raise QueryError(
+            f"join path {path!r}: {mapper.name} has {what} {name!r}; its relations are "
+            f"{', '.join(relations) or 'none'}")
+    return prop
+
+
+def add_path(joins: tuple[Join, ...], mapper: Mapper, path: str, inner: bool,
+             full: Optional[str] = None) -> tuple[Join, ...]:
+    """``joins`` with the dotted ``path`` present (reusing joins already there)."""
+    head, _, rest = path.partition(".")
+    full = full or path
+    prop = relation_prop(mapper, head, full)
+    out = list(joins)
+    for i, j in enumerate(out):
+        if j.name == head:
+            break
+    else:
+        out.append(Join(head))
+        i = len(out) - 1
+    j = out[i]
+    if inner and not j.inner:
+        j = replace(j, inner=True)
+    if rest:
+        j = replace(j, joins=add_path(j.joins, prop.target_mapper, rest, inner, full))  # type: ignore[attr-defined]
+    out[i] = j
+    return tuple(out)
+
+
+def merge_joins(base: tuple[Join, ...], extra: tuple[Join, ...]) -> tuple[Join, ...]:
+    """``base`` with every join of ``extra`` added (recursively merged by name)."""
+    out = list(base)
+    for j in extra:
+        for i, b in enumerate(out):
+            if b.name == j.name:
+                out[i] = replace(b, inner=b.inner or j.inner, joins=merge_joins(b.joins, j.joins))
+                break
+        else:
+            out.append(j)
+    return tuple(out)
+
+
+def get_path(joins: tuple[Join, ...], path: Sequence[str]) -> Join:
+    for j in joins:
+        if j.name == path[0]:
+            return j if len(path) == 1 else get_path(j.joins, path[1:])
+    raise KeyError(path)
+
+
+def set_path(joins: tuple[Join, ...], path: Sequence[str], join: Join) -> tuple[Join, ...]:
+    out = []
+    for j in joins:
+        if j.name == path[0]:
+            j = join if len(path) == 1 else replace(j, joins=set_path(j.joins, path[1:], join))
+        out.append(j)
+    return tuple(out)
+
+
+class JoinExists(Condition):
+    """An INNER join as a condition on the parent: a matching related row exists."""
+
+    needs_alias = True
+
+    def __init__(self, prop: Prop, join: Join) -> None:
+        self.prop = prop
+        self.join = join
+
+    def compile(self, comp: Compiler) -> Criterion:
+        join = self.join
+        target = self.prop.target_mapper  # type: ignore[attr-defined]
+
+        def where(inner: Compiler) -> Optional[Criterion]:
+            crits = [c.compile(inner) for c in join.where]
+            crits += [c.compile(inner) for c in inner_conditions(target, join.joins)]
+            return Criterion.all(crits) if crits else None
+
+        return ExistsCriterion(relation_subquery(comp, self.prop, where))
+
+
+def inner_conditions(mapper: Mapper, joins: tuple[Join, ...]) -> list[Condition]:
+    """The INNER joins of ``joins`` as EXISTS conditions on ``mapper``'s rows."""
+    return [JoinExists(mapper.props[j.name], j) for j in joins if j.inner]
+
+
+def needed_fields(mapper: Mapper, fields: Optional[tuple[str, ...]],
+                  joins: tuple[Join, ...]) -> Optional[tuple[str, ...]]:
+    """A partial select must still load the foreign keys its reference joins use."""
+    if fields is None:
+        return None
+    props = mapper.props
+    extra = [j.name for j in joins if isinstance(props[j.name], ReferenceProp) and j.name not in fields]
+    return tuple(f for f in fields if not isinstance(props[f], BackRefProp)) + tuple(extra)

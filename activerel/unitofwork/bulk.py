@@ -1,0 +1,85 @@
+"""Set-based UPDATE of every row a query matches (``Query.patch_many``),
+with the loaded objects of those rows given the new values (unsaved changes
+are kept, so the new value becomes their baseline instead).
+
+Called by :mod:`activerel.query`. Imports :mod:`activerel.sql`,
+:mod:`activerel.unitofwork.plan` and :mod:`activerel.mapping`."""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from .._util.batching import chunks
+from ..mapping.mapper import Mapper
+from ..mapping.properties import Prop
+from ..sql.expressions import Compiler, Condition
+from ..sql.statements import statements
+from ..sql.values import codec
+from .plan import FlushSession
+
+
+class _Holder:
+    """Stands in for an object so the per-field value getters can adapt a value."""
+
+    __slots__ = ("__dict__",)
+
+    def __init__(self, value: Any) -> None:
+        self.__dict__ = _AnyKey(value)
+
+
+class _AnyKey(dict):  # type: ignore[type-arg]
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.value
+
+
+def patch_rows(session: FlushSession, mapper: Mapper, props: Sequence[Prop], values: dict[str, Any],
+               where: Sequence[Condition], keys: Optional[list[Any]], by_keys: bool) -> int:
+    """UPDATE the fields ``props`` to ``values`` on the rows matching
+    ``where`` (``by_keys``: on the rows of ``keys`` instead, chunked); then
+    the loaded objects among ``keys`` follow. Returns the row count."""
+    dialect = session.dialect
+    c = codec(mapper, dialect)
+    stmts = statements(mapper, dialect)
+    comp = Compiler(mapper, dialect)
+    table = stmts.table
+    q = dialect.query_class.update(table)
+    for prop in props:
+        holder = _Holder(values[prop.name])
+        for col, v in zip(prop.columns, c.prop_values[prop.name](holder)):  # type: ignore[attr-defined]
+            q = q.set(table.field(col.name), comp.param(v))
+    set_params = list(comp.params)
+    comp.params.clear()
+    if by_keys:
+        count = 0
+        for chunk in chunks(keys or [], dialect.param_limit, len(c.pk_names), len(set_params)):
+            params = list(set_params)
+            for k in chunk:
+                params.extend(c.key_params(k))
+            cur = session.execute(q.where(stmts.key_criterion(len(chunk))).get_sql(), params)
+            count += max(cur.rowcount, 0)
+    else:
+        for cond in where:
+            q = q.where(cond.compile(comp))
+        cur = session.execute(q.get_sql(), set_params + comp.params)
+        count = max(cur.rowcount, 0)
+    if keys:
+        imap = session.identity.for_mapper(mapper)
+        for k in keys:
+            obj = imap.get(k)
+            if obj is None:
+                continue
+            session.undo.save(obj)
+            st = obj._ar_state
+            d = obj.__dict__
+            for prop in props:
+                if st.dirty and prop.name in st.dirty:
+                    st.dirty[prop.name] = values[prop.name]
+                else:
+                    d[prop.name] = values[prop.name]
+    return count

@@ -1,0 +1,75 @@
+"""The unit of work: turns a session's pending objects into SQL, as a list
+of named phases over a :class:`~activerel.unitofwork.plan.FlushPlan`.
+
+A flush walks the object graph from the persisted roots and the changed
+objects, orders new objects so every row is inserted after the rows it
+references (a cycle through a nullable reference is broken by inserting NULL
+and updating afterwards), inserts one multi-row statement per table, level
+and column shape, updates only changed columns, then applies deletes with
+their referential actions. Every object is snapshotted in the session's undo
+log before it is touched, so a failure restores all of them.
+
+Called by :meth:`activerel.session.Session.flush`. Imports the rest of
+:mod:`activerel.unitofwork` and :mod:`activerel.instance`."""
+from __future__ import annotations
+
+from ..instance.state import NEW, NEW_STATE, PERSISTENT
+from .cascade import delete_objects
+from .dependency import walk
+from .persistence import insert, insert_links, remove_pivots, update
+from .plan import FlushPlan, FlushSession
+
+
+def flush(session: FlushSession) -> None:
+    """Write every pending change of ``session``: walk, snapshot, insert,
+    update, link, unlink, delete, then bookkeeping."""
+    plan = FlushPlan(session)
+    s = session
+    roots = list(s.to_persist.values())
+    roots += [o for o in s.dirty.values()
+              if (st := o._ar_state).dirty and st.status == PERSISTENT]
+    deletes = list(s.to_delete.values())
+    walk(plan, roots)
+    new, dirty = [], []
+    for o, st in zip(plan.visited, plan.visited_states):
+        if st is None:
+            continue  # loaded and clean
+        if st.status == NEW:
+            new.append(o)
+        elif st.status == PERSISTENT and st.dirty:
+            dirty.append(o)
+    save = plan.undo.save
+    if deletes:
+        for o in new:
+            save(o)  # referential actions may change new objects too
+    else:
+        # a flush with no deletes only writes keys and state onto new
+        # objects: a light snapshot restores them
+        plan.undo.save_new(new)
+    for o in dirty:
+        save(o)
+    if new:
+        insert(plan, new)
+    if dirty:
+        update(plan, dirty)
+    if plan.links:
+        insert_links(plan)
+    if plan.pivot_removals:
+        remove_pivots(plan)
+    if deletes:
+        delete_objects(s, deletes)
+    for st in plan.visited_states:
+        # None: clean and this session's; the shared new state: replaced on insert
+        if st is not None and st is not NEW_STATE:
+            st.dirty = None
+            st.session = s
+    for lst in plan.lists:
+        lst.rebase()
+    for obj, name in plan.ones:
+        st = obj._ar_state
+        if st.baseline is None:
+            st.baseline = {}
+        st.baseline[name] = obj.__dict__.get(name)
+    s.to_persist.clear()
+    s.to_delete.clear()
+    s.dirty.clear()

@@ -1,0 +1,336 @@
+"""The INSERT, UPDATE and pivot-row statements of a flush, and the
+generated getters that read an object's INSERT row. Generated keys are
+written back onto the new objects, which then become persistent in the
+session's identity map.
+
+Called only by :mod:`activerel.unitofwork.flush`. Imports
+:mod:`activerel.unitofwork.ordering` and ``cascade`` (key changes),
+:mod:`activerel.sql`, :mod:`activerel.instance`, :mod:`activerel.mapping`
+and :mod:`activerel._util`."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from .._util.batching import chunks
+from .._util.codegen import compile_function
+from ..dialects.base import Dialect
+from ..instance.state import DELETED, NEW_STATE, PERSISTENT, STATE_KEY, new_state
+from ..mapping.mapper import Mapper, flat_key
+from ..mapping.properties import ScalarProp
+from ..sql.statements import Statements, statements
+from ..sql.values import Binding, codec
+from .cascade import apply_key_change
+from .ordering import insert_levels, table_order
+from .plan import FlushPlan, mapper_of_obj
+
+
+def writers(mapper: Mapper, dialect: Dialect) -> "Writers":
+    """The generated INSERT row getters of ``mapper`` on ``dialect``."""
+    b = dialect.bindings.get(mapper)
+    if b is None:
+        b = dialect.bindings[mapper] = Binding(mapper, dialect)
+    w = b.writers
+    if w is None:
+        w = b.writers = Writers(mapper, dialect)
+    return w  # type: ignore[no-any-return]
+
+
+class Writers:
+    """obj -> its INSERT row, generated once per column set."""
+
+    def __init__(self, mapper: Mapper, dialect: Dialect) -> None:
+        self.mapper = mapper
+        self.dialect = dialect
+        values = codec(mapper, dialect)
+        self.adapters = values.adapters
+        self.prop_values = values.prop_values
+        self.label = f"{mapper.cls.__module__}.{mapper.cls.__qualname__}"
+        self._row_getters: dict[tuple[str, ...], Callable[[Any], tuple]] = {}
+
+    def row_getter(self, columns: tuple[str, ...]) -> Callable[[Any], tuple]:
+        g = self._row_getters.get(columns)
+        if g is None:
+            g = self._row_getters[columns] = self._make_row_getter(columns)
+        return g
+
+    def _make_row_getter(self, columns: tuple[str, ...]) -> Callable[[Any], tuple]:
+        ns: dict[str, Any] = {}
+        pre, items = [], []
+        want = set(columns)
+        for p in list(self.mapper.scalars) + list(self.mapper.references):
+            cols = [c for c in p.columns if c.name in want]
+            if not cols:
+                continue
+            if isinstance(p, ScalarProp):
+                a = self.adapters[p.column.name]
+                if a is None:
+                    items.append((p.column.name, f"_d[{p.name!r}]"))
+                else:
+                    ns[f"_a_{p.name}"] = a
+                    if p.nullable:
+                        items.append((p.column.name, f"(None if _d[{p.name!r}] is None else _a_{p.name}(_d[{p.name!r}]))"))
+                    else:
+                        items.append((p.column.name, f"_a_{p.name}(_d[{p.name!r}])"))
+            else:
+                target = p.target_mapper
+                tpk = target.pk_props
+                if (len(tpk) == 1 and isinstance(tpk[0], ScalarProp)
+                        and codec(target, self.dialect).adapters[tpk[0].column.name] is None):
+                    # the common case, inlined: the target's own key field
+                    col = p.columns[0]
+                    items.append((col.name, f"(None if (_t := _d.get({p.name!r})) is None "
+                                            f"else _t.__dict__[{tpk[0].name!r}])"))
+                    continue
+                ns[f"_pv_{p.name}"] = self.prop_values[p.name]
+                pre.append(f"    _r_{p.name} = _pv_{p.name}(_obj)")
+                for i, c in enumerate(p.columns):
+                    items.append((c.name, f"_r_{p.name}[{i}]"))
+        order = {n: i for i, n in enumerate(columns)}
+        items.sort(key=lambda it: order[it[0]])
+        src = ("def row(_obj):\n    _d = _obj.__dict__\n" + "\n".join(pre) + ("\n" if pre else "")
+               + "    return (" + ", ".join(e for _, e in items) + ("," if len(items) == 1 else "") + ")\n")
+        return compile_function(src, ns, name="row", kind="row",  # type: ignore[no-any-return]
+                                owner=self.label, variant=f"{self.dialect.name}:{','.join(columns)}")
+
+
+def insert(plan: FlushPlan, new: list[Any]) -> None:
+    """INSERT the new objects, parents first, one multi-row statement per table
+    (and level, where rows reference each other in a cycle) and column shape."""
+    by_mapper: dict[Any, list[Any]] = {}
+    for obj in new:
+        m = mapper_of_obj(obj)
+        group = by_mapper.get(m)
+        if group is None:
+            by_mapper[m] = [obj]
+        else:
+            group.append(obj)
+    order = table_order(list(by_mapper))
+    if order is not None:
+        # no cycle among these tables: one INSERT group per table, parents first
+        for mapper in order:
+            _insert_group(plan, mapper, by_mapper[mapper])
+        return
+    levels = insert_levels(plan, new)
+    groups: dict[tuple[int, Any], list[Any]] = {}
+    for obj, lv in zip(new, levels):
+        groups.setdefault((lv, mapper_of_obj(obj)), []).append(obj)
+    for (_, mapper), objs in sorted(groups.items(), key=lambda kv: kv[0][0]):
+        _insert_group(plan, mapper, objs)
+    if plan.deferred:
+        _fill_deferred(plan, new)
+
+
+def _row_maker(plan: FlushPlan, w: "Writers", columns: tuple[str, ...]) -> Callable[[Any], Sequence[Any]]:
+    """obj -> its INSERT row; a reference deferred to a later UPDATE (a
+    reference cycle) is NULL for now."""
+    getter = w.row_getter(columns)
+    deferred = plan.deferred
+    if not deferred:
+        return getter
+    positions = {cn: k for k, cn in enumerate(columns)}
+
+    def row_of(o: Any) -> Sequence[Any]:
+        row = getter(o)
+        refs = deferred.get(id(o))
+        if refs:
+            row = list(row)
+            for ref in refs:
+                for col in ref.columns:
+                    row[positions[col.name]] = None
+        return row
+
+    return row_of
+
+
+def _set_generated(auto: Any, objs: list[Any], keys: list[Any]) -> None:
+    name = auto.name
+    for o, k in zip(objs, keys):
+        o.__dict__[name] = k
+
+
+def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
+    s = plan.session
+    dialect = plan.dialect
+    c = statements(mapper, dialect)
+    w = writers(mapper, dialect)
+    auto = mapper.autoincrement
+    generated, given = [], []
+    if auto is not None:
+        default = auto.default
+        name = auto.name
+        for o in objs:
+            v = o.__dict__.get(name)
+            (generated if v is None or v == default else given).append(o)
+    else:
+        given = objs
+    limit = plan.dialect.param_limit
+    for objs_, with_auto in ((generated, False), (given, True)):
+        if not objs_:
+            continue
+        columns = mapper.insert_columns(with_auto)
+        row_of = _row_maker(plan, w, columns)
+        if not with_auto and plan.dialect.single_row_inserts():
+            # the server cannot promise consecutive generated keys
+            keys = s.insert_each(c.insert_sql(columns, 1), [row_of(o) for o in objs_],
+                                 c.pk_names[0])
+            _set_generated(auto, objs_, keys)
+            continue
+        for chunk in chunks(objs_, limit, len(columns)):
+            params: list[Any] = []
+            for o in chunk:
+                params.extend(row_of(o))
+            sql = c.insert_sql(columns, len(chunk))
+            if with_auto:
+                s.execute(sql, params)
+                if auto is not None:
+                    fix = plan.dialect.explicit_keys_sql(mapper.table, c.pk_names[0])
+                    if fix:
+                        s.execute(fix)
+            else:
+                _set_generated(auto, chunk, s.insert_generated(sql, params, len(chunk),
+                                                                    c.pk_names[0]))
+    imap = s.identity.for_mapper(mapper)
+    if len(mapper.pk_props) == 1 and isinstance(mapper.pk_props[0], ScalarProp):
+        name = mapper.pk_props[0].name
+        keys = [o.__dict__[name] for o in objs]  # key_of, without a call per object
+    else:
+        keys = [mapper.key_of(o) for o in objs]
+    for o, k in zip(objs, keys):
+        st = o._ar_state
+        if st is NEW_STATE:  # the shared state of new objects: one of its own
+            o.__dict__[STATE_KEY] = new_state(PERSISTENT, k, s)
+        else:
+            st.status = PERSISTENT
+            st.key = k
+            st.session = s
+        imap[k] = o
+
+
+def _fill_deferred(plan: FlushPlan, new: list[Any]) -> None:
+    groups: dict[tuple[Any, Any], list[Any]] = {}
+    for obj in new:
+        for ref in plan.deferred.get(id(obj), ()):
+            groups.setdefault((mapper_of_obj(obj), ref), []).append(obj)
+    for (mapper, ref), objs in groups.items():
+        values = codec(mapper, plan.dialect)
+        sql = statements(mapper, plan.dialect).set_ref_sql(ref, 1)
+        get = values.prop_values[ref.name]
+        rows = [get(o) + values.key_params(o._ar_state.key) for o in objs]
+        plan.session.executemany(sql, rows)
+
+
+def update(plan: FlushPlan, dirty: list[Any]) -> None:
+    """UPDATE the changed columns of dirty objects, objects with the same
+    changes in one statement (or one CASE UPDATE per chunk)."""
+    groups: dict[tuple[Any, tuple[str, ...]], list[Any]] = {}
+    rekeyed = []
+    dialect = plan.dialect
+    for obj in dirty:
+        mapper = mapper_of_obj(obj)
+        c = codec(mapper, dialect)
+        names = c.changed_fields(obj._ar_state.dirty)
+        if not names:
+            continue
+        if not c.pk_fields.isdisjoint(names):
+            rekeyed.append(obj)
+        groups.setdefault((mapper, names), []).append(obj)
+    for (mapper, names), objs in groups.items():
+        c = codec(mapper, dialect)
+        stmts = statements(mapper, dialect)
+        columns = c.update_columns(names)
+        sql = stmts.update_sql(columns)
+        rows = list(map(c.update_params(names), objs))
+        if len(rows) == 1:
+            plan.session.execute(sql, rows[0])
+        elif (dialect.batch_updates and len(c.pk_names) == 1
+              and c.pk_names[0] not in columns):  # a CASE must match the old key
+            _update_batched(plan, stmts, columns, rows)
+        else:
+            plan.session.executemany(sql, rows)
+    for obj in rekeyed:
+        _rekey(plan, obj)
+
+
+def _update_batched(plan: FlushPlan, stmts: Statements, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Rows of (column values..., key): one CASE UPDATE per chunk."""
+    width = len(columns)
+    for chunk in chunks(rows, plan.dialect.param_limit, 2 * width + 1):
+        params: list[Any] = []
+        for k in range(width):
+            for row in chunk:
+                params.append(row[width])
+                params.append(row[k])
+        params.extend(row[width] for row in chunk)
+        plan.session.execute(stmts.update_case_sql(columns, len(chunk)), params)
+
+
+def _rekey(plan: FlushPlan, obj: Any) -> None:
+    """A primary key changed: apply on_update actions and move the identity."""
+    mapper = mapper_of_obj(obj)
+    st = obj._ar_state
+    old, new = st.key, mapper.key_of(obj)
+    apply_key_change(plan.session, mapper, old, new)
+    plan.session.identity.discard(mapper, old, obj)
+    plan.session.identity.add(mapper, new, obj)
+    st.key = new
+
+
+def insert_links(plan: FlushPlan) -> None:
+    """Insert the pivot rows of many-to-many links made through lists,
+    after the rows (and keys) of both ends exist."""
+    s = plan.session
+    for via, links in plan.links.items():
+        pm = via.__ar_mapper__
+        columns = pm.insert_columns(False)
+        a, b = pm.references[0], pm.references[1]
+        ca, cb = codec(a.target_mapper, plan.dialect), codec(b.target_mapper, plan.dialect)
+        ka, kb = ca.key_params, cb.key_params
+        if (len(ca.pk_names) == len(cb.pk_names) == 1 and ca.adapters[ca.pk_names[0]] is None
+                and cb.adapters[cb.pk_names[0]] is None):
+            # single-column keys stored as they are: the keys are the row
+            rows = [(obj._ar_state.key, item._ar_state.key) if local is a
+                    else (item._ar_state.key, obj._ar_state.key) for local, obj, item in links]
+        else:
+            rows = []
+            for local, obj, item in links:
+                one, two = (obj, item) if local is a else (item, obj)
+                rows.append(ka(one._ar_state.key) + kb(two._ar_state.key))
+        order = [col.name for col in a.columns] + [col.name for col in b.columns]
+        if list(columns) != order:
+            pos = [order.index(n) for n in columns]
+            rows = [tuple(r[i] for i in pos) for r in rows]
+        stmts = statements(pm, plan.dialect)
+        for chunk in chunks(rows, plan.dialect.param_limit, len(columns)):
+            s.execute(stmts.insert_sql(columns, len(chunk)), [v for r in chunk for v in r])
+
+
+def remove_pivots(plan: FlushPlan) -> None:
+    """DELETE the pivot rows of many-to-many links taken out of lists."""
+    s = plan.session
+    by_pivot: dict[Any, list[tuple[Any, Any, Any]]] = {}
+    for back, obj, item in plan.pivot_removals.values():
+        by_pivot.setdefault(back.via, []).append((back, obj, item))
+    for via, entries in by_pivot.items():
+        pm = via.__ar_mapper__
+        first = entries[0][0]
+        cols = tuple(c.name for c in first.via_local.columns + first.via_remote.columns)
+        rows = []
+        for back, obj, item in entries:
+            a = flat_key(mapper_of_obj(obj).key_of(obj))
+            b = flat_key(mapper_of_obj(item).key_of(item))
+            if back.via_local is first.via_local:
+                rows.append(a + b)
+            else:
+                rows.append(b + a)
+        stmts = statements(pm, plan.dialect)
+        for chunk in chunks(rows, plan.dialect.param_limit, len(cols)):
+            s.execute(stmts.delete_where_sql(cols, len(chunk)), [v for r in chunk for v in r])
+        wanted = {(id(obj), id(item)) if back.via_local is first.via_local else (id(item), id(obj))
+                  for back, obj, item in entries}
+        imap = s.identity.for_mapper(pm)
+        for key, p in list(imap.items()):
+            pd = p.__dict__
+            if (id(pd.get(first.via_local.name)), id(pd.get(first.via_remote.name))) in wanted:
+                plan.undo.save(p)
+                p._ar_state.status = DELETED
+                del imap[key]
