@@ -143,12 +143,12 @@ class Connection:
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
         """A multi-row INSERT leaving ``pk_column`` to the database: the keys."""
-        return self._send(sql, params, lambda cur: self.dialect.insert_generated(  # type: ignore[no-any-return]
+        return self._send(sql, params, lambda cur: self.dialect.insert_generated(
             cur, sql, params, count, pk_column))
 
     def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
         """The single-row INSERT ``sql`` for every row; the generated keys."""
-        return self._send(sql, rows, lambda cur: self.dialect.insert_each(  # type: ignore[no-any-return]
+        return self._send(sql, rows, lambda cur: self.dialect.insert_each(
             cur, sql, rows, pk_column))
 
     def end(self, commit: bool) -> None:

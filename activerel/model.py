@@ -116,7 +116,7 @@ class Model(Record, metaclass=ModelMeta):
         mapper_of(cls)
         if cls.__init__ is Model.__init__:  # pragma: no cover - install always sets it
             raise TypeError(f"{cls.__name__} has no generated constructor")
-        cls.__init__(self, **values)  # type: ignore[misc]
+        cls.__init__(self, **values)
 
     def __setattr__(self, name: str, value: Any) -> None:
         setter = type(self).__ar_setters__.get(name)

@@ -197,7 +197,7 @@ class Query(Generic[T]):
     # -- terminals -----------------------------------------------------------------
     def find(self) -> list[T]:
         """Every matching object."""
-        return self._run(self._find)  # type: ignore[no-any-return]
+        return self._run(self._find)
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.find())
@@ -222,7 +222,7 @@ class Query(Generic[T]):
         found = self._run(lambda s: self._find(s, 1))
         if not found:
             raise NotFound(f"no {self._mapper.name} matches the query")
-        return found[0]  # type: ignore[no-any-return]
+        return found[0]
 
     def find_one_or_none(self) -> Optional[T]:
         found = self._run(lambda s: self._find(s, 1))
@@ -240,7 +240,7 @@ class Query(Generic[T]):
                 inner = self._base(c, c.pk_names, comp)
                 sql = c.dialect.query_class.from_(inner.as_("sub")).select(Count(Star())).get_sql()
             return int(s.fetch(sql, comp.params)[0][0])
-        return self._run(run)  # type: ignore[no-any-return]
+        return self._run(run)
 
     def exists(self) -> bool:
         def run(s: Session) -> bool:
@@ -252,7 +252,7 @@ class Query(Generic[T]):
             q = self._copy(_limit=1)
             sql = q._base(c, [c.pk_names[0]], comp, ordered=self._offset is not None).get_sql()
             return bool(s.fetch(sql, comp.params))
-        return self._run(run)  # type: ignore[no-any-return]
+        return self._run(run)
 
     def ids(self) -> list[Any]:
         """The primary keys of the matching rows, in query order."""
@@ -262,7 +262,7 @@ class Query(Generic[T]):
             comp = self._compiler(c)
             sql = self._base(c, c.pk_names, comp).get_sql()
             return [c.row_key(r) for r in s.fetch(sql, comp.params)]
-        return self._run(run)  # type: ignore[no-any-return]
+        return self._run(run)
 
     def delete_many(self) -> int:
         """Delete every matching row, applying the same referential actions as
@@ -277,7 +277,7 @@ class Query(Generic[T]):
             if not keys:
                 return 0
             return delete_keys(s, {self._mapper: keys})
-        return self._run(run)  # type: ignore[no-any-return]
+        return self._run(run)
 
     def patch_many(self, **values: Any) -> int:
         """Set fields on every matching row in one UPDATE; loaded objects get
@@ -304,7 +304,7 @@ class Query(Generic[T]):
             query = self if self._session is s else self._copy(_session=s)
             keys = query.ids() if (by_keys or s.identity.maps.get(mapper)) else None
             return patch_rows(s, mapper, props, values, self._where, keys, by_keys)
-        return self._run(run)  # type: ignore[no-any-return]
+        return self._run(run)
 
 
 def _path(path: str) -> str:
@@ -327,7 +327,7 @@ class JoinQuery(Generic[T]):
         self._path = tuple(path)
         mapper = root
         for name in path:
-            mapper = mapper.props[name].target_mapper  # type: ignore[attr-defined]
+            mapper = mapper.props[name].target_mapper
         self._mapper = mapper
 
     # the origin protocol, so joins can nest
@@ -377,7 +377,7 @@ class JoinQuery(Generic[T]):
     def _to_many(self, what: str) -> None:
         parent = self._origin._root_mapper_for_join()
         for name in self._path[:-1]:
-            parent = parent.props[name].target_mapper  # type: ignore[attr-defined]
+            parent = parent.props[name].target_mapper
         prop = parent.props[self._path[-1]]
         if not isinstance(prop, BackRefProp) or not prop.many:
             raise QueryError(f"{what}() pages a to-many relation per parent row; "

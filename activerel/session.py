@@ -197,12 +197,12 @@ class Session:
         if obj is not None and id(obj) in self.to_delete:
             raise NotFound(f"{mapper.name} with primary key {pk!r} is deleted in this session")
         if obj is not None and ((st := state_if_made(obj)) is None or st.stub_of is None):
-            return obj  # type: ignore[no-any-return]
+            return obj
         self.flush()
         found = load_key(self, mapper, key)
         if found is None:
             raise NotFound(f"{mapper.name} with primary key {pk!r} does not exist")
-        return found  # type: ignore[no-any-return]
+        return found
 
     def reload(self, obj: Any) -> None:
         """Read ``obj``'s row again; unsaved changes are kept."""

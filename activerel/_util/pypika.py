@@ -12,7 +12,7 @@ from pypika.queries import CreateQueryBuilder
 from pypika.terms import Criterion
 
 
-class SqlTemplate(Criterion):  # type: ignore[misc]
+class SqlTemplate(Criterion):
     """A SQL fragment PyPika has no builder for, e.g. ``"{term} = ANY({param})"``:
     each named part is a PyPika term rendered in place, with the query's
     quoting and namespaces; parts are parenthesised where they nest."""
@@ -37,7 +37,7 @@ TRUE = SqlTemplate("1=1")
 FALSE = SqlTemplate("1=0")
 
 
-class CreateTable(CreateQueryBuilder):  # type: ignore[misc]
+class CreateTable(CreateQueryBuilder):
     """PyPika's CREATE TABLE takes one foreign key; this one takes any number."""
 
     def __init__(self, dialect: Optional[Any] = None) -> None:

@@ -198,7 +198,7 @@ class SQLiteDialect(Dialect):
 def _float(value: Any) -> float:
     if value != value:
         raise ValidationError("SQLite cannot store NaN: it would read back as NULL")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _decimal_text(value: Any) -> str:

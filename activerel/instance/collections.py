@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 
-class RelationList(list):  # type: ignore[type-arg]
+class RelationList(list):
     """A list of related objects plus the baseline the unit of work diffs against."""
 
     # No __init__ of its own: list's C constructor plus two slot stores is a

@@ -50,7 +50,7 @@ def loader_class(cls: type) -> Optional[type]:
     instance by ``__class__`` assignment (measured in docs/benchmarks.md)."""
     known: Any = cls.__dict__.get("__ar_loader__", False)
     if known is not False:
-        return known  # type: ignore[no-any-return]
+        return known
     made = type(f"{cls.__name__}Loader", (Record,), {"__slots__": (), "__module__": cls.__module__})
     probe: Any = object.__new__(made)
     loader: Optional[type] = made
@@ -153,7 +153,7 @@ def make_init(mapper: Mapper) -> Callable[..., None]:
                     body.append(f"        if {back.name!r} in _ar_td: _ar_td[{back.name!r}] = _ar_self")
     sig = ", ".join(params + ["**_ar_extra"])
     src = f"def __init__(_ar_self, *, {sig}):\n" + "\n".join(body) + "\n"
-    return compile_function(src, ns, name="__init__", kind="__init__",  # type: ignore[no-any-return]
+    return compile_function(src, ns, name="__init__", kind="__init__",
                             owner=f"{mapper.cls.__module__}.{mapper.cls.__qualname__}",
                             qualname=f"{mapper.cls.__qualname__}.__init__",
                             module=mapper.cls.__module__)
@@ -319,13 +319,13 @@ def make_key_getter(mapper: Mapper) -> Callable[[Any], Any]:
             if width is None:
                 values.append(v)
             elif v is None:
-                values.extend([None] * width)  # type: ignore[list-item]
+                values.extend([None] * width)
             else:
                 k = type(v).__ar_mapper__.key_of(v)
                 if width == 1:
                     values.append(k)
                 else:
-                    values.extend(k if k is not None else [None] * width)  # type: ignore[list-item]
+                    values.extend(k if k is not None else [None] * width)
         if len(values) == 1:
             return values[0]
         if any(v is None for v in values):

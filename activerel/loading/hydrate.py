@@ -42,7 +42,7 @@ def hydrators(mapper: Mapper, dialect: Dialect) -> "Hydrators":
     h = b.hydrators
     if h is None:
         h = b.hydrators = Hydrators(mapper, dialect)
-    return h  # type: ignore[no-any-return]
+    return h
 
 
 class Hydrators:
@@ -231,7 +231,7 @@ class Hydrators:
         for p in refs:
             ns[f"_tm_{p.name}"] = p.target_mapper
         ns["_refresh"] = self._make_refresher(columns)
-        return compile_function("\n".join(lines) + "\n", ns, name="hydrate", kind="hydrate",  # type: ignore[no-any-return]
+        return compile_function("\n".join(lines) + "\n", ns, name="hydrate", kind="hydrate",
                                 owner=self.label, variant=self.variant(columns))
 
     def _make_refresher(self, columns: tuple[str, ...]) -> Callable[..., None]:
@@ -254,7 +254,7 @@ class Hydrators:
         lines += self._assign_lines(columns, ns, "        ", False) or ["        pass"]
         lines += ["    else:"]
         lines += self._assign_lines(columns, ns, "        ", True) or ["        pass"]
-        return compile_function("\n".join(lines) + "\n", ns, name="refresh", kind="refresh",  # type: ignore[no-any-return]
+        return compile_function("\n".join(lines) + "\n", ns, name="refresh", kind="refresh",
                                 owner=self.label, variant=self.variant(columns))
 
     def stub_maker(self, origin: tuple[str, str]) -> Callable[[Any, LoadSession], Any]:

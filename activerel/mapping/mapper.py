@@ -140,123 +140,12 @@ class Mapper:
                 raise ModelDefinitionError(
                     f"{self.name}.{name}: {name!r} is an active-record method name; "
                     "rename the field")
-            self._parse_field(name, ann)
+            _parse_field(self, name, ann)
         self.parsed = True
         if not self.pk_props:
             raise ModelDefinitionError(
                 f"{self.name} has no primary key: mark a field with PrimaryKey, e.g. "
                 "id: Annotated[int, PrimaryKey, AutoIncrement] = 0")
-
-    def _parse_field(self, name: str, ann: Any) -> None:
-        tp, metadata = ann, ()
-        if typing.get_origin(ann) is typing.Annotated:
-            tp, metadata = ann.__origin__, ann.__metadata__
-        flags = {m for m in metadata if m in (PrimaryKey, AutoIncrement, Unique, Index)}
-        refs = [m for m in metadata if isinstance(m, Reference)]
-        backs = [m for m in metadata if isinstance(m, BackReference)]
-        default = self._defaults.get(name, MISSING)
-        spec: Optional[FieldSpec] = default if isinstance(default, FieldSpec) else None
-        if spec is not None:
-            default = spec.default
-        factory = spec.default_factory if spec else None
-        column = spec.column if spec and spec.column else name
-        where = f"{self.name}.{name}"
-        inner, nullable = unwrap_optional(tp)
-        if isinstance(inner, (str, typing.ForwardRef)):
-            inner = self._evaluate(name, inner)
-        if refs and backs:
-            raise ModelDefinitionError(f"{where} cannot be both a Reference and a BackReference")
-        if backs:
-            self._parse_backref(name, tp, inner, nullable, backs[0], flags, default, factory)
-            return
-        if refs or is_model_class(inner):
-            if not refs:
-                raise ModelDefinitionError(
-                    f"{where}: a field holding a model needs a marker: Reference[{inner.__name__}] "
-                    f"(the owning side) or BackReference[...]")
-            if not is_model_class(inner):
-                raise ModelDefinitionError(
-                    f"{where}: a Reference must point at a Model class, not {inner!r}")
-            if AutoIncrement in flags:
-                raise ModelDefinitionError(f"{where}: a Reference cannot be AutoIncrement")
-            if factory is not None or (default is not MISSING and default is not None):
-                raise ModelDefinitionError(
-                    f"{where}: a Reference may only default to None")
-            if default is None and not nullable:
-                raise ModelDefinitionError(f"{where}: defaults to None but is not Optional")
-            marker = refs[0]
-            if marker.on_delete in ("SET NULL", "SET DEFAULT") and not nullable and default is MISSING:
-                raise ModelDefinitionError(
-                    f"{where}: on_delete={marker.on_delete!r} needs an Optional reference "
-                    f"(Optional[{inner.__name__}] = None)")
-            if marker.on_update == "SET NULL" and not nullable:
-                raise ModelDefinitionError(
-                    f"{where}: on_update='SET NULL' needs an Optional reference")
-            if marker.on_delete == "SET DEFAULT" and default is MISSING:
-                raise ModelDefinitionError(
-                    f"{where}: on_delete='SET DEFAULT' needs a default (= None)")
-            prop = ReferenceProp(self, name, inner, nullable, marker, default,
-                                 primary_key=PrimaryKey in flags, unique=Unique in flags,
-                                 index=Index in flags)
-            self.references.append(prop)
-            if prop.primary_key:
-                self.pk_props.append(prop)
-            self.props[name] = prop
-            return
-        if typing.get_origin(inner) is list and inner.__args__ and is_model_class(inner.__args__[0]):
-            raise ModelDefinitionError(
-                f"{where}: a list of models needs a BackReference marker, e.g. "
-                f"BackReference[{ann!r}]")
-        ctype = ColumnType.from_annotation(inner, nullable, where)
-        if AutoIncrement in flags and ctype.kind != "int":
-            raise ModelDefinitionError(f"{where}: AutoIncrement needs an int field, not {ctype.kind}")
-        if AutoIncrement in flags and PrimaryKey not in flags:
-            raise ModelDefinitionError(f"{where}: AutoIncrement is only for a primary key")
-        if default is not MISSING:
-            if isinstance(default, (list, dict, set)):
-                raise ModelDefinitionError(
-                    f"{where}: a mutable default is shared by every instance; use "
-                    f"field(default_factory={type(default).__name__})")
-            if not ctype.is_valid(default):
-                raise ModelDefinitionError(
-                    f"{where}: the default {describe(default)} is not a valid {ctype.kind}")
-        prop = ScalarProp(self, name, ctype, default, factory, column,
-                          primary_key=PrimaryKey in flags, autoincrement=AutoIncrement in flags,
-                          unique=Unique in flags, index=Index in flags)
-        self.scalars.append(prop)
-        if prop.primary_key:
-            self.pk_props.append(prop)
-        if prop.autoincrement:
-            self.autoincrement = prop
-        self.props[name] = prop
-
-    def _parse_backref(self, name: str, tp: Any, inner: Any, nullable: bool, marker: BackReference,
-                       flags: set, default: Any, factory: Any) -> None:
-        where = f"{self.name}.{name}"
-        if flags:
-            raise ModelDefinitionError(f"{where}: a BackReference is virtual and takes no column markers")
-        if default is not MISSING or factory is not None:
-            raise ModelDefinitionError(f"{where}: a BackReference takes no default")
-        many = typing.get_origin(inner) is list
-        target = inner.__args__[0] if many and inner.__args__ else inner
-        if isinstance(target, (str, typing.ForwardRef)):
-            target = self._evaluate(name, target)
-        if not is_model_class(target):
-            raise ModelDefinitionError(
-                f"{where}: a BackReference must be list[Model] or Optional[Model], not {tp!r}")
-        if not many and marker.via is not None:
-            raise ModelDefinitionError(f"{where}: a BackReference via= a pivot must be a list")
-        prop = BackRefProp(self, name, target, many, marker)
-        if marker.via is not None:
-            via = marker.via
-            if isinstance(via, (str, typing.ForwardRef)):
-                via = self._evaluate(name, via)
-            if not is_model_class(via):
-                raise ModelDefinitionError(f"{where}: via={marker.via!r} is not a Model")
-            prop.via = via
-            prop.direction = Direction.MANY_TO_MANY
-        self.backrefs.append(prop)
-        self.props[name] = prop
 
     def _link(self) -> None:
         """Phase two: back references find their references; FK columns exist."""
@@ -422,6 +311,119 @@ class Mapper:
         key = tuple(parts)
         self.check_key(key)
         return key
+
+
+def _parse_field(mapper: Mapper, name: str, ann: Any) -> None:
+    """Turn one annotation into a property of ``mapper`` (phase one of resolution)."""
+    tp, metadata = ann, ()
+    if typing.get_origin(ann) is typing.Annotated:
+        tp, metadata = ann.__origin__, ann.__metadata__
+    flags = {m for m in metadata if m in (PrimaryKey, AutoIncrement, Unique, Index)}
+    refs = [m for m in metadata if isinstance(m, Reference)]
+    backs = [m for m in metadata if isinstance(m, BackReference)]
+    default = mapper._defaults.get(name, MISSING)
+    spec: Optional[FieldSpec] = default if isinstance(default, FieldSpec) else None
+    if spec is not None:
+        default = spec.default
+    factory = spec.default_factory if spec else None
+    column = spec.column if spec and spec.column else name
+    where = f"{mapper.name}.{name}"
+    inner, nullable = unwrap_optional(tp)
+    if isinstance(inner, (str, typing.ForwardRef)):
+        inner = mapper._evaluate(name, inner)
+    if refs and backs:
+        raise ModelDefinitionError(f"{where} cannot be both a Reference and a BackReference")
+    if backs:
+        _parse_backref(mapper, name, tp, inner, nullable, backs[0], flags, default, factory)
+        return
+    if refs or is_model_class(inner):
+        if not refs:
+            raise ModelDefinitionError(
+                f"{where}: a field holding a model needs a marker: Reference[{inner.__name__}] "
+                f"(the owning side) or BackReference[...]")
+        if not is_model_class(inner):
+            raise ModelDefinitionError(
+                f"{where}: a Reference must point at a Model class, not {inner!r}")
+        if AutoIncrement in flags:
+            raise ModelDefinitionError(f"{where}: a Reference cannot be AutoIncrement")
+        if factory is not None or (default is not MISSING and default is not None):
+            raise ModelDefinitionError(
+                f"{where}: a Reference may only default to None")
+        if default is None and not nullable:
+            raise ModelDefinitionError(f"{where}: defaults to None but is not Optional")
+        marker = refs[0]
+        if marker.on_delete in ("SET NULL", "SET DEFAULT") and not nullable and default is MISSING:
+            raise ModelDefinitionError(
+                f"{where}: on_delete={marker.on_delete!r} needs an Optional reference "
+                f"(Optional[{inner.__name__}] = None)")
+        if marker.on_update == "SET NULL" and not nullable:
+            raise ModelDefinitionError(
+                f"{where}: on_update='SET NULL' needs an Optional reference")
+        if marker.on_delete == "SET DEFAULT" and default is MISSING:
+            raise ModelDefinitionError(
+                f"{where}: on_delete='SET DEFAULT' needs a default (= None)")
+        prop = ReferenceProp(mapper, name, inner, nullable, marker, default,
+                             primary_key=PrimaryKey in flags, unique=Unique in flags,
+                             index=Index in flags)
+        mapper.references.append(prop)
+        if prop.primary_key:
+            mapper.pk_props.append(prop)
+        mapper.props[name] = prop
+        return
+    if typing.get_origin(inner) is list and inner.__args__ and is_model_class(inner.__args__[0]):
+        raise ModelDefinitionError(
+            f"{where}: a list of models needs a BackReference marker, e.g. "
+            f"BackReference[{ann!r}]")
+    ctype = ColumnType.from_annotation(inner, nullable, where)
+    if AutoIncrement in flags and ctype.kind != "int":
+        raise ModelDefinitionError(f"{where}: AutoIncrement needs an int field, not {ctype.kind}")
+    if AutoIncrement in flags and PrimaryKey not in flags:
+        raise ModelDefinitionError(f"{where}: AutoIncrement is only for a primary key")
+    if default is not MISSING:
+        if isinstance(default, (list, dict, set)):
+            raise ModelDefinitionError(
+                f"{where}: a mutable default is shared by every instance; use "
+                f"field(default_factory={type(default).__name__})")
+        if not ctype.is_valid(default):
+            raise ModelDefinitionError(
+                f"{where}: the default {describe(default)} is not a valid {ctype.kind}")
+    prop = ScalarProp(mapper, name, ctype, default, factory, column,
+                      primary_key=PrimaryKey in flags, autoincrement=AutoIncrement in flags,
+                      unique=Unique in flags, index=Index in flags)
+    mapper.scalars.append(prop)
+    if prop.primary_key:
+        mapper.pk_props.append(prop)
+    if prop.autoincrement:
+        mapper.autoincrement = prop
+    mapper.props[name] = prop
+
+def _parse_backref(mapper: Mapper, name: str, tp: Any, inner: Any, nullable: bool, marker: BackReference,
+                   flags: set, default: Any, factory: Any) -> None:
+    where = f"{mapper.name}.{name}"
+    if flags:
+        raise ModelDefinitionError(f"{where}: a BackReference is virtual and takes no column markers")
+    if default is not MISSING or factory is not None:
+        raise ModelDefinitionError(f"{where}: a BackReference takes no default")
+    many = typing.get_origin(inner) is list
+    target = inner.__args__[0] if many and inner.__args__ else inner
+    if isinstance(target, (str, typing.ForwardRef)):
+        target = mapper._evaluate(name, target)
+    if not is_model_class(target):
+        raise ModelDefinitionError(
+            f"{where}: a BackReference must be list[Model] or Optional[Model], not {tp!r}")
+    if not many and marker.via is not None:
+        raise ModelDefinitionError(f"{where}: a BackReference via= a pivot must be a list")
+    prop = BackRefProp(mapper, name, target, many, marker)
+    if marker.via is not None:
+        via = marker.via
+        if isinstance(via, (str, typing.ForwardRef)):
+            via = mapper._evaluate(name, via)
+        if not is_model_class(via):
+            raise ModelDefinitionError(f"{where}: via={marker.via!r} is not a Model")
+        prop.via = via
+        prop.direction = Direction.MANY_TO_MANY
+    mapper.backrefs.append(prop)
+    mapper.props[name] = prop
 
 
 class _Namespace(dict):

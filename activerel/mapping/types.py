@@ -130,5 +130,5 @@ def unwrap_optional(tp: Any) -> tuple[Any, bool]:
             return tp, False
         if len(rest) == 1:
             return rest[0], True
-        return typing.Union[tuple(rest)], True  # type: ignore[return-value]
+        return typing.Union[tuple(rest)], True
     return tp, False

@@ -46,7 +46,7 @@ def statements(mapper: Mapper, dialect: Dialect) -> "Statements":
     s = b.statements
     if s is None:
         s = b.statements = Statements(mapper, dialect, b.values.pk_names)
-    return s  # type: ignore[no-any-return]
+    return s
 
 
 class Statements:

@@ -40,7 +40,7 @@ def binding(mapper: Mapper, dialect: Dialect) -> Binding:
     b = dialect.bindings.get(mapper)
     if b is None:
         b = dialect.bindings[mapper] = Binding(mapper, dialect)
-    return b  # type: ignore[no-any-return]
+    return b
 
 
 def codec(mapper: Mapper, dialect: Dialect) -> "ValueCodec":
@@ -48,7 +48,7 @@ def codec(mapper: Mapper, dialect: Dialect) -> "ValueCodec":
     b = dialect.bindings.get(mapper)
     if b is None:
         b = dialect.bindings[mapper] = Binding(mapper, dialect)
-    return b.values  # type: ignore[no-any-return]
+    return b.values
 
 
 class ValueCodec:

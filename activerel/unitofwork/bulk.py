@@ -26,7 +26,7 @@ class _Holder:
         self.__dict__ = _AnyKey(value)
 
 
-class _AnyKey(dict):  # type: ignore[type-arg]
+class _AnyKey(dict):
     def __init__(self, value: Any) -> None:
         super().__init__()
         self.value = value

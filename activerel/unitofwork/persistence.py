@@ -32,7 +32,7 @@ def writers(mapper: Mapper, dialect: Dialect) -> "Writers":
     w = b.writers
     if w is None:
         w = b.writers = Writers(mapper, dialect)
-    return w  # type: ignore[no-any-return]
+    return w
 
 
 class Writers:
@@ -89,7 +89,7 @@ class Writers:
         items.sort(key=lambda it: order[it[0]])
         src = ("def row(_obj):\n    _d = _obj.__dict__\n" + "\n".join(pre) + ("\n" if pre else "")
                + "    return (" + ", ".join(e for _, e in items) + ("," if len(items) == 1 else "") + ")\n")
-        return compile_function(src, ns, name="row", kind="row",  # type: ignore[no-any-return]
+        return compile_function(src, ns, name="row", kind="row",
                                 owner=self.label, variant=f"{self.dialect.name}:{','.join(columns)}")
 
 
@@ -187,8 +187,8 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
                     if fix:
                         s.execute(fix)
             else:
-                _set_generated(auto, chunk, s.insert_generated(sql, params, len(chunk),
-                                                                    c.pk_names[0]))
+                keys = s.insert_generated(sql, params, len(chunk), c.pk_names[0])
+                _set_generated(auto, chunk, keys)
     imap = s.identity.for_mapper(mapper)
     if len(mapper.pk_props) == 1 and isinstance(mapper.pk_props[0], ScalarProp):
         name = mapper.pk_props[0].name

@@ -53,7 +53,7 @@ class FlushSession(Protocol):
 
 def mapper_of_obj(obj: Any) -> Mapper:
     """The mapper of a model instance (resolved: it was constructed)."""
-    return type(obj).__ar_mapper__  # type: ignore[no-any-return]
+    return type(obj).__ar_mapper__
 
 
 class FlushPlan:
