@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from .dialects.base import Dialect
 from .errors import ActiverelError, ConfigurationError, ValidationError
+from .mapping.markers import ACTION_EFFECTS, Effect
 from .mapping.properties import ReferenceProp
 from .url import URL
 
@@ -79,7 +80,10 @@ class Engine:
             fks = self._foreign_keys = self.dialect.foreign_keys(fetch, tables)
         cols = tuple(c.name for c in ref.columns)
         action = ref.on_delete
-        alike = {"RESTRICT", "NO ACTION"} if action in ("RESTRICT", "NO ACTION") else {action}
+        if ACTION_EFFECTS[action] is Effect.REFUSE:  # RESTRICT and NO ACTION refuse alike
+            alike = {a for a, effect in ACTION_EFFECTS.items() if effect is Effect.REFUSE}
+        else:
+            alike = {action}
         return any((ref.owner.table, cols, ref.target_mapper.table, a) in fks for a in alike)
 
 

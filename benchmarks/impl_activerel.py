@@ -3,6 +3,7 @@ markers, ``persist`` of the object graph, ``join_with`` / ``use_join_with``
 for relations, ``with db.session()`` as the unit of work."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Optional
 
 from activerel import AutoIncrement, BackReference, Database, Model, PrimaryKey, Reference, Unique
@@ -73,7 +74,7 @@ def setup(target: Target) -> None:
     db = Database(url, models=MODELS)
     if target.no_returning:
         db.execute("SELECT 1")  # the dialect reads what the server offers on connecting
-        db.dialect.returning = False
+        db.dialect.features = replace(db.dialect.features, returning=False)
         db.dialect.consecutive_ids = False
 
 

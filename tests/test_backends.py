@@ -5,6 +5,7 @@ RETURNING."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -117,7 +118,7 @@ def test_a_10000_object_graph_costs_one_insert_per_table(db, sql_log):
     inserts = [r.sql for r in sql_log.records if r.sql.startswith("INSERT")]
     # 1,000 users x 2 columns, 3,000 posts x 4 and 6,000 comments x 3 all fit
     # one statement each under every backend's parameter limit
-    limit = db.dialect.param_limit
+    limit = db.dialect.features.param_limit
     assert max(1000 * 2, 3000 * 4, 6000 * 3) <= limit
     assert len(inserts) == 3
     assert [s.split()[2].strip('"`') for s in inserts] == ["users", "posts", "comments"]
@@ -145,8 +146,9 @@ def mysql_db():
 @pytest.mark.parametrize("consecutive", [True, False], ids=["lock-mode-0-or-1", "lock-mode-2"])
 def test_mysql_without_returning_still_writes_back_every_key(mysql_db, sql_log, consecutive):
     dialect = mysql_db.dialect
-    saved = (dialect.returning, dialect.consecutive_ids)
-    dialect.returning, dialect.consecutive_ids = False, consecutive
+    saved = (dialect.features, dialect.consecutive_ids)
+    dialect.features = replace(dialect.features, returning=False)
+    dialect.consecutive_ids = consecutive
     try:
         users = [User(username=f"m{i}") for i in range(50)]
         for u in users:
@@ -154,7 +156,7 @@ def test_mysql_without_returning_still_writes_back_every_key(mysql_db, sql_log, 
         sql_log.clear()
         mysql_db.persist(*users)
     finally:
-        dialect.returning, dialect.consecutive_ids = saved
+        dialect.features, dialect.consecutive_ids = saved
     inserts = [r for r in sql_log.records if r.sql.startswith("INSERT")]
     assert [r.sql.count("(%s") for r in inserts] == ([50, 50] if consecutive else [1, 1])
     if not consecutive:
@@ -266,8 +268,9 @@ def test_mysql_runs_one_statement_per_execute(mysql_db):
 def test_mysql_a_failing_row_in_a_batch_of_single_row_inserts_writes_nothing(mysql_db):
     from activerel import IntegrityError
     dialect = mysql_db.dialect
-    saved = (dialect.returning, dialect.consecutive_ids)
-    dialect.returning, dialect.consecutive_ids = False, False
+    saved = (dialect.features, dialect.consecutive_ids)
+    dialect.features = replace(dialect.features, returning=False)
+    dialect.consecutive_ids = False
     mysql_db.persist(User(username="taken"))
     users = [User(username=f"m{i}") for i in range(5)] + [User(username="taken")]
     users += [User(username=f"n{i}") for i in range(5)]
@@ -275,7 +278,7 @@ def test_mysql_a_failing_row_in_a_batch_of_single_row_inserts_writes_nothing(mys
         with pytest.raises(IntegrityError, match="taken"):
             mysql_db.persist(*users)
     finally:
-        dialect.returning, dialect.consecutive_ids = saved
+        dialect.features, dialect.consecutive_ids = saved
     assert mysql_db.execute('SELECT username FROM "users" ORDER BY id') == [("taken",)]
     assert [inspect(u).is_new for u in users] == [True] * 11
     assert [u.id for u in users] == [0] * 11

@@ -1265,7 +1265,7 @@ def test_composite_key_parents_stay_under_the_variable_limit(monkeypatch):
     database = Database("sqlite://", models=[Shelf, Book])
     try:
         database.migrate()
-        assert database.dialect.param_limit <= stock
+        assert database.dialect.features.param_limit <= stock
         n = 20_000
         database.execute(
             "INSERT INTO rel_shelves (room, number) "

@@ -1,9 +1,15 @@
 """What every dialect provides. The core asks its dialect for anything that
 differs between backends (SQL flavour, types, generated keys, errors), so no
-``if backend ==`` branches live outside ``activerel/dialects``."""
+``if backend ==`` branches live outside ``activerel/dialects``: a difference
+is a flag of :class:`Features`, an entry of the dialect's type table
+(:class:`TypeMap`) or a named hook of :class:`Dialect`.
+
+Imported by the dialect modules and by every layer above that talks to a
+backend. Imports :mod:`activerel.mapping.types` and :mod:`activerel.errors`."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from pypika import Parameter, Query, Table
@@ -14,13 +20,12 @@ from ..mapping.types import ColumnType
 Adapter = Optional[Callable[[Any], Any]]
 
 
-class Dialect:
-    """Base class of the backends. Subclasses set the class attributes and
-    implement ``connect``, ``ddl_type`` and ``translate_error``."""
+@dataclass(frozen=True)
+class Features:
+    """What a backend can do, declared once per dialect (peewee's feature
+    toggles, Django's ``features.py``). A dialect whose server reports its
+    capabilities at connect time replaces its instance's ``features``."""
 
-    name: str = "base"
-    query_class: type[Query] = Query
-    placeholder: str = "?"
     #: the most bound parameters one statement may carry
     param_limit: int = 999
     #: whether CREATE TABLE may name tables created later (else ALTER TABLE adds them)
@@ -41,6 +46,49 @@ class Dialect:
     batch_updates: bool = False
     #: the LIMIT a query with an OFFSET but no limit sends (peewee's limit_max)
     limit_max: int = 2 ** 62
+    #: whether INSERT ... RETURNING gives generated keys
+    returning: bool = False
+
+
+@dataclass(frozen=True)
+class TypeMap:
+    """One column kind on one backend: its DDL type (and the one an indexed
+    column needs, where that differs), the adapter of Python values to what
+    the driver takes and the converter back (None: the value as it is)."""
+
+    ddl: str
+    adapt: Adapter = None
+    convert: Adapter = None
+    indexed_ddl: Optional[str] = None
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value as the driver returns it (text, bytes or parsed)."""
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode()
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+class Dialect:
+    """Base class of the backends. Subclasses declare ``features`` and
+    ``types`` and implement ``connect``, ``translate_error`` and the schema
+    hooks; every other difference is a named hook here with a default."""
+
+    name: str = "base"
+    query_class: type[Query] = Query
+    placeholder: str = "?"
+    features: Features = Features()
+    #: column kind -> its DDL type, adapter and converter (enums are derived
+    #: from the int or str entry)
+    types: dict[str, TypeMap] = {}
+    #: the column type of an AutoIncrement primary key
+    autoincrement_ddl: str = ""
 
     def __init__(self, url: Any) -> None:
         self.url = url
@@ -93,8 +141,20 @@ class Dialect:
         return None
 
     # -- schema ------------------------------------------------------------
+    def type_map(self, ctype: ColumnType) -> TypeMap:
+        """The type table's entry for a column type; an enum stores its value
+        as the int or str entry does."""
+        if ctype.kind == "enum":
+            base = self.types["int" if issubclass(ctype.python_type, int) else "str"]
+            return TypeMap(base.ddl, _enum_value, ctype.python_type, base.indexed_ddl)
+        return self.types[ctype.kind]
+
     def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
-        raise NotImplementedError
+        """The column type of CREATE TABLE."""
+        if autoincrement:
+            return self.autoincrement_ddl
+        t = self.type_map(ctype)
+        return t.indexed_ddl if indexed and t.indexed_ddl else t.ddl
 
     def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
                      tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
@@ -112,21 +172,11 @@ class Dialect:
     # -- values ------------------------------------------------------------
     def adapter(self, ctype: ColumnType) -> Adapter:
         """A function turning a Python value into what the driver takes, or None."""
-        kind = ctype.kind
-        if kind == "enum":
-            return _enum_value
-        if kind == "json":
-            return json.dumps
-        return None
+        return self.type_map(ctype).adapt
 
     def converter(self, ctype: ColumnType) -> Adapter:
         """A function turning what the driver returns into the Python value, or None."""
-        kind = ctype.kind
-        if kind == "enum":
-            return ctype.python_type
-        if kind == "json":
-            return _json_loads
-        return None
+        return self.type_map(ctype).convert
 
     # -- key sets ----------------------------------------------------------
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
@@ -148,6 +198,11 @@ class Dialect:
         database, and return the generated keys in row order."""
         raise NotImplementedError
 
+    def with_returning(self, sql: str, pk_column: str) -> str:
+        """An INSERT that also returns its generated ``pk_column`` (where
+        ``features.returning``): the one RETURNING clause of the package."""
+        return f'{sql} RETURNING "{pk_column}"'
+
     def explicit_keys_sql(self, table: str, pk_column: str) -> Optional[str]:
         """A statement to run after rows were inserted with explicit values for
         a generated key, so later generated keys do not collide; or None."""
@@ -166,15 +221,3 @@ class Dialect:
         for row in rows:
             keys += self.insert_generated(cursor, sql, row, 1, pk_column)
         return keys
-
-
-def _enum_value(value: Any) -> Any:
-    return value.value
-
-
-def _json_loads(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        value = value.decode()
-    if isinstance(value, str):
-        return json.loads(value)
-    return value

@@ -11,6 +11,7 @@ row per statement. InnoDB has no SET DEFAULT: the unit of work applies it."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 import json
 from decimal import Decimal
 from uuid import UUID
@@ -20,32 +21,30 @@ from pypika import MySQLQuery, Parameter
 
 from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
-from ..mapping.types import ColumnType
-from .base import Adapter, Dialect
+from .base import Dialect, Features, TypeMap, json_value
 from .paramstyle import qmark_to_format
 
 _TEXT = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-_DDL = {
-    "int": "BIGINT", "bool": "BOOLEAN", "float": "DOUBLE", "str": f"LONGTEXT {_TEXT}",
-    "bytes": "LONGBLOB", "decimal": "DECIMAL(65,30)", "datetime": "DATETIME(6)", "date": "DATE",
-    "time": "TIME(6)", "uuid": "CHAR(36)", "json": "JSON",
-}
-_INDEXED = {"str": f"VARCHAR(255) {_TEXT}", "bytes": "VARBINARY(255)"}
 
 _OPTIONS = {"ssl_mode", "connect_timeout", "read_timeout", "write_timeout", "charset",
             "unix_socket", "ssl_ca", "ssl_cert", "ssl_key"}
 
 
 class MySQLDialect(Dialect):
+    """MySQL and MariaDB through mysqlclient."""
+
     name = "mysql"
     query_class = MySQLQuery
     placeholder = "%s"
-    param_limit = 65535
-    unsupported_actions = frozenset({"SET DEFAULT"})
-    table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
-    # mysqlclient's executemany batches INSERTs only: an UPDATE per row is a
-    # round trip per row
-    batch_updates = True
+    features = Features(
+        param_limit=65535,
+        unsupported_actions=frozenset({"SET DEFAULT"}),
+        table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        # mysqlclient's executemany batches INSERTs only: an UPDATE per row is a
+        # round trip per row
+        batch_updates=True,
+    )
+    autoincrement_ddl = "BIGINT AUTO_INCREMENT"
 
     def __init__(self, url: Any) -> None:
         super().__init__(url)
@@ -75,8 +74,8 @@ class MySQLDialect(Dialect):
         if ssl:
             params["ssl"] = ssl
         self.params = params
-        #: what the server offers, read at the first connection
-        self.returning: Optional[bool] = None
+        #: what the server offers, read at the first connection (features.returning too)
+        self.probed = False
         self.consecutive_ids = False
         self.increment = 1
         self.json_table = False
@@ -90,12 +89,13 @@ class MySQLDialect(Dialect):
         cur = conn.cursor()
         cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES,STRICT_TRANS_TABLES')")
         cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        if self.returning is None:
+        if not self.probed:
             cur.execute("SELECT VERSION(), @@innodb_autoinc_lock_mode, @@auto_increment_increment")
             version, lock_mode, increment = cur.fetchone()
             mariadb = "mariadb" in version.lower()
             numbers = tuple(int(x) for x in version.split("-")[0].split(".")[:2])
-            self.returning = mariadb and numbers >= (10, 5)
+            self.features = replace(self.features, returning=mariadb and numbers >= (10, 5))
+            self.probed = True
             self.json_table = (mariadb and numbers >= (10, 6)) or (not mariadb and numbers >= (8, 0))
             self.consecutive_ids = int(lock_mode) in (0, 1)
             self.increment = int(increment)
@@ -124,17 +124,6 @@ class MySQLDialect(Dialect):
         if isinstance(exc, d.Error):
             return ActiverelError(f"mysql: {exc}")
         return None
-
-    def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
-        if autoincrement:
-            return "BIGINT AUTO_INCREMENT"
-        kind = ctype.kind
-        if kind == "enum":
-            return "BIGINT" if issubclass(ctype.python_type, int) else (
-                _INDEXED["str"] if indexed else _DDL["str"])
-        if indexed and kind in _INDEXED:
-            return _INDEXED[kind]
-        return _DDL[kind]
 
     def drop_tables_sql(self, tables: Sequence[str]) -> list[str]:
         # a reference cycle can only be dropped with the checks off
@@ -165,31 +154,6 @@ class MySQLDialect(Dialect):
                        "WHERE table_schema = DATABASE()", ())
         return {r[0] for r in rows}
 
-    def adapter(self, ctype: ColumnType) -> Adapter:
-        if ctype.kind == "decimal":
-            return _decimal
-        if ctype.kind == "float":
-            return _finite
-        if ctype.kind == "uuid":
-            return str
-        if ctype.kind == "bool":
-            return int
-        return super().adapter(ctype)
-
-    def converter(self, ctype: ColumnType) -> Adapter:
-        kind = ctype.kind
-        if kind == "bool":
-            return bool
-        if kind == "uuid":
-            return UUID
-        if kind == "time":
-            return _time
-        if kind == "decimal":
-            return _trim_decimal
-        if kind == "float":
-            return float
-        return super().converter(ctype)
-
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         # mysqlclient binds parameters client-side, cheaply; JSON_TABLE is for
         # sets near the parameter limit only (MariaDB plans it poorly in DELETEs)
@@ -205,8 +169,8 @@ class MySQLDialect(Dialect):
 
     def insert_generated(self, cursor: Any, sql: str, params: Sequence[Any], count: int,
                          pk_column: str) -> list[Any]:
-        if self.returning:
-            cursor.execute(f'{sql} RETURNING "{pk_column}"', params)
+        if self.features.returning:
+            cursor.execute(self.with_returning(sql, pk_column), params)
             return sorted(r[0] for r in cursor.fetchall())
         # single_row_inserts() keeps count at 1 unless the lock mode makes the
         # ids of one statement consecutive
@@ -216,7 +180,7 @@ class MySQLDialect(Dialect):
 
     def single_row_inserts(self) -> bool:
         """Whether generated keys need one INSERT per row on this server."""
-        return not self.returning and not self.consecutive_ids
+        return not self.features.returning and not self.consecutive_ids
 
     def insert_each(self, cursor: Any, sql: str, rows: Sequence[Sequence[Any]],
                     pk_column: str) -> list[Any]:
@@ -291,3 +255,18 @@ def _time(value: Any) -> Any:
         seconds = int(value.total_seconds())
         return dt.time(seconds // 3600, (seconds % 3600) // 60, seconds % 60, value.microseconds)
     return value
+
+
+MySQLDialect.types = {
+    "int": TypeMap("BIGINT"),
+    "bool": TypeMap("BOOLEAN", int, bool),
+    "float": TypeMap("DOUBLE", _finite, float),
+    "str": TypeMap(f"LONGTEXT {_TEXT}", indexed_ddl=f"VARCHAR(255) {_TEXT}"),
+    "bytes": TypeMap("LONGBLOB", indexed_ddl="VARBINARY(255)"),
+    "decimal": TypeMap("DECIMAL(65,30)", _decimal, _trim_decimal),
+    "datetime": TypeMap("DATETIME(6)"),
+    "date": TypeMap("DATE"),
+    "time": TypeMap("TIME(6)", None, _time),
+    "uuid": TypeMap("CHAR(36)", str, UUID),
+    "json": TypeMap("JSON", json.dumps, json_value),
+}

@@ -11,6 +11,7 @@ import os
 import sqlite3
 from datetime import date, datetime, time
 from decimal import Decimal
+from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 from uuid import UUID
 
@@ -18,25 +19,27 @@ from pypika import Parameter, SQLLiteQuery
 
 from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
-from ..mapping.types import ColumnType
-from .base import Adapter, Dialect
+from .base import Dialect, Features, TypeMap, json_value
 
 _memory_ids = itertools.count(1)
 
-_DDL = {
-    "int": "INTEGER", "bool": "INTEGER", "float": "REAL", "str": "TEXT", "bytes": "BLOB",
-    "decimal": "NUMERIC", "datetime": "TEXT", "date": "TEXT", "time": "TEXT", "uuid": "TEXT",
-    "json": "TEXT",
-}
 
 
 class SQLiteDialect(Dialect):
+    """SQLite through the standard library's sqlite3."""
+
     name = "sqlite"
     query_class = SQLLiteQuery
     placeholder = "?"
-    inline_forward_foreign_keys = True
-    #: SQLite cascades row by row through its triggers; one DELETE per table is faster
-    database_cascades_faster = False
+    features = Features(
+        inline_forward_foreign_keys=True,
+        # SQLite cascades row by row through its triggers; one DELETE per table is faster
+        database_cascades_faster=False,
+        # AUTOINCREMENT keys are never reused, as on the servers; it must be
+        # declared on the column, so the table gets no separate PRIMARY KEY clause
+        inline_autoincrement_pk=True,
+    )
+    autoincrement_ddl = "INTEGER PRIMARY KEY AUTOINCREMENT"
 
     def __init__(self, url: Any) -> None:
         super().__init__(url)
@@ -59,8 +62,10 @@ class SQLiteDialect(Dialect):
             self.memory = False
         self._keeper: Optional[sqlite3.Connection] = None
         probe = sqlite3.connect(":memory:")
-        self.param_limit = min(probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766)
+        limit = min(probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766)  # type: ignore[attr-defined]
         probe.close()
+        # the library's own limit (999 before SQLite 3.32)
+        self.features = replace(self.features, param_limit=limit)
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.target, uri=self.uri, isolation_level=None,
@@ -105,17 +110,6 @@ class SQLiteDialect(Dialect):
             return ActiverelError(f"sqlite: {exc}")
         return None
 
-    #: AUTOINCREMENT keys are never reused, as on the servers; it must be
-    #: declared on the column, so the table gets no separate PRIMARY KEY clause
-    inline_autoincrement_pk = True
-
-    def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
-        if autoincrement:
-            return "INTEGER PRIMARY KEY AUTOINCREMENT"
-        if ctype.kind == "enum":
-            return "INTEGER" if issubclass(ctype.python_type, int) else "TEXT"
-        return _DDL[ctype.kind]
-
     def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
                      tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
         # every connection switches foreign keys on, so declared ones are enforced
@@ -133,40 +127,6 @@ class SQLiteDialect(Dialect):
         rows = execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                        "AND name NOT LIKE 'sqlite_%'", ())
         return {r[0] for r in rows}
-
-    def adapter(self, ctype: ColumnType) -> Adapter:
-        kind = ctype.kind
-        if kind == "datetime":
-            return _iso_datetime
-        if kind in ("date", "time"):
-            return _isoformat
-        if kind == "decimal":
-            return _decimal_text
-        if kind == "float":
-            return _float
-        if kind == "uuid":
-            return str
-        if kind == "bool":
-            return int
-        return super().adapter(ctype)
-
-    def converter(self, ctype: ColumnType) -> Adapter:
-        kind = ctype.kind
-        if kind == "datetime":
-            return datetime.fromisoformat
-        if kind == "date":
-            return date.fromisoformat
-        if kind == "time":
-            return time.fromisoformat
-        if kind == "decimal":
-            return _decimal
-        if kind == "uuid":
-            return UUID
-        if kind == "bool":
-            return bool
-        if kind == "float":
-            return float
-        return super().converter(ctype)
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         if len(keys) <= 64:
@@ -223,3 +183,18 @@ def _isoformat(value: Any) -> str:
 
 def _decimal(value: Any) -> Decimal:
     return Decimal(str(value)) if not isinstance(value, Decimal) else value
+
+
+SQLiteDialect.types = {
+    "int": TypeMap("INTEGER"),
+    "bool": TypeMap("INTEGER", int, bool),
+    "float": TypeMap("REAL", _float, float),
+    "str": TypeMap("TEXT"),
+    "bytes": TypeMap("BLOB"),
+    "decimal": TypeMap("NUMERIC", _decimal_text, _decimal),
+    "datetime": TypeMap("TEXT", _iso_datetime, datetime.fromisoformat),
+    "date": TypeMap("TEXT", _isoformat, date.fromisoformat),
+    "time": TypeMap("TEXT", _isoformat, time.fromisoformat),
+    "uuid": TypeMap("TEXT", str, UUID),
+    "json": TypeMap("TEXT", json.dumps, json_value),
+}

@@ -6,13 +6,35 @@ Imported by the public package and the mapper; imports only
 :mod:`activerel.errors`."""
 from __future__ import annotations
 
+import enum
 from typing import Any, Callable, Optional, Union
 
 from typing_extensions import Annotated
 
 from ..errors import ModelDefinitionError
 
-ACTIONS = ("CASCADE", "RESTRICT", "NO ACTION", "SET NULL", "SET DEFAULT")
+class Effect(enum.Enum):
+    """What a referential action does to the rows pointing at a deleted (or
+    re-keyed) row."""
+
+    #: they go too (or follow the new key)
+    CASCADE = "cascade"
+    #: the delete is refused while any remains
+    REFUSE = "refuse"
+    #: their reference is set to NULL (the only default a reference may have)
+    NULLIFY = "nullify"
+
+
+#: the five referential actions, by what they do: the one table every
+#: on_delete / on_update decision is looked up in
+ACTION_EFFECTS: dict[str, Effect] = {
+    "CASCADE": Effect.CASCADE,
+    "RESTRICT": Effect.REFUSE,
+    "NO ACTION": Effect.REFUSE,
+    "SET NULL": Effect.NULLIFY,
+    "SET DEFAULT": Effect.NULLIFY,
+}
+ACTIONS = tuple(ACTION_EFFECTS)
 
 
 class _Flag:

@@ -34,9 +34,9 @@ def foreign_key_sql(ref: ReferenceProp, dialect: Dialect) -> str:
     target_cols = ",".join(quote(c.target.name) for c in ref.columns)  # type: ignore[union-attr]
     on_delete = ref.on_delete
     on_update = ref.on_update
-    if on_delete in dialect.unsupported_actions:
+    if on_delete in dialect.features.unsupported_actions:
         on_delete = "NO ACTION" if on_delete != "SET DEFAULT" else "SET NULL"
-    if on_update in dialect.unsupported_actions:
+    if on_update in dialect.features.unsupported_actions:
         on_update = "NO ACTION"
     name = f"CONSTRAINT {quote(ref.constraint_name)} " if ref.constraint_name else ""
     return (f"{name}FOREIGN KEY ({cols}) REFERENCES {quote(ref.target_mapper.table)} ({target_cols}) "
@@ -85,7 +85,7 @@ class SchemaBuilder:
                              or c.target is not None, autoincrement=c.autoincrement)
             cols.append(PColumn(c.name, ddl, nullable=c.nullable))
         q = q.columns(*cols)
-        if not (d.inline_autoincrement_pk and m.autoincrement is not None):
+        if not (d.features.inline_autoincrement_pk and m.autoincrement is not None):
             q = q.primary_key(*pk_cols)
         for c in m.columns:
             if c.unique and not c.primary_key:
@@ -97,11 +97,11 @@ class SchemaBuilder:
             if target not in served:
                 continue
             clause = foreign_key_sql(ref, d)
-            if target == m.table or target in created or d.inline_forward_foreign_keys:
+            if target == m.table or target in created or d.features.inline_forward_foreign_keys:
                 q = q.add_foreign_key_sql(clause)
             else:
                 deferred.append(f"ALTER TABLE {quote(m.table)} ADD {clause}")
-        return q.get_sql() + d.table_options, deferred
+        return q.get_sql() + d.features.table_options, deferred
 
     def create_indexes(self, m: Mapper) -> list[str]:
         quote = _quoter(self.dialect)

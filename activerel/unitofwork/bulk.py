@@ -57,7 +57,7 @@ def patch_rows(session: FlushSession, mapper: Mapper, props: Sequence[Prop], val
     comp.params.clear()
     if by_keys:
         count = 0
-        for chunk in chunks(keys or [], dialect.param_limit, len(c.pk_names), len(set_params)):
+        for chunk in chunks(keys or [], dialect.features.param_limit, len(c.pk_names), len(set_params)):
             params = list(set_params)
             for k in chunk:
                 params.extend(c.key_params(k))

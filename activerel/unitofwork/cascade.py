@@ -27,6 +27,7 @@ from ..errors import IntegrityError
 from ..instance.state import DELETED
 from ..mapping.catalog import Catalog
 from ..mapping.mapper import Mapper
+from ..mapping.markers import ACTION_EFFECTS, Effect
 from ..mapping.properties import ReferenceProp
 from ..sql.expressions import Compiler, ParamCollector, key_set
 from ..sql.statements import statements
@@ -34,8 +35,14 @@ from ..sql.values import codec
 from .plan import FlushSession
 from .reflect import reflect
 
-#: the referential actions that refuse a delete while rows still point at it
-REFUSING = frozenset({"RESTRICT", "NO ACTION"})
+def on_delete(ref: ReferenceProp) -> Effect:
+    """What deleting a target row does to rows of ``ref``'s table."""
+    return ACTION_EFFECTS[ref.on_delete]
+
+
+def on_update(ref: ReferenceProp) -> Effect:
+    """What changing a target row's key does to rows of ``ref``'s table."""
+    return ACTION_EFFECTS[ref.on_update]
 
 
 def dependents(session: FlushSession, ref: ReferenceProp, keys: Sequence[Any]) -> list[Any]:
@@ -45,7 +52,7 @@ def dependents(session: FlushSession, ref: ReferenceProp, keys: Sequence[Any]) -
     stmts = statements(owner, session.dialect)
     target = codec(ref.target_mapper, session.dialect)
     out: list[Any] = []
-    for chunk in chunks(keys, session.dialect.param_limit, len(ref.columns)):
+    for chunk in chunks(keys, session.dialect.features.param_limit, len(ref.columns)):
         params: list[Any] = []
         for k in chunk:
             params.extend(target.key_params(k))
@@ -104,7 +111,7 @@ def delete_keys(session: FlushSession, roots: dict[Mapper, list[Any]],
         (root, keys), = roots.items()
         count = 0
         # a key may be named in up to 8 statements' subqueries
-        for chunk in chunks(keys, session.dialect.param_limit, 8 * len(root.pk_columns)):
+        for chunk in chunks(keys, session.dialect.features.param_limit, 8 * len(root.pk_columns)):
             count += _delete_by_subqueries(session, root, chunk, region, known or {})
         return count
     return _delete_by_keys(session, roots, known)
@@ -126,23 +133,23 @@ def cascade_region(catalog: Catalog, roots: dict[Mapper, list[Any]]) -> Optional
         m = region[i]
         i += 1
         for ref in catalog.incoming(m):
-            if ref.on_delete == "CASCADE":
+            if on_delete(ref) is Effect.CASCADE:
                 if ref.owner not in seen:
                     seen.add(ref.owner)
                     region.append(ref.owner)
     # the CASCADE edges inside the region must not form a cycle
     order = graph.sort(region, lambda m: [r.target_mapper for r in m.references
-                                          if r.on_delete == "CASCADE"])
+                                          if on_delete(r) is Effect.CASCADE])
     if order is None:
         return None
     # which tables each table's subquery reads: itself and its cascade parents
     reads: dict[Mapper, set[Mapper]] = {}
     for m in order:
         reads[m] = {m}.union(*[reads[r.target_mapper] for r in m.references
-                               if r.on_delete == "CASCADE" and r.target_mapper in seen])
+                               if on_delete(r) is Effect.CASCADE and r.target_mapper in seen])
     for m in region:
         for ref in catalog.incoming(m):
-            if ref.on_delete != "CASCADE" and ref.owner in reads[m]:
+            if on_delete(ref) is not Effect.CASCADE and ref.owner in reads[m]:
                 return None
     return order
 
@@ -179,7 +186,7 @@ class _Subqueries:
             return key_set(ParamCollector(dialect, params), terms, values)
         parts = []
         for ref in m.references:
-            if ref.on_delete == "CASCADE" and ref.target_mapper in self.region:
+            if on_delete(ref) is Effect.CASCADE and ref.target_mapper in self.region:
                 parts.append(self.points_into(ref, t, params))
         return Criterion.any(parts)
 
@@ -223,16 +230,16 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
     updates: list[tuple[str, list[Any]]] = []
     for m in region:
         for ref in catalog.incoming(m):
-            if ref.on_delete == "CASCADE":
+            if on_delete(ref) is Effect.CASCADE:
                 continue
             owner = ref.owner
             t = Table(owner.table)
             params: list[Any] = []
             crit = sq.points_into(ref, t, params)
-            if ref.on_delete in REFUSING and owner in inside:
+            if on_delete(ref) is Effect.REFUSE and owner in inside:
                 # rows the delete removes anyway do not hold it back
                 crit = crit & negate(sq.cond(owner, t, params))
-            if ref.on_delete in REFUSING:
+            if on_delete(ref) is Effect.REFUSE:
                 n = session.fetch(sq.q.from_(t).select(Count(Star())).where(crit).get_sql(), params)[0][0]
                 if n:
                     raise IntegrityError(
@@ -251,7 +258,7 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
             updates.append((upd.where(crit).get_sql(), params))
     # the database applies every action of the region itself, and no object
     # it reaches is loaded: deleting the root rows is all that is left to do
-    if not nulls and session.dialect.database_cascades_faster and all(
+    if not nulls and session.dialect.features.database_cascades_faster and all(
             session.enforces(ref) for m in region for ref in catalog.incoming(m)) \
             and not any(loaded(m) for m in region if m is not root):
         t = Table(root.table)
@@ -305,7 +312,7 @@ def _delete_by_keys(session: FlushSession, roots: dict[Mapper, list[Any]],
     while work:
         mapper, keys = work.pop()
         for ref in catalog.incoming(mapper):
-            if ref.on_delete != "CASCADE":
+            if on_delete(ref) is not Effect.CASCADE:
                 continue
             found = dependents(session, ref, keys)
             have = doomed.setdefault(ref.owner, {})
@@ -318,21 +325,21 @@ def _delete_by_keys(session: FlushSession, roots: dict[Mapper, list[Any]],
         if not keys:
             continue
         for ref in catalog.incoming(mapper):
-            if ref.on_delete == "CASCADE":
+            if on_delete(ref) is Effect.CASCADE:
                 continue
             found = dependents(session, ref, list(keys))
             gone = doomed.get(ref.owner, {})
             left = [k for k in found if k not in gone]
             if not left:
                 continue
-            if ref.on_delete in REFUSING:
+            if on_delete(ref) is Effect.REFUSE:
                 shown = ", ".join(repr(k) for k in list(keys)[:5])
                 raise IntegrityError(
                     f"cannot delete {mapper.name} {shown}: {len(left)} {ref.owner.name} row(s) "
                     f"still reference it through {ref.owner.name}.{ref.name} "
                     f"(on_delete={ref.on_delete!r}); delete or re-point them first")
             nulls.append((ref, left))
-    limit = session.dialect.param_limit
+    limit = session.dialect.features.param_limit
     for ref, keys in nulls:
         c = codec(ref.owner, session.dialect)
         stmts = statements(ref.owner, session.dialect)
@@ -366,7 +373,7 @@ def apply_key_change(session: FlushSession, mapper: Mapper, old: Any, new: Any) 
         found = dependents(session, ref, [old])
         if not found:
             continue
-        if ref.on_update in REFUSING:
+        if on_update(ref) is Effect.REFUSE:
             raise IntegrityError(
                 f"cannot change the key of {mapper.name} {old!r}: {len(found)} {ref.owner.name} "
                 f"row(s) reference it through {ref.owner.name}.{ref.name} "
@@ -374,13 +381,13 @@ def apply_key_change(session: FlushSession, mapper: Mapper, old: Any, new: Any) 
         c = codec(ref.owner, session.dialect)
         stmts = statements(ref.owner, session.dialect)
         target = codec(mapper, session.dialect)
-        values = target.key_params(new) if ref.on_update == "CASCADE" else (None,) * len(ref.columns)
-        for chunk in chunks(found, session.dialect.param_limit, len(c.pk_names), len(ref.columns)):
+        values = target.key_params(new) if on_update(ref) is Effect.CASCADE else (None,) * len(ref.columns)
+        for chunk in chunks(found, session.dialect.features.param_limit, len(c.pk_names), len(ref.columns)):
             params: list[Any] = list(values)
             for k in chunk:
                 params.extend(c.key_params(k))
             session.execute(stmts.set_ref_sql(ref, len(chunk)), params)
-        if ref.on_update == "SET NULL":
+        if on_update(ref) is Effect.NULLIFY:
             imap = session.identity.for_mapper(ref.owner)
             for k in found:
                 obj = imap.get(k)

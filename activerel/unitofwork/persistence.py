@@ -163,7 +163,7 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
             (generated if v is None or v == default else given).append(o)
     else:
         given = objs
-    limit = plan.dialect.param_limit
+    limit = plan.dialect.features.param_limit
     for objs_, with_auto in ((generated, False), (given, True)):
         if not objs_:
             continue
@@ -242,7 +242,7 @@ def update(plan: FlushPlan, dirty: list[Any]) -> None:
         rows = list(map(c.update_params(names), objs))
         if len(rows) == 1:
             plan.session.execute(sql, rows[0])
-        elif (dialect.batch_updates and len(c.pk_names) == 1
+        elif (dialect.features.batch_updates and len(c.pk_names) == 1
               and c.pk_names[0] not in columns):  # a CASE must match the old key
             _update_batched(plan, stmts, columns, rows)
         else:
@@ -254,7 +254,7 @@ def update(plan: FlushPlan, dirty: list[Any]) -> None:
 def _update_batched(plan: FlushPlan, stmts: Statements, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """Rows of (column values..., key): one CASE UPDATE per chunk."""
     width = len(columns)
-    for chunk in chunks(rows, plan.dialect.param_limit, 2 * width + 1):
+    for chunk in chunks(rows, plan.dialect.features.param_limit, 2 * width + 1):
         params: list[Any] = []
         for k in range(width):
             for row in chunk:
@@ -300,7 +300,7 @@ def insert_links(plan: FlushPlan) -> None:
             pos = [order.index(n) for n in columns]
             rows = [tuple(r[i] for i in pos) for r in rows]
         stmts = statements(pm, plan.dialect)
-        for chunk in chunks(rows, plan.dialect.param_limit, len(columns)):
+        for chunk in chunks(rows, plan.dialect.features.param_limit, len(columns)):
             s.execute(stmts.insert_sql(columns, len(chunk)), [v for r in chunk for v in r])
 
 
@@ -323,7 +323,7 @@ def remove_pivots(plan: FlushPlan) -> None:
             else:
                 rows.append(b + a)
         stmts = statements(pm, plan.dialect)
-        for chunk in chunks(rows, plan.dialect.param_limit, len(cols)):
+        for chunk in chunks(rows, plan.dialect.features.param_limit, len(cols)):
             s.execute(stmts.delete_where_sql(cols, len(chunk)), [v for r in chunk for v in r])
         wanted = {(id(obj), id(item)) if back.via_local is first.via_local else (id(item), id(obj))
                   for back, obj, item in entries}
