@@ -22,7 +22,7 @@ from .mapping.mapper import Mapper, mapper_of
 from .mapping.properties import BackRefProp, ReferenceProp
 from .session import Session, SessionFactory, use_session
 from .sql.expressions import Compiler, Condition, FieldExpr
-from .sql.select import order_terms
+from .sql.select import order_terms, query_select
 from .sql.values import ValueCodec, codec
 from .unitofwork.bulk import patch_rows
 from .unitofwork.cascade import delete_keys, delete_where
@@ -170,21 +170,10 @@ class Query(Generic[T]):
     def _base(self, c: ValueCodec, select: Sequence[Any], comp: Compiler,
               ordered: bool = True, paged: bool = True) -> Any:
         t = comp.table(self._mapper)
-        q = c.dialect.query_class.from_(t).select(
-            *[t.field(s) if isinstance(s, str) else s for s in select])
-        for cond in self._conditions():
-            q = q.where(cond.compile(comp))
-        if ordered:
-            for term, direction in order_terms(self._mapper, t, self._order, c.pk_names):
-                q = q.orderby(term, order=direction)
-        if paged:
-            if self._limit is not None:
-                q = q.limit(self._limit)
-            if self._offset is not None:
-                if self._limit is None:
-                    q = q.limit(c.dialect.limit_max)
-                q = q.offset(self._offset)
-        return q
+        order = order_terms(self._mapper, t, self._order, c.pk_names) if ordered else ()
+        return query_select(comp, t, select, self._conditions(), order,
+                            self._limit if paged else None, self._offset if paged else None,
+                            c.dialect.features.limit_max)
 
     def _run(self, fn: Any) -> Any:
         if self._session is not None and self._session.active:

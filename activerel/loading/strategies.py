@@ -24,16 +24,13 @@ from dataclasses import replace
 from operator import itemgetter
 from typing import Any, Callable, Optional
 
-from pypika import analytics as an
-from pypika.terms import Criterion
-
 from .._util.batching import chunks
 from ..dialects.base import Dialect
 from ..instance.collections import RelationList
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
-from ..sql.expressions import Compiler, key_set
-from ..sql.select import order_terms
+from ..sql.expressions import Compiler
+from ..sql.select import RelationSource, order_terms, pivot_source, relation_select, rows_source
 from ..sql.statements import statements
 from ..sql.values import ValueCodec, codec
 from .hydrate import LoadSession, hydrators
@@ -106,68 +103,38 @@ def _distinct(objs: list[Any], keys: list[Any]) -> tuple[list[Any], list[Any]]:
 
 
 def _child_rows(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
-                select_extra: Any, build_from: Any) -> tuple[list[tuple], tuple[str, ...]]:
+                source: Callable[[Compiler, Any], RelationSource]) -> tuple[list[tuple], tuple[str, ...]]:
     """Run the SELECT of a relation: rows of ``target`` whose parent key
     terms match ``keys`` (``None``: any parent, the key terms not NULL),
     filtered, ordered and paged per parent as ``join`` says.
-    ``build_from(comp, alias)`` returns (query with FROM, key terms);
-    ``select_extra(comp, alias)`` any extra columns. Returns the rows and the
-    hydrated column names. One statement, unless the keys are composite and
-    more than the parameter limit allows: then one per chunk of parents."""
+    ``source(comp, alias)`` says where the rows come from. Returns the rows
+    and the hydrated column names. One statement, unless the keys are
+    composite and more than the parameter limit allows: then one per chunk
+    of parents."""
     c = codec(target, session.dialect)
     columns = c.select_columns(needed_fields(target, join.fields, join.joins))
     if keys is None:
-        return _child_rows_once(session, target, join, None, columns, select_extra, build_from), columns
+        return _child_rows_once(session, target, join, None, columns, source), columns
     width = len(keys[0]) if keys and isinstance(keys[0], tuple) else 1
     rows: list[tuple] = []
-    if width > 1 and len(keys) * width > session.dialect.param_limit // 2:
-        parts: Any = chunks(keys, session.dialect.param_limit, 2 * width)
-    else:
-        parts = [keys]
+    limit = session.dialect.features.param_limit
+    parts: Any = chunks(keys, limit, 2 * width) if width > 1 and len(keys) * width > limit // 2 else [keys]
     for part in parts:
-        rows.extend(_child_rows_once(session, target, join, list(part), columns,
-                                     select_extra, build_from))
+        rows.extend(_child_rows_once(session, target, join, list(part), columns, source))
     return rows, columns
 
 
 def _child_rows_once(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
-                     columns: tuple[str, ...], select_extra: Any, build_from: Any) -> list[tuple]:
-    dialect = session.dialect
-    c = codec(target, dialect)
-    comp = Compiler(target, dialect)
+                     columns: tuple[str, ...],
+                     source: Callable[[Compiler, Any], RelationSource]) -> list[tuple]:
+    c = codec(target, session.dialect)
+    comp = Compiler(target, session.dialect)
     a = comp.alias(target)
     comp.scopes[0] = (target, a)
-    q, part_terms = build_from(comp, a)
-    select = [a.field(n) for n in columns] + list(select_extra(comp, a))
-    order = order_terms(target, a, join.order, c.pk_names)
-    if keys is None:
-        for term in part_terms:
-            q = q.where(term.notnull())
-    else:
-        q = q.where(key_set(comp, part_terms, keys))
-    for cond in join.where:
-        q = q.where(cond.compile(comp))
-    for cond in inner_conditions(target, join.joins):
-        q = q.where(cond.compile(comp))
-    if join.limit is None and not join.offset:
-        q = q.select(*select)
-        for term, direction in order:
-            q = q.orderby(term, order=direction)
-        return session.fetch(q.get_sql(), comp.params)
-    rn = an.RowNumber().over(*part_terms)
-    for term, direction in order:
-        rn = rn.orderby(term, order=direction)
-    q = q.select(*select, rn.as_("_ar_rn"))
-    sq = q.as_("_ar_sq")
-    names = [s.alias or s.name for s in select]
-    outer = dialect.query_class.from_(sq).select(*[sq.field(n) for n in names])
-    low = join.offset or 0
-    if low:
-        outer = outer.where(sq.field("_ar_rn") > low)
-    if join.limit is not None:
-        outer = outer.where(sq.field("_ar_rn") <= low + join.limit)
-    outer = outer.orderby(sq.field("_ar_rn"))
-    return session.fetch(outer.get_sql(), comp.params)
+    conditions = list(join.where) + inner_conditions(target, join.joins)
+    sql = relation_select(comp, source(comp, a), [a.field(n) for n in columns], keys, conditions,
+                          order_terms(target, a, join.order, c.pk_names), join.limit, join.offset)
+    return session.fetch(sql, comp.params)
 
 
 def _key_values(mapper: Mapper, dialect: Dialect, keys: list[Any]) -> list[Any]:
@@ -199,12 +166,8 @@ def _load_reference(session: LoadSession, prop: ReferenceProp, join: Join, rows:
     if not values:
         return
     pk_cols = codec(target, session.dialect).pk_names
-
-    def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
-        return comp.dialect.query_class.from_(a), [a.field(n) for n in pk_cols]
-
     trows, tcolumns = _child_rows(session, target, replace(join, limit=None, offset=None), values,
-                                  lambda comp, a: (), build)
+                                  lambda comp, a: rows_source(comp, a, pk_cols))
     hydrate(session, target, trows, tcolumns, join.joins, loaded)
 
 
@@ -253,12 +216,9 @@ def _load_back(session: LoadSession, prop: BackRefProp, join: Join, parents: lis
     if join.fields is not None and ref.name not in join.fields:
         join = replace(join, fields=join.fields + (ref.name,))
 
-    def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
-        return comp.dialect.query_class.from_(a), [a.field(n) for n in fk_cols]
-
     rows, columns = _child_rows(session, target, join,
                                 None if whole else _key_values(owner, session.dialect, keys),
-                                lambda comp, a: (), build)
+                                lambda comp, a: rows_source(comp, a, fk_cols))
     pos = [columns.index(n) for n in fk_cols]
     row_keys = _parent_keys(owner, session.dialect, rows, pos)
     if whole:
@@ -297,22 +257,9 @@ def _load_via(session: LoadSession, prop: BackRefProp, join: Join, parents: list
     local, remote = prop.via_local, prop.via_remote
     assert local is not None and remote is not None
     pivot = prop.via_mapper
-    box: dict[str, Any] = {}
-
-    def build(comp: Compiler, a: Any) -> tuple[Any, list[Any]]:
-        p = comp.alias(pivot)
-        box["p"] = p
-        on = Criterion.all([p.field(c.name) == a.field(c.target.name) for c in remote.columns])
-        q = comp.dialect.query_class.from_(a).join(p).on(on)
-        return q, [p.field(c.name) for c in local.columns]
-
-    def extra(comp: Compiler, a: Any) -> list[Any]:
-        p = box["p"]
-        return [p.field(c.name).as_(f"_ar_k{i}") for i, c in enumerate(local.columns)]
-
     rows, columns = _child_rows(session, target, join,
                                 None if whole else _key_values(owner, session.dialect, keys),
-                                extra, build)
+                                lambda comp, a: pivot_source(comp, a, pivot, local, remote))
     width = len(local.columns)
     pos = list(range(len(columns), len(columns) + width))  # the extra columns, after the target's
     row_keys = _parent_keys(owner, session.dialect, rows, pos)

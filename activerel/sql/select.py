@@ -1,16 +1,21 @@
 """SELECT statements built per call (their shape depends on the query):
-the ORDER BY of a query or a relation with the primary key as tie-break,
-and the lookup of pivot rows that already link an object to others.
+a query's rows, a relation's rows for a set of parents (filtered, ordered,
+paged per parent with ROW_NUMBER()), the ORDER BY with the primary key as
+tie-break, and the lookup of pivot rows that already link an object to
+others.
 
 Called by :mod:`activerel.query`, :mod:`activerel.loading.strategies` and
-the unit of work. Imports :mod:`activerel.sql.statements` and
-:mod:`activerel.mapping`."""
+the unit of work. Imports :mod:`activerel.sql.expressions`,
+:mod:`activerel.sql.statements` and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Optional, Sequence
 
 from pypika import Order, Parameter
+from pypika import analytics as an
 from pypika.terms import Criterion
+
+from .expressions import Compiler, Condition, key_set
 
 from ..mapping.mapper import Mapper
 from ..mapping.properties import ReferenceProp
@@ -41,3 +46,91 @@ def linked_pairs_sql(pivot: Statements, local: ReferenceProp, remote: ReferenceP
     groups = [Criterion.all([t.field(col.name) == ph for col in remote.columns])] * count
     return (pivot.dialect.query_class.from_(t).select(*[t.field(col.name) for col in remote.columns])
             .where(crit).where(Criterion.any(groups)).get_sql())
+
+
+def query_select(comp: Compiler, table: Any, select: Sequence[Any], conditions: Sequence[Condition],
+                 order: Sequence[tuple[Any, Order]], limit: Optional[int], offset: Optional[int],
+                 limit_max: int) -> Any:
+    """The SELECT of a query's rows (a PyPika query, to render or nest):
+    ``select`` (column names or terms) from ``table`` where every condition
+    holds, in ``order``, paged; an offset without a limit gets ``limit_max``."""
+    q = comp.dialect.query_class.from_(table).select(
+        *[table.field(s) if isinstance(s, str) else s for s in select])
+    for cond in conditions:
+        q = q.where(cond.compile(comp))
+    for term, direction in order:
+        q = q.orderby(term, order=direction)
+    if limit is not None:
+        q = q.limit(limit)
+    if offset is not None:
+        if limit is None:
+            q = q.limit(limit_max)
+        q = q.offset(offset)
+    return q
+
+
+class RelationSource(NamedTuple):
+    """Where a relation's rows come from: the FROM (and JOIN) of the query,
+    the terms holding each row's parent key, and extra selected terms."""
+
+    query: Any
+    key_terms: list[Any]
+    extra: list[Any]
+
+
+def rows_source(comp: Compiler, alias: Any, key_columns: Sequence[str]) -> RelationSource:
+    """Rows of one table whose ``key_columns`` name their parent (a reference
+    target's own key, or a child's foreign key)."""
+    return RelationSource(comp.dialect.query_class.from_(alias),
+                          [alias.field(n) for n in key_columns], [])
+
+
+def pivot_source(comp: Compiler, alias: Any, pivot: Mapper, local: ReferenceProp,
+                 remote: ReferenceProp) -> RelationSource:
+    """Rows of a many-to-many target joined to the pivot rows naming them;
+    each row carries the parent's key (the pivot's ``local`` columns) at its
+    end as ``_ar_k0``, ``_ar_k1``, ..."""
+    p = comp.alias(pivot)
+    on = Criterion.all([p.field(c.name) == alias.field(c.target.name)  # type: ignore[union-attr]
+                        for c in remote.columns])
+    q = comp.dialect.query_class.from_(alias).join(p).on(on)
+    return RelationSource(q, [p.field(c.name) for c in local.columns],
+                          [p.field(c.name).as_(f"_ar_k{i}") for i, c in enumerate(local.columns)])
+
+
+def relation_select(comp: Compiler, source: RelationSource, select: list[Any],
+                    keys: Optional[Sequence[Any]], conditions: Sequence[Condition],
+                    order: Sequence[tuple[Any, Order]], limit: Optional[int],
+                    offset: Optional[int]) -> str:
+    """The SELECT of a relation's rows whose parent key is among ``keys``
+    (None: any parent, the key set), filtered by ``conditions``, in ``order``,
+    at most ``limit`` per parent after skipping ``offset`` (ROW_NUMBER() over
+    the parent key in a subquery)."""
+    q = source.query
+    if keys is None:
+        for term in source.key_terms:
+            q = q.where(term.notnull())
+    else:
+        q = q.where(key_set(comp, source.key_terms, keys))
+    for cond in conditions:
+        q = q.where(cond.compile(comp))
+    select = select + source.extra
+    if limit is None and not offset:
+        q = q.select(*select)
+        for term, direction in order:
+            q = q.orderby(term, order=direction)
+        return q.get_sql()  # type: ignore[no-any-return]
+    rn = an.RowNumber().over(*source.key_terms)
+    for term, direction in order:
+        rn = rn.orderby(term, order=direction)
+    q = q.select(*select, rn.as_("_ar_rn"))
+    sq = q.as_("_ar_sq")
+    names = [s.alias or s.name for s in select]
+    outer = comp.dialect.query_class.from_(sq).select(*[sq.field(n) for n in names])
+    low = offset or 0
+    if low:
+        outer = outer.where(sq.field("_ar_rn") > low)
+    if limit is not None:
+        outer = outer.where(sq.field("_ar_rn") <= low + limit)
+    outer = outer.orderby(sq.field("_ar_rn"))
+    return outer.get_sql()  # type: ignore[no-any-return]
