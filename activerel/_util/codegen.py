@@ -8,23 +8,19 @@ The source is registered in :mod:`linecache` under a unique filename such as
 pdb through generated code shows its lines. Imports nothing of activerel."""
 from __future__ import annotations
 
-import itertools
 import linecache
 from typing import Any, Optional
 
-_serial = itertools.count(1)
-_used: set[str] = set()
+#: base name -> how many functions were compiled under it
+_uses: dict[str, int] = {}
 
 
 def unique_filename(kind: str, owner: str, variant: str = "") -> str:
     """``<activerel KIND OWNER VARIANT>``, with ``-2``, ``-3``, ... added when
     the same name was already used (a redefined model, a second database)."""
     base = f"activerel {kind} {owner}" + (f" {variant}" if variant else "")
-    name = f"<{base}>"
-    while name in _used:
-        name = f"<{base}-{next(_serial)}>"
-    _used.add(name)
-    return name
+    n = _uses[base] = _uses.get(base, 0) + 1
+    return f"<{base}>" if n == 1 else f"<{base}-{n}>"
 
 
 def compile_function(source: str, globs: dict[str, Any], *, name: str, kind: str,
