@@ -69,15 +69,9 @@ def _reset_factory_sequences() -> None:
 def _reset(database: Database) -> None:
     """Empty every served table and restart generated keys."""
     tables = [m.table for m in database.mappers]
-    name = database.dialect.name
-    if name == "postgresql":
-        database.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-    elif name == "mysql":
-        with database.session() as s:
-            s.execute("SET FOREIGN_KEY_CHECKS = 0")
-            for t in tables:
-                s.execute(f'TRUNCATE TABLE "{t}"')
-            s.execute("SET FOREIGN_KEY_CHECKS = 1")
+    with database.session() as s:
+        for sql in database.dialect.truncate_sql(tables):
+            s.execute(sql)
 
 
 _shared: dict[str, Database] = {}

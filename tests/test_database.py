@@ -30,14 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def driver_error(database, integrity: bool = False) -> type:
     """The driver's (integrity) error class for ``database``'s backend."""
-    dialect = database.dialect.name
-    if dialect == "sqlite":
-        return sqlite3.IntegrityError if integrity else sqlite3.Error
-    if dialect == "postgresql":
-        import psycopg
-        return psycopg.IntegrityError if integrity else psycopg.Error
-    import MySQLdb
-    return MySQLdb.IntegrityError if integrity else MySQLdb.Error
+    error, integrity_error = database.dialect.driver_errors()
+    return integrity_error if integrity else error
 
 
 # --------------------------------------------------------------------------

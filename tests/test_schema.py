@@ -73,14 +73,7 @@ class TsKeywordChild(Model, table="index"):
 
 
 def driver_integrity_error(database) -> type:
-    dialect = database.dialect.name
-    if dialect == "sqlite":
-        return sqlite3.IntegrityError
-    if dialect == "postgresql":
-        import psycopg
-        return psycopg.IntegrityError
-    import MySQLdb
-    return MySQLdb.IntegrityError
+    return database.dialect.driver_errors()[1]
 
 
 def columns(database, table: str) -> list[tuple]:
@@ -95,13 +88,8 @@ def column_names(database, table: str) -> list[str]:
 
 def any_column_names(database, table: str) -> list[str]:
     """Column names in table order, on any backend."""
-    dialect = database.dialect.name
-    if dialect == "sqlite":
-        return column_names(database, table)
-    schema = "current_schema()" if dialect == "postgresql" else "DATABASE()"
-    return [r[0] for r in database.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-        f"{schema} AND table_name = ? ORDER BY ordinal_position", (table,))]
+    with database.session() as session:
+        return database.dialect.column_names(session.fetch, table)
 
 
 def foreign_keys(database, table: str) -> set[tuple]:

@@ -214,8 +214,9 @@ def _ids(cases):
 
 def _beyond_sqlite_decimal(db, value) -> bool:
     """SQLite keeps 15 significant digits of a Decimal and refuses longer ones."""
-    return (db.dialect.name == "sqlite" and isinstance(value, Decimal)
-            and len(value.as_tuple().digits) > 15)
+    digits = db.dialect.features.decimal_digits
+    return (digits is not None and isinstance(value, Decimal)
+            and len(value.as_tuple().digits) > digits)
 
 
 @pytest.mark.parametrize("name, value", EXACT, ids=_ids(EXACT))

@@ -48,6 +48,10 @@ class Features:
     limit_max: int = 2 ** 62
     #: whether INSERT ... RETURNING gives generated keys
     returning: bool = False
+    #: whether two transactions may write at once (SQLite: one writer at a time)
+    concurrent_writers: bool = True
+    #: the most significant digits a DECIMAL keeps exactly (None: any)
+    decimal_digits: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,20 @@ class Dialect:
         return [self.query_class.drop_table(Table(t)).if_exists().get_sql() for t in tables]
 
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
+        raise NotImplementedError
+
+    def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                     table: str) -> list[str]:
+        """The columns of ``table`` in the database, in table order."""
+        raise NotImplementedError
+
+    def truncate_sql(self, tables: Sequence[str]) -> list[str]:
+        """Statements that empty ``tables`` and restart their generated keys."""
+        return [self.query_class.from_(Table(t)).delete().get_sql() for t in tables]
+
+    def driver_errors(self) -> tuple[type, type]:
+        """The driver's base error class and its integrity-error class (what
+        :meth:`translate_error` translates, chained as ``__cause__``)."""
         raise NotImplementedError
 
     # -- values ------------------------------------------------------------

@@ -149,6 +149,20 @@ class MySQLDialect(Dialect):
                 out.add((table, tuple(r[2] for r in cols), cols[0][3], cols[0][4].upper()))
         return out
 
+    def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                     table: str) -> list[str]:
+        rows = execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                       "DATABASE() AND table_name = %s ORDER BY ordinal_position", (table,))
+        return [r[0] for r in rows]
+
+    def truncate_sql(self, tables: Sequence[str]) -> list[str]:
+        # TRUNCATE restarts AUTO_INCREMENT; the checks are off for the order
+        return (["SET FOREIGN_KEY_CHECKS = 0"] + [f'TRUNCATE TABLE "{t}"' for t in tables]
+                + ["SET FOREIGN_KEY_CHECKS = 1"])
+
+    def driver_errors(self) -> tuple[type, type]:
+        return self.driver.Error, self.driver.IntegrityError
+
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
         rows = execute("SELECT table_name FROM information_schema.tables "
                        "WHERE table_schema = DATABASE()", ())

@@ -112,6 +112,19 @@ class PostgreSQLDialect(Dialect):
         return {(t, tuple(cols), ref, actions[str(action)]) for t, cols, ref, action in rows
                 if t in tables}
 
+    def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                     table: str) -> list[str]:
+        rows = execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                       "current_schema() AND table_name = %s ORDER BY ordinal_position", (table,))
+        return [r[0] for r in rows]
+
+    def truncate_sql(self, tables: Sequence[str]) -> list[str]:
+        names = ", ".join(f'"{t}"' for t in tables)
+        return [f"TRUNCATE {names} RESTART IDENTITY CASCADE"]
+
+    def driver_errors(self) -> tuple[type, type]:
+        return self.psycopg.Error, self.psycopg.IntegrityError
+
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
         rows = execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()", ())
         return {r[0] for r in rows}

@@ -38,6 +38,9 @@ class SQLiteDialect(Dialect):
         # AUTOINCREMENT keys are never reused, as on the servers; it must be
         # declared on the column, so the table gets no separate PRIMARY KEY clause
         inline_autoincrement_pk=True,
+        concurrent_writers=False,
+        # NUMERIC affinity keeps 15 significant digits (see _decimal_text)
+        decimal_digits=15,
     )
     autoincrement_ddl = "INTEGER PRIMARY KEY AUTOINCREMENT"
 
@@ -122,6 +125,18 @@ class SQLiteDialect(Dialect):
                 rows.sort(key=lambda r: r[1])
                 out.add((table, tuple(r[3] for r in rows), rows[0][2], rows[0][6].upper()))
         return out
+
+    def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                     table: str) -> list[str]:
+        return [r[1] for r in execute(f"PRAGMA table_info(\"{table}\")", ())]
+
+    def truncate_sql(self, tables: Sequence[str]) -> list[str]:
+        names = ", ".join("'" + t.replace("'", "''") + "'" for t in tables)
+        return super().truncate_sql(tables) + [
+            f"DELETE FROM sqlite_sequence WHERE name IN ({names})"]
+
+    def driver_errors(self) -> tuple[type, type]:
+        return sqlite3.Error, sqlite3.IntegrityError
 
     def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
         rows = execute("SELECT name FROM sqlite_master WHERE type = 'table' "
