@@ -142,6 +142,8 @@ class Model(Record, metaclass=ModelMeta):
         return f"{type(self).__name__}({', '.join(parts)})"
 
     # -- active record -----------------------------------------------------
+    # Each call runs in the current session (the common case inside
+    # db.session(), with no context manager), else in a session of its own.
     def persist(self) -> Self:
         """Insert or update this object and every new or changed object it
         reaches, parents first, in one transaction (or the current session's)."""
@@ -177,7 +179,7 @@ class Model(Record, metaclass=ModelMeta):
         """The object with primary key ``pk`` (a tuple for a composite key);
         served from the session's identity map when already loaded."""
         current = current_session()
-        if current is not None:  # the common case inside db.session(): no context manager
+        if current is not None:
             return current.get(cls, pk)
         with use_session() as session:
             return session.get(cls, pk)

@@ -30,6 +30,69 @@ from .unitofwork.cascade import delete_keys, delete_where
 T = TypeVar("T")
 
 
+def _column_prop(mapper: Mapper, name: str, what: str) -> Any:
+    """The column field ``name`` of ``mapper``, for ``what()``."""
+    prop = mapper.props.get(name)
+    if prop is None:
+        raise QueryError(f"{what}(): {mapper.name} has no field {name!r}; its fields are "
+                         f"{', '.join(mapper.props)}")
+    if isinstance(prop, BackRefProp):
+        raise QueryError(f"{what}(): {mapper.name}.{name} is a back reference, not a column")
+    return prop
+
+
+def _conditions(mapper: Mapper, conditions: Sequence[Any],
+                equals: dict[str, Any]) -> tuple[Condition, ...]:
+    """The conditions of ``filter()`` on ``mapper``, checked."""
+    added = []
+    for cond in conditions:
+        if not isinstance(cond, Condition):
+            raise QueryError(f"{mapper.name}.query().filter() takes conditions such as "
+                             f"{mapper.name}.id > 3, not {cond!r}")
+        cond.mapper_check(mapper)
+        added.append(cond)
+    for name, value in equals.items():
+        added.append(FieldExpr(_column_prop(mapper, name, "filter")) == value)
+    return tuple(added)
+
+
+def _ordering(mapper: Mapper, fields: Sequence[Any]) -> tuple[tuple[str, bool], ...]:
+    """(field, descending) of each ``order_by()`` argument, checked."""
+    order = []
+    for f in fields:
+        if isinstance(f, FieldExpr):
+            f.mapper_check(mapper)
+            order.append((f.prop.name, False))
+            continue
+        if not isinstance(f, str):
+            raise QueryError(f"order_by() takes field names, not {f!r}")
+        name = f.lstrip("-+")
+        _column_prop(mapper, name, "order_by")
+        order.append((name, f.startswith("-")))
+    return tuple(order)
+
+
+def _count(n: Optional[int], what: str) -> Optional[int]:
+    """``n`` if it is a valid ``limit()`` / ``skip()`` argument."""
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+        raise QueryError(f"{what}() takes a non-negative int, not {n!r}")
+    return n
+
+
+def _selection(mapper: Mapper, fields: Sequence[str],
+               joins: tuple[Join, ...]) -> tuple[tuple[str, ...], tuple[Join, ...]]:
+    """``select()``'s plain fields, and ``joins`` with the relations it names."""
+    plain = []
+    for f in fields:
+        prop = mapper.props.get(f.split(".", 1)[0])
+        if isinstance(prop, BackRefProp) or (isinstance(prop, ReferenceProp) and "." in f):
+            joins = add_path(joins, mapper, f, False)
+        else:
+            _column_prop(mapper, f, "select")
+            plain.append(f)
+    return tuple(plain), joins
+
+
 class Query(Generic[T]):
     """A query over one model. Build with ``filter``, ``order_by``, ``limit``,
     ``skip`` and ``select``; run with ``find``, ``find_one``, ``count``, ..."""
@@ -63,67 +126,23 @@ class Query(Generic[T]):
     def filter(self, *conditions: Condition, **equals: Any) -> "Query[T]":
         """Keep rows matching every condition; ``name=value`` means equality
         (a reference compares by key: ``author=user`` or ``author=5``)."""
-        mapper = self._mapper
-        added = []
-        for cond in conditions:
-            if not isinstance(cond, Condition):
-                raise QueryError(f"{mapper.name}.query().filter() takes conditions such as "
-                                 f"{mapper.name}.id > 3, not {cond!r}")
-            cond.mapper_check(mapper)
-            added.append(cond)
-        for name, value in equals.items():
-            added.append(FieldExpr(self._column_prop(name, "filter")) == value)
-        return self._copy(_where=self._where + tuple(added))
-
-    def _column_prop(self, name: str, what: str) -> Any:
-        mapper = self._mapper
-        prop = mapper.props.get(name)
-        if prop is None:
-            raise QueryError(f"{what}(): {mapper.name} has no field {name!r}; its fields are "
-                             f"{', '.join(mapper.props)}")
-        if isinstance(prop, BackRefProp):
-            raise QueryError(f"{what}(): {mapper.name}.{name} is a back reference, not a column")
-        return prop
+        return self._copy(_where=self._where + _conditions(self._mapper, conditions, equals))
 
     def order_by(self, *fields: Union[str, FieldExpr]) -> "Query[T]":
         """Sort by fields; ``"-name"`` sorts descending."""
-        order = []
-        for f in fields:
-            if isinstance(f, FieldExpr):
-                f.mapper_check(self._mapper)
-                order.append((f.prop.name, False))
-                continue
-            if not isinstance(f, str):
-                raise QueryError(f"order_by() takes field names, not {f!r}")
-            desc = f.startswith("-")
-            name = f.lstrip("-+")
-            self._column_prop(name, "order_by")
-            order.append((name, desc))
-        return self._copy(_order=self._order + tuple(order))
+        return self._copy(_order=self._order + _ordering(self._mapper, fields))
 
     def limit(self, n: Optional[int]) -> "Query[T]":
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
-            raise QueryError(f"limit() takes a non-negative int, not {n!r}")
-        return self._copy(_limit=n)
+        return self._copy(_limit=_count(n, "limit"))
 
     def skip(self, n: Optional[int]) -> "Query[T]":
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
-            raise QueryError(f"skip() takes a non-negative int, not {n!r}")
-        return self._copy(_offset=n)
+        return self._copy(_offset=_count(n, "skip"))
 
     def select(self, *fields: str) -> "Query[T]":
         """Load only these fields (and the primary key): partial objects.
         Naming a relation (or a dotted path) loads it, as ``join_with`` does."""
-        plain, joins = [], self._joins
-        for f in fields:
-            head = f.split(".", 1)[0]
-            prop = self._mapper.props.get(head)
-            if isinstance(prop, (ReferenceProp, BackRefProp)) and ("." in f or isinstance(prop, BackRefProp)):
-                joins = add_path(joins, self._mapper, f, False)
-            else:
-                self._column_prop(f, "select")
-                plain.append(f)
-        return self._copy(_fields=tuple(plain), _joins=joins)
+        plain, joins = _selection(self._mapper, fields, self._joins)
+        return self._copy(_fields=plain, _joins=joins)
 
     # -- relations -----------------------------------------------------------------
     def join_with(self, path: str) -> "Query[T]":
@@ -276,7 +295,7 @@ class Query(Generic[T]):
             raise QueryError(f"patch_many() on {mapper.name} needs field=value arguments")
         if self._limit is not None or self._offset is not None:
             raise QueryError("patch_many() does not take limit()/skip()")
-        props = [self._column_prop(name, "patch_many") for name in values]
+        props = [_column_prop(mapper, name, "patch_many") for name in values]
         for prop in props:
             if prop.primary_key:
                 raise QueryError(f"patch_many() cannot change the primary key {mapper.name}.{prop.name}")
@@ -340,26 +359,21 @@ class JoinQuery(Generic[T]):
         q._mapper = self._mapper
         return q
 
-    def _check(self) -> Query[Any]:
-        return Query(self._mapper.cls)
-
     def filter(self, *conditions: Condition, **equals: Any) -> "JoinQuery[T]":
-        q = self._check().filter(*conditions, **equals)
-        return self._edit(where=self._join().where + q._where)
+        return self._edit(where=self._join().where + _conditions(self._mapper, conditions, equals))
 
     def order_by(self, *fields: Union[str, FieldExpr]) -> "JoinQuery[T]":
-        q = self._check().order_by(*fields)
-        return self._edit(order=self._join().order + q._order)
+        return self._edit(order=self._join().order + _ordering(self._mapper, fields))
 
     def limit(self, n: Optional[int]) -> "JoinQuery[T]":
         """At most ``n`` related rows per parent row."""
-        self._check().limit(n)
+        _count(n, "limit")
         self._to_many("limit")
         return self._edit(limit=n)
 
     def skip(self, n: Optional[int]) -> "JoinQuery[T]":
         """Skip the first ``n`` related rows of each parent row."""
-        self._check().skip(n)
+        _count(n, "skip")
         self._to_many("skip")
         return self._edit(offset=n)
 
@@ -373,8 +387,8 @@ class JoinQuery(Generic[T]):
                              f"{parent.name}.{prop.name} is to-one")
 
     def select(self, *fields: str) -> "JoinQuery[T]":
-        q = self._check().select(*fields)
-        return self._edit(fields=q._fields, joins=merge_joins(self._join().joins, q._joins))
+        plain, joins = _selection(self._mapper, fields, ())
+        return self._edit(fields=plain, joins=merge_joins(self._join().joins, joins))
 
     def join_with(self, path: str) -> "JoinQuery[T]":
         return self._edit(joins=add_path(self._join().joins, self._mapper, _path(path), False))

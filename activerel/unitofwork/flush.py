@@ -13,6 +13,8 @@ Called by :meth:`activerel.session.Session.flush`. Imports the rest of
 :mod:`activerel.unitofwork` and :mod:`activerel.instance`."""
 from __future__ import annotations
 
+from typing import Any
+
 from ..instance.state import NEW, NEW_STATE, PERSISTENT
 from .cascade import delete_objects
 from .dependency import walk
@@ -24,12 +26,33 @@ def flush(session: FlushSession) -> None:
     """Write every pending change of ``session``: walk, snapshot, insert,
     update, link, unlink, delete, then bookkeeping."""
     plan = FlushPlan(session)
-    s = session
-    roots = list(s.to_persist.values())
-    roots += [o for o in s.dirty.values()
+    deletes = list(session.to_delete.values())
+    walk(plan, _roots(session))
+    new, dirty = _split(plan)
+    _snapshot(plan, new, dirty, deletes)
+    if new:
+        insert(plan, new)
+    if dirty:
+        update(plan, dirty)
+    if plan.links:
+        insert_links(plan)
+    if plan.pivot_removals:
+        remove_pivots(plan)
+    if deletes:
+        delete_objects(session, deletes)
+    _finish(plan)
+
+
+def _roots(session: FlushSession) -> list[Any]:
+    """Where the walk starts: the queued objects and the changed loaded ones."""
+    roots = list(session.to_persist.values())
+    roots += [o for o in session.dirty.values()
               if (st := o._ar_state).dirty and st.status == PERSISTENT]
-    deletes = list(s.to_delete.values())
-    walk(plan, roots)
+    return roots
+
+
+def _split(plan: FlushPlan) -> tuple[list[Any], list[Any]]:
+    """The visited objects that are new, and those with unsaved changes."""
     new, dirty = [], []
     for o, st in zip(plan.visited, plan.visited_states):
         if st is None:
@@ -38,6 +61,11 @@ def flush(session: FlushSession) -> None:
             new.append(o)
         elif st.status == PERSISTENT and st.dirty:
             dirty.append(o)
+    return new, dirty
+
+
+def _snapshot(plan: FlushPlan, new: list[Any], dirty: list[Any], deletes: list[Any]) -> None:
+    """Undo-log every object the writes will change."""
     save = plan.undo.save
     if deletes:
         for o in new:
@@ -48,16 +76,12 @@ def flush(session: FlushSession) -> None:
         plan.undo.save_new(new)
     for o in dirty:
         save(o)
-    if new:
-        insert(plan, new)
-    if dirty:
-        update(plan, dirty)
-    if plan.links:
-        insert_links(plan)
-    if plan.pivot_removals:
-        remove_pivots(plan)
-    if deletes:
-        delete_objects(s, deletes)
+
+
+def _finish(plan: FlushPlan) -> None:
+    """After the writes: objects clean and the session's, lists and
+    one-to-one baselines rebased, the session's queues empty."""
+    s = plan.session
     for st in plan.visited_states:
         # None: clean and this session's; the shared new state: replaced on insert
         if st is not None and st is not NEW_STATE:
