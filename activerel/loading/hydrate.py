@@ -17,7 +17,7 @@ from ..instance.identity import IdentityMap
 from ..instance.instrument import loader_class
 from ..instance.state import PERSISTENT, SESSION_KEY, STATE_KEY, ObjectState, new_state, set_state, state_source
 from ..mapping.mapper import Mapper
-from ..mapping.properties import Prop, ReferenceProp, ScalarProp
+from ..mapping.properties import ColumnProp, ReferenceProp, ScalarProp
 from ..sql.values import Binding, codec
 
 
@@ -70,7 +70,7 @@ class Hydrators:
             h = self._hydrators[columns] = self._make_hydrator(columns)
         return h
 
-    def _field_plan(self, columns: tuple[str, ...]) -> list[tuple[Prop, list[int]]]:
+    def _field_plan(self, columns: tuple[str, ...]) -> list[tuple[ColumnProp, list[int]]]:
         pos = {n: i for i, n in enumerate(columns)}
         plan = []
         for p in list(self.mapper.scalars) + list(self.mapper.references):
@@ -272,7 +272,7 @@ class Hydrators:
         single = offset == 1
 
         def stub(key: Any, session: LoadSession) -> Any:
-            obj = object.__new__(cls)
+            obj: Any = object.__new__(cls)
             d = obj.__dict__
             values = (key,) if single else key
             for p, off, width in parts:

@@ -74,12 +74,13 @@ def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple], columns: tu
     of the table, so a to-many relation selects its rows without a key set."""
     if loaded is None:
         loaded = Loaded()
-    later = []
+    later: list[tuple[BackRefProp, Join]] = []
     for join in joins:
         prop = mapper.props[join.name]
         if isinstance(prop, ReferenceProp):
             _load_reference(session, prop, join, rows, columns, loaded)
         else:
+            assert isinstance(prop, BackRefProp)  # join paths name relations only
             later.append((prop, join))
     c = codec(mapper, session.dialect)
     objs = hydrators(mapper, session.dialect).hydrator(columns)(rows, session, unique)

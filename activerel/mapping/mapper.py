@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sys
 import typing
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Union, cast
 
 from ..errors import ModelDefinitionError, QueryError, ValidationError
 from .markers import MISSING, AutoIncrement, BackReference, FieldSpec, Index, PrimaryKey, Reference, Unique
@@ -182,12 +182,13 @@ class Mapper:
                     f"{self.name}.{name}: a self-reference needs a primary key of plain columns")
         else:
             target_pks = target._key_columns(building + (self,))
-        names = prop.column_names
-        if names is None:
+        declared = prop.column_names
+        names: list[str]
+        if declared is None:
             names = ([f"{name}_id"] if len(target_pks) == 1
                      else [f"{name}_{c.name}" for c in target_pks])
-        elif isinstance(names, str):
-            names = [names]
+        else:
+            names = [declared] if isinstance(declared, str) else list(declared)
         if len(names) != len(target_pks):
             raise ModelDefinitionError(
                 f"{self.name}.{name}: column= names {len(names)} column(s) but "
@@ -315,7 +316,7 @@ class Mapper:
 
 def _parse_field(mapper: Mapper, name: str, ann: Any) -> None:
     """Turn one annotation into a property of ``mapper`` (phase one of resolution)."""
-    tp, metadata = ann, ()
+    tp, metadata = ann, cast(tuple[Any, ...], ())
     if typing.get_origin(ann) is typing.Annotated:
         tp, metadata = ann.__origin__, ann.__metadata__
     flags = {m for m in metadata if m in (PrimaryKey, AutoIncrement, Unique, Index)}
@@ -362,13 +363,13 @@ def _parse_field(mapper: Mapper, name: str, ann: Any) -> None:
         if marker.on_delete == "SET DEFAULT" and default is MISSING:
             raise ModelDefinitionError(
                 f"{where}: on_delete='SET DEFAULT' needs a default (= None)")
-        prop = ReferenceProp(mapper, name, inner, nullable, marker, default,
+        ref = ReferenceProp(mapper, name, inner, nullable, marker, default,
                              primary_key=PrimaryKey in flags, unique=Unique in flags,
                              index=Index in flags)
-        mapper.references.append(prop)
-        if prop.primary_key:
-            mapper.pk_props.append(prop)
-        mapper.props[name] = prop
+        mapper.references.append(ref)
+        if ref.primary_key:
+            mapper.pk_props.append(ref)
+        mapper.props[name] = ref
         return
     if typing.get_origin(inner) is list and inner.__args__ and is_model_class(inner.__args__[0]):
         raise ModelDefinitionError(

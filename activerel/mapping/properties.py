@@ -11,7 +11,7 @@ and :mod:`activerel._util`."""
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from .._util.codegen import compile_function
 from .markers import MISSING, BackReference, Reference
@@ -147,7 +147,7 @@ class ReferenceProp(Prop):
 
     @property
     def target_mapper(self) -> Mapper:
-        return self.target.__ar_mapper__
+        return self.target.__ar_mapper__  # type: ignore[attr-defined]
 
     def check_source(self, var: str, globs: dict[str, Any]) -> str:
         globs[f"_T_{self.name}"] = self.target
@@ -184,7 +184,7 @@ class BackRefProp(Prop):
 
     @property
     def target_mapper(self) -> Mapper:
-        return self.target.__ar_mapper__
+        return self.target.__ar_mapper__  # type: ignore[attr-defined]
 
     @property
     def via_mapper(self) -> Mapper:
@@ -194,3 +194,7 @@ class BackRefProp(Prop):
     def check_source(self, var: str, globs: dict[str, Any]) -> str:
         globs[f"_T_{self.name}"] = self.target
         return f"({var} is None or isinstance({var}, _T_{self.name}))"
+
+
+#: the properties that own columns
+ColumnProp = Union[ScalarProp, ReferenceProp]

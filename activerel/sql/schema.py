@@ -76,7 +76,7 @@ class SchemaBuilder:
 
     def create_table(self, m: Mapper, created: set[str], served: set[str]) -> tuple[str, list[str]]:
         d = self.dialect
-        q = CreateTable(dialect=getattr(d.query_class._builder(), "dialect", None))
+        q: Any = CreateTable(dialect=getattr(d.query_class._builder(), "dialect", None))
         q = q.create_table(Table(m.table))
         pk_cols = [c.name for c in m.pk_columns]
         cols = []

@@ -119,7 +119,7 @@ def relation_select(comp: Compiler, source: RelationSource, select: list[Any],
         q = q.select(*select)
         for term, direction in order:
             q = q.orderby(term, order=direction)
-        return q.get_sql()  # type: ignore[no-any-return]
+        return q.get_sql()
     rn = an.RowNumber().over(*source.key_terms)
     for term, direction in order:
         rn = rn.orderby(term, order=direction)
@@ -133,4 +133,4 @@ def relation_select(comp: Compiler, source: RelationSource, select: list[Any],
     if limit is not None:
         outer = outer.where(sq.field("_ar_rn") <= low + limit)
     outer = outer.orderby(sq.field("_ar_rn"))
-    return outer.get_sql()  # type: ignore[no-any-return]
+    return outer.get_sql()

@@ -9,11 +9,11 @@ work. Imports :mod:`activerel.mapping` and :mod:`activerel.dialects`."""
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, cast
 
 from ..dialects.base import Dialect
 from ..mapping.mapper import Mapper
-from ..mapping.properties import Prop, ScalarProp
+from ..mapping.properties import ColumnProp, ScalarProp
 
 
 class Binding:
@@ -70,7 +70,7 @@ class ValueCodec:
         self.key_params = self._make_key_params()
         self.row_key = self._make_row_key()
 
-    def _make_prop_values(self, prop: Prop) -> Callable[[Any], tuple]:
+    def _make_prop_values(self, prop: ColumnProp) -> Callable[[Any], tuple]:
         """obj -> the database values of the prop's columns."""
         if isinstance(prop, ScalarProp):
             name, adapt = prop.name, self.adapters[prop.column.name]
@@ -132,7 +132,7 @@ class ValueCodec:
         if fields is None:
             props = list(mapper.scalars) + list(mapper.references)
         else:
-            props = [mapper.props[f] for f in fields]
+            props = [cast(ColumnProp, mapper.props[f]) for f in fields]
         for p in props:
             for c in p.columns:
                 if c.name not in cols:
@@ -155,7 +155,7 @@ class ValueCodec:
 
     def update_columns(self, names: tuple[str, ...]) -> tuple[str, ...]:
         props = self.mapper.props
-        return tuple(col.name for n in names for col in props[n].columns)
+        return tuple(col.name for n in names for col in cast(ColumnProp, props[n]).columns)
 
     def update_params(self, names: tuple[str, ...]) -> Callable[[Any], tuple]:
         """obj -> the parameters of ``update_sql(update_columns(names))``: the

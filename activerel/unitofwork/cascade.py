@@ -321,19 +321,19 @@ def _delete_by_keys(session: FlushSession, roots: dict[Mapper, list[Any]],
                 have.update(dict.fromkeys(fresh))
                 work.append((ref.owner, fresh))
     nulls: list[tuple[ReferenceProp, list[Any]]] = []
-    for mapper, keys in doomed.items():
-        if not keys:
+    for mapper, gone_keys in doomed.items():
+        if not gone_keys:
             continue
         for ref in catalog.incoming(mapper):
             if on_delete(ref) is Effect.CASCADE:
                 continue
-            found = dependents(session, ref, list(keys))
+            found = dependents(session, ref, list(gone_keys))
             gone = doomed.get(ref.owner, {})
             left = [k for k in found if k not in gone]
             if not left:
                 continue
             if on_delete(ref) is Effect.REFUSE:
-                shown = ", ".join(repr(k) for k in list(keys)[:5])
+                shown = ", ".join(repr(k) for k in list(gone_keys)[:5])
                 raise IntegrityError(
                     f"cannot delete {mapper.name} {shown}: {len(left)} {ref.owner.name} row(s) "
                     f"still reference it through {ref.owner.name}.{ref.name} "

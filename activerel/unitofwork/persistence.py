@@ -130,19 +130,19 @@ def _row_maker(plan: FlushPlan, w: "Writers", columns: tuple[str, ...]) -> Calla
     positions = {cn: k for k, cn in enumerate(columns)}
 
     def row_of(o: Any) -> Sequence[Any]:
-        row = getter(o)
         refs = deferred.get(id(o))
-        if refs:
-            row = list(row)
-            for ref in refs:
-                for col in ref.columns:
-                    row[positions[col.name]] = None
+        if not refs:
+            return getter(o)
+        row = list(getter(o))
+        for ref in refs:
+            for col in ref.columns:
+                row[positions[col.name]] = None
         return row
 
     return row_of
 
 
-def _set_generated(auto: Any, objs: list[Any], keys: list[Any]) -> None:
+def _set_generated(auto: Any, objs: Sequence[Any], keys: list[Any]) -> None:
     name = auto.name
     for o, k in zip(objs, keys):
         o.__dict__[name] = k
@@ -154,7 +154,8 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
     c = statements(mapper, dialect)
     w = writers(mapper, dialect)
     auto = mapper.autoincrement
-    generated, given = [], []
+    generated: list[Any] = []
+    given: list[Any] = []
     if auto is not None:
         default = auto.default
         name = auto.name

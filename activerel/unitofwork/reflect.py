@@ -30,9 +30,9 @@ def reflect(session: ReflectSession, doomed: dict[Mapper, dict[Any, None]],
     """Make loaded objects agree with what was just written."""
     undo = session.undo
     identity = session.identity
-    for ref, keys in nulls:
+    for ref, nulled in nulls:
         imap = identity.for_mapper(ref.owner)
-        for k in keys:
+        for k in nulled:
             obj = imap.get(k) or known.get((ref.owner, k))
             if obj is None:
                 continue
