@@ -16,41 +16,11 @@ N = TypeVar("N", bound=Hashable)
 _VISITING, _DONE = 1, 2
 
 
-def find_cycle(nodes: Sequence[N], edges: Callable[[N], Iterable[N]]) -> Optional[list[N]]:
-    """A cycle among ``nodes`` as the list of its nodes in edge order (a
-    self-edge gives ``[node]``), or None when the graph is acyclic. Edges to
-    nodes outside ``nodes`` are ignored."""
-    present = set(nodes)
-    state: dict[N, int] = {}
-    for start in nodes:
-        if start in state:
-            continue
-        state[start] = _VISITING
-        path = [start]
-        stack = [iter([t for t in edges(start) if t in present])]
-        while stack:
-            for t in stack[-1]:
-                seen = state.get(t)
-                if seen == _VISITING:
-                    return path[path.index(t):]
-                if seen is None:
-                    state[t] = _VISITING
-                    path.append(t)
-                    stack.append(iter([u for u in edges(t) if u in present]))
-                    break
-            else:
-                state[path.pop()] = _DONE
-                stack.pop()
-    return None
-
-
-def sort(nodes: Sequence[N], edges: Callable[[N], Iterable[N]], *,
-         strict: bool = True) -> Optional[list[N]]:
-    """``nodes`` ordered so that each comes after the nodes its ``edges``
-    name (depth first, ties in the given order). On a cycle: None when
-    ``strict``; otherwise the edge that closes the cycle is dropped and the
-    rest of the order kept. Edges to nodes outside ``nodes`` are ignored; a
-    self-edge is a cycle."""
+def _search(nodes: Sequence[N], edges: Callable[[N], Iterable[N]],
+            stop_at_cycle: bool) -> tuple[list[N], Optional[list[N]]]:
+    """Depth first from each node in turn: the post-order (dependencies
+    first) and, with ``stop_at_cycle``, the first cycle met, where the search
+    ends; without it the edge closing a cycle is skipped."""
     present = set(nodes)
     state: dict[N, int] = {}
     order: list[N] = []
@@ -64,8 +34,8 @@ def sort(nodes: Sequence[N], edges: Callable[[N], Iterable[N]], *,
             for t in stack[-1]:
                 seen = state.get(t)
                 if seen == _VISITING:
-                    if strict:
-                        return None
+                    if stop_at_cycle:
+                        return order, path[path.index(t):]
                     continue  # a cycle: the back edge is dropped
                 if seen is None:
                     state[t] = _VISITING
@@ -77,4 +47,22 @@ def sort(nodes: Sequence[N], edges: Callable[[N], Iterable[N]], *,
                 state[node] = _DONE
                 order.append(node)
                 stack.pop()
-    return order
+    return order, None
+
+
+def find_cycle(nodes: Sequence[N], edges: Callable[[N], Iterable[N]]) -> Optional[list[N]]:
+    """A cycle among ``nodes`` as the list of its nodes in edge order (a
+    self-edge gives ``[node]``), or None when the graph is acyclic. Edges to
+    nodes outside ``nodes`` are ignored."""
+    return _search(nodes, edges, True)[1]
+
+
+def sort(nodes: Sequence[N], edges: Callable[[N], Iterable[N]], *,
+         strict: bool = True) -> Optional[list[N]]:
+    """``nodes`` ordered so that each comes after the nodes its ``edges``
+    name (depth first, ties in the given order). On a cycle: None when
+    ``strict``; otherwise the edge that closes the cycle is dropped and the
+    rest of the order kept. Edges to nodes outside ``nodes`` are ignored; a
+    self-edge is a cycle."""
+    order, cycle = _search(nodes, edges, strict)
+    return None if cycle is not None else order

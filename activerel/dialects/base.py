@@ -93,6 +93,8 @@ class Dialect:
     types: dict[str, TypeMap] = {}
     #: the column type of an AutoIncrement primary key
     autoincrement_ddl: str = ""
+    #: SQL naming the schema (or database) the connection works in
+    current_schema_sql: str = "current_schema()"
 
     def __init__(self, url: Any) -> None:
         self.url = url
@@ -175,8 +177,12 @@ class Dialect:
 
     def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
                      table: str) -> list[str]:
-        """The columns of ``table`` in the database, in table order."""
-        raise NotImplementedError
+        """The columns of ``table`` in the database, in table order (from
+        information_schema, in the schema :attr:`current_schema_sql` names)."""
+        rows = execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                       f"{self.current_schema_sql} AND table_name = {self.placeholder} "
+                       "ORDER BY ordinal_position", (table,))
+        return [r[0] for r in rows]
 
     def truncate_sql(self, tables: Sequence[str]) -> list[str]:
         """Statements that empty ``tables`` and restart their generated keys."""

@@ -36,6 +36,7 @@ class MySQLDialect(Dialect):
     name = "mysql"
     query_class = MySQLQuery
     placeholder = "%s"
+    current_schema_sql = "DATABASE()"
     features = Features(
         param_limit=65535,
         unsupported_actions=frozenset({"SET DEFAULT"}),
@@ -148,12 +149,6 @@ class MySQLDialect(Dialect):
                 cols.sort(key=lambda r: r[5])
                 out.add((table, tuple(r[2] for r in cols), cols[0][3], cols[0][4].upper()))
         return out
-
-    def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
-                     table: str) -> list[str]:
-        rows = execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                       "DATABASE() AND table_name = %s ORDER BY ordinal_position", (table,))
-        return [r[0] for r in rows]
 
     def truncate_sql(self, tables: Sequence[str]) -> list[str]:
         # TRUNCATE restarts AUTO_INCREMENT; the checks are off for the order

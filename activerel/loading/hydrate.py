@@ -18,7 +18,7 @@ from ..instance.instrument import loader_class
 from ..instance.state import PERSISTENT, SESSION_KEY, STATE_KEY, ObjectState, new_state, set_state, state_source
 from ..mapping.mapper import Mapper
 from ..mapping.properties import ColumnProp, ReferenceProp, ScalarProp
-from ..sql.values import Binding, codec
+from ..sql.values import binding, codec
 
 
 class LoadSession(Protocol):
@@ -36,9 +36,7 @@ class LoadSession(Protocol):
 
 def hydrators(mapper: Mapper, dialect: Dialect) -> "Hydrators":
     """The generated hydration code of ``mapper`` on ``dialect``."""
-    b = dialect.bindings.get(mapper)
-    if b is None:
-        b = dialect.bindings[mapper] = Binding(mapper, dialect)
+    b = binding(mapper, dialect)
     h = b.hydrators
     if h is None:
         h = b.hydrators = Hydrators(mapper, dialect)

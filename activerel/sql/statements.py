@@ -19,7 +19,7 @@ from pypika import Case, Parameter, Table, Tuple
 from ..dialects.base import Dialect
 from ..mapping.mapper import Mapper
 from ..mapping.properties import ReferenceProp
-from .values import Binding
+from .values import binding
 
 
 def repeat_values(one_row: str, nrows: int) -> str:
@@ -40,9 +40,7 @@ def repeat_case_arms(one_arm: str, count: int) -> str:
 
 def statements(mapper: Mapper, dialect: Dialect) -> "Statements":
     """The statement cache of ``mapper`` on ``dialect``."""
-    b = dialect.bindings.get(mapper)
-    if b is None:
-        b = dialect.bindings[mapper] = Binding(mapper, dialect)
+    b = binding(mapper, dialect)
     s = b.statements
     if s is None:
         s = b.statements = Statements(mapper, dialect, b.values.pk_names)

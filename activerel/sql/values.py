@@ -45,10 +45,7 @@ def binding(mapper: Mapper, dialect: Dialect) -> Binding:
 
 def codec(mapper: Mapper, dialect: Dialect) -> "ValueCodec":
     """The value codec of ``mapper`` on ``dialect``."""
-    b = dialect.bindings.get(mapper)
-    if b is None:
-        b = dialect.bindings[mapper] = Binding(mapper, dialect)
-    return b.values
+    return binding(mapper, dialect).values
 
 
 class ValueCodec:

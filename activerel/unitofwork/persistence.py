@@ -18,7 +18,7 @@ from ..instance.state import DELETED, NEW_STATE, PERSISTENT, STATE_KEY, new_stat
 from ..mapping.mapper import Mapper, flat_key
 from ..mapping.properties import ScalarProp
 from ..sql.statements import Statements, statements
-from ..sql.values import Binding, codec
+from ..sql.values import binding, codec
 from .cascade import apply_key_change
 from .ordering import insert_levels, table_order
 from .plan import FlushPlan, mapper_of_obj
@@ -26,9 +26,7 @@ from .plan import FlushPlan, mapper_of_obj
 
 def writers(mapper: Mapper, dialect: Dialect) -> "Writers":
     """The generated INSERT row getters of ``mapper`` on ``dialect``."""
-    b = dialect.bindings.get(mapper)
-    if b is None:
-        b = dialect.bindings[mapper] = Binding(mapper, dialect)
+    b = binding(mapper, dialect)
     w = b.writers
     if w is None:
         w = b.writers = Writers(mapper, dialect)
