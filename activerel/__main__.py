@@ -2,7 +2,8 @@
 
 Without a command, or with one it does not know, it prints its usage and
 exits with status 2.
-"""
+
+Run by ``python -m activerel``; imports the demo only when asked for it."""
 from __future__ import annotations
 
 import argparse

@@ -6,7 +6,8 @@ then queries, updates and deletes it. Every step prints what it did and how
 many SQL statements it sent; the count comes from the ``activerel.sql``
 logger, which receives one record per statement (``record.sql`` holds the
 text and ``record.params`` the bound parameters).
-"""
+
+Run by :mod:`activerel.__main__`; uses only the public API of :mod:`activerel`."""
 from __future__ import annotations
 
 import logging

@@ -1,6 +1,8 @@
 """The exception hierarchy: every error activerel raises derives from
 :class:`ActiverelError`, so callers can catch the library's failures apart
-from their own."""
+from their own.
+
+Raised by every layer; imports nothing."""
 from __future__ import annotations
 
 

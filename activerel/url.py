@@ -1,4 +1,7 @@
-"""Database URLs: ``scheme://user:password@host:port/database?option=value``."""
+"""Database URLs: ``scheme://user:password@host:port/database?option=value``.
+
+Used by the database facade, the engine and the dialects; imports only
+:mod:`activerel.errors`."""
 from __future__ import annotations
 
 import re

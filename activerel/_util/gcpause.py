@@ -10,7 +10,9 @@ cycle holds (gen-0 threshold times gen-1 threshold) gets the collection the
 collector would have run by then: generation 1, which scans the new objects
 once and moves the survivors to the oldest generation. Left to itself, the
 collector would scan them twice, at the next gen-0 collection and again at
-the gen-1 collection ten of those later."""
+the gen-1 collection ten of those later.
+
+Used by the session's flush and by query loading. Imports nothing of activerel."""
 from __future__ import annotations
 
 import gc

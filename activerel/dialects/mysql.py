@@ -7,7 +7,11 @@ comparisons and unique keys are case-sensitive on every backend. Generated
 keys: ``INSERT ... RETURNING`` on MariaDB 10.5+; on MySQL, the first id of a
 multi-row insert plus the server's increment, but only when the
 auto-increment lock mode guarantees consecutive ids (0 or 1); otherwise one
-row per statement. InnoDB has no SET DEFAULT: the unit of work applies it."""
+row per statement. InnoDB has no SET DEFAULT: the unit of work applies it.
+
+Chosen by :func:`activerel.dialects.dialect_for`; imports the rest of
+:mod:`activerel.dialects`, :mod:`activerel._util` and :mod:`activerel.errors`
+(and MySQLdb on first use)."""
 from __future__ import annotations
 
 import datetime as dt

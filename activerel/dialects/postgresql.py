@@ -3,7 +3,11 @@
 The connection runs in autocommit mode and the session sends BEGIN/COMMIT
 itself, as on every backend. Generated keys come back from
 ``INSERT ... RETURNING``; a whole key set travels as one array parameter
-(``= ANY(%s)``)."""
+(``= ANY(%s)``).
+
+Chosen by :func:`activerel.dialects.dialect_for`; imports the rest of
+:mod:`activerel.dialects`, :mod:`activerel._util` and :mod:`activerel.errors`
+(and psycopg on first use)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence

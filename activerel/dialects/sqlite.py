@@ -2,7 +2,10 @@
 
 Transactions are explicit (the connection runs in autocommit mode and the
 session sends BEGIN/COMMIT), foreign keys are switched on for every
-connection, and values without a native SQLite type are stored as text."""
+connection, and values without a native SQLite type are stored as text.
+
+Chosen by :func:`activerel.dialects.dialect_for`; imports the rest of
+:mod:`activerel.dialects`, :mod:`activerel._util` and :mod:`activerel.errors`."""
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,6 @@
-"""Fixtures of the unit tests: none of them needs a database.
+"""Fixtures of the unit tests: none of them needs a database. The folders
+mirror the package (``util`` for ``activerel._util``, ``dialects``, ``sql``,
+``unitofwork``).
 
 The suite's ``tests/conftest.py`` parametrizes only tests that ask for the
 ``backend`` fixture (directly or through ``db``, ``make_db``, ...), and no
