@@ -6,9 +6,9 @@ docs/architecture.md."""
 from __future__ import annotations
 
 from .database import Database
-from .errors import (ActiverelError, ConfigurationError, FieldNotLoaded, IntegrityError,
-                     ModelDefinitionError, NotFound, QueryError, ReferenceNotLoaded,
-                     ValidationError)
+from .errors import (ActiverelError, ConfigurationError, ConnectionLost, FieldNotLoaded,
+                     IntegrityError, ModelDefinitionError, NotFound, PoolExhausted, QueryError,
+                     ReferenceNotLoaded, ValidationError)
 from .mapping.markers import AutoIncrement, BackReference, Index, PrimaryKey, Reference, Unique, field
 from .model import Model
 from .query import Query
@@ -18,8 +18,9 @@ from .instance.state import ObjectState, inspect
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActiverelError", "AutoIncrement", "BackReference", "ConfigurationError", "Database",
+    "ActiverelError", "AutoIncrement", "BackReference", "ConfigurationError", "ConnectionLost",
+    "Database",
     "FieldNotLoaded", "Index", "IntegrityError", "Model", "ModelDefinitionError", "NotFound",
-    "ObjectState", "PrimaryKey", "Query", "QueryError", "Reference", "ReferenceNotLoaded",
+    "ObjectState", "PoolExhausted", "PrimaryKey", "Query", "QueryError", "Reference", "ReferenceNotLoaded",
     "Session", "Unique", "ValidationError", "field", "inspect",
 ]

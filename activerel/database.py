@@ -37,16 +37,23 @@ class Database:
     """A database and the models it serves.
 
     ``Database("sqlite:///app.db")``, ``Database("sqlite://")`` (in memory),
-    ``"postgresql://user:pw@host:5432/db"``, ``"mysql://user:pw@host:3306/db"``."""
+    ``"postgresql://user:pw@host:5432/db"``, ``"mysql://user:pw@host:3306/db"``.
 
-    def __init__(self, url: str, models: Optional[Iterable[type]] = None, echo: bool = False) -> None:
+    At most ``pool_size`` connections are open at once; a session waits up
+    to ``pool_timeout`` seconds for one (then ``PoolExhausted``); an idle
+    connection older than ``pool_recycle`` seconds is replaced."""
+
+    def __init__(self, url: str, models: Optional[Iterable[type]] = None, echo: bool = False, *,
+                 pool_size: int = 10, pool_timeout: float = 30.0,
+                 pool_recycle: Optional[float] = 3600.0) -> None:
         self.url = URL.parse(url)
         self.dialect = dialect_for(self.url)
         listed = list(models) if models is not None else None
         for m in listed or ():
             if not is_model_class(m):
                 raise ActiverelError(f"Database(models=...) takes Model subclasses, not {m!r}")
-        self.engine = Engine(self.url, self.dialect, echo)
+        self.engine = Engine(self.url, self.dialect, echo, pool_size=pool_size,
+                             pool_timeout=pool_timeout, pool_recycle=pool_recycle)
         self.catalog = Catalog(listed, repr(self))
         self.bind()
 

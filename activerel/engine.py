@@ -1,8 +1,15 @@
 """Connections and transactions. An :class:`Engine` holds a database's
-dialect, its idle connections and the catalog of foreign keys the server
-itself enforces; a :class:`Connection` is one session's use of one DB-API
-connection: the transaction begun lazily, COMMIT and ROLLBACK, statements
-sent with bound parameters and logged, driver errors translated.
+dialect, its pool of DB-API connections and the catalog of foreign keys the
+server itself enforces; a :class:`Connection` is one session's use of one
+DB-API connection: the transaction begun lazily, COMMIT and ROLLBACK,
+statements sent with bound parameters and logged, driver errors translated.
+
+The pool heals: a connection that failed (lost, or left in an unknown state
+by a failed COMMIT or ROLLBACK) is closed instead of reused, an idle one
+that the driver knows to be closed or that outlived ``pool_recycle`` is
+replaced, and a BEGIN on a connection that died while idle is retried once
+on a new one. At most ``pool_size`` connections exist at once; a session
+that finds none within ``pool_timeout`` gets :class:`PoolExhausted`.
 
 Created by :class:`~activerel.database.Database` (engine) and the session
 (connection). Imports :mod:`activerel.dialects`, :mod:`activerel.mapping`,
@@ -11,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable, Optional, Sequence
 
 from .dialects.base import Dialect
-from .errors import ActiverelError, ConfigurationError, ValidationError
+from .errors import ActiverelError, ConfigurationError, ConnectionLost, PoolExhausted, ValidationError
 from .mapping.markers import ACTION_EFFECTS, Effect
 from .mapping.properties import ReferenceProp
 from .url import URL
@@ -26,45 +34,93 @@ ForeignKey = tuple[str, tuple[str, ...], str, str]
 
 
 class Engine:
-    """A database's dialect and its pool of idle DB-API connections."""
+    """A database's dialect and its bounded pool of DB-API connections."""
 
-    def __init__(self, url: URL, dialect: Dialect, echo: bool = False) -> None:
+    def __init__(self, url: URL, dialect: Dialect, echo: bool = False, *, pool_size: int = 10,
+                 pool_timeout: float = 30.0, pool_recycle: Optional[float] = 3600.0) -> None:
+        if pool_size < 1:
+            raise ConfigurationError(f"pool_size must be at least 1, not {pool_size!r}")
         self.url = url
         self.dialect = dialect
         self.echo = echo
-        self._idle: list[Any] = []
+        self.pool_size = pool_size
+        self.pool_timeout = pool_timeout
+        self.pool_recycle = pool_recycle
+        #: idle connections with the time each was opened, newest last
+        self._idle: list[tuple[Any, float]] = []
+        #: id(connection in use) -> the time it was opened
+        self._opened: dict[int, float] = {}
+        self._slots = threading.BoundedSemaphore(pool_size)
         self._lock = threading.Lock()
         self._foreign_keys: Optional[set[ForeignKey]] = None
         self.closed = False
 
     def acquire(self) -> Any:
-        """An idle DB-API connection, or a new one."""
+        """An idle DB-API connection that is still usable, or a new one."""
         if self.closed:
             raise ActiverelError(f"Database({self.url.safe!r}) is closed")
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
+        if not self._slots.acquire(timeout=self.pool_timeout):
+            raise PoolExhausted(
+                f"no connection of {self.url.safe} came free within {self.pool_timeout} s: all "
+                f"{self.pool_size} are in use by open sessions; finish sessions sooner or raise "
+                "Database(pool_size=...)")
+        try:
+            return self._checkout()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _checkout(self) -> Any:
+        now = time.monotonic()
+        recycle = self.pool_recycle
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                conn, opened = self._idle.pop()
+            if (recycle is not None and now - opened > recycle) or not self.dialect.is_usable(conn):
+                self._close_quietly(conn)
+                continue
+            self._opened[id(conn)] = opened
+            return conn
+        conn = self.connect()
+        self._opened[id(conn)] = now
+        return conn
+
+    def connect(self) -> Any:
+        """A new DB-API connection (outside the pool)."""
         try:
             return self.dialect.connect()
         except Exception as exc:
             raise ConfigurationError(f"cannot connect to {self.url.safe}: {exc}") from exc
 
-    def release(self, conn: Any) -> None:
-        """Give a connection back (closing it if the engine is closed)."""
-        if self.closed:
+    def release(self, conn: Any, broken: bool = False) -> None:
+        """Give a connection back; a broken one (or any, once the engine is
+        closed) is closed instead."""
+        opened = self._opened.pop(id(conn), time.monotonic())
+        try:
+            if broken or self.closed:
+                self._close_quietly(conn)
+            else:
+                with self._lock:
+                    self._idle.append((conn, opened))
+        finally:
+            self._slots.release()
+
+    def _close_quietly(self, conn: Any) -> None:
+        try:
             self.dialect.close(conn)
-            return
-        with self._lock:
-            self._idle.append(conn)
+        except Exception:  # noqa: S110 - a connection being dropped may fail to close
+            pass
 
     def close(self) -> None:
         """Close every idle connection and what the dialect holds."""
+        self.closed = True
         with self._lock:
             idle, self._idle = self._idle, []
-        for conn in idle:
-            self.dialect.close(conn)
+        for conn, _ in idle:
+            self._close_quietly(conn)
         self.dialect.dispose()
-        self.closed = True
 
     def forget_foreign_keys(self) -> None:
         """The schema changed: read the enforced foreign keys again when asked."""
@@ -97,6 +153,8 @@ class Connection:
         self.conn: Any = None
         self.cursor: Any = None
         self.in_transaction = False
+        #: the connection failed and must not be reused
+        self.broken = False
 
     def _log(self, sql: str, params: Any) -> None:
         if self.engine.echo:
@@ -106,14 +164,40 @@ class Connection:
 
     def _cursor(self) -> Any:
         if self.conn is None:
-            self.conn = self.engine.acquire()
-            self.cursor = self.conn.cursor()
+            self._attach()
         if not self.in_transaction:
-            sent = self.dialect.begin(self.conn)
-            if sent:
-                self._log(sent, ())
-            self.in_transaction = True
+            try:
+                self._begin()
+            except Exception as exc:
+                if not self.dialect.is_disconnect(exc, self.conn):
+                    self._driver_error(exc)
+                # it died while idle: nothing of this transaction was sent
+                # yet, so a new connection may take it
+                self._drop()
+                self._attach()
+                try:
+                    self._begin()
+                except Exception as again:
+                    self._driver_error(again)
         return self.cursor
+
+    def _attach(self) -> None:
+        self.conn = self.engine.acquire()
+        self.cursor = self.conn.cursor()
+
+    def _begin(self) -> None:
+        sent = self.dialect.begin(self.conn)
+        if sent:
+            self._log(sent, ())
+        self.in_transaction = True
+
+    def _drop(self) -> None:
+        """Give up the current connection: closed, not reused."""
+        conn, self.conn, self.cursor = self.conn, None, None
+        self.in_transaction = False
+        self.broken = False
+        if conn is not None:
+            self.engine.release(conn, broken=True)
 
     def _send(self, sql: str, params: Any, send: Callable[[Any], Any]) -> Any:
         """Log a statement and run ``send(cursor)``, translating driver errors."""
@@ -126,6 +210,13 @@ class Connection:
             raise  # _driver_error always raises
 
     def _driver_error(self, exc: Exception) -> None:
+        """Raise the activerel error for a driver exception (marking the
+        connection broken when it was lost)."""
+        if self.dialect.is_disconnect(exc, self.conn):
+            self.broken = True
+            raise ConnectionLost(
+                f"{self.dialect.name}: the connection to {self.engine.url.safe} was lost ({exc}); "
+                "its transaction is rolled back and the connection is not reused") from exc
         err = self.dialect.translate_error(exc)
         if err is not None:
             raise err from exc
@@ -147,34 +238,49 @@ class Connection:
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
         """A multi-row INSERT leaving ``pk_column`` to the database: the keys."""
-        return self._send(sql, params, lambda cur: self.dialect.insert_generated(
+        return self._send(sql, params, lambda cur: self.dialect.insert_generated(  # type: ignore[no-any-return]
             cur, sql, params, count, pk_column))
 
     def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
         """The single-row INSERT ``sql`` for every row; the generated keys."""
-        return self._send(sql, rows, lambda cur: self.dialect.insert_each(
+        return self._send(sql, rows, lambda cur: self.dialect.insert_each(  # type: ignore[no-any-return]
             cur, sql, rows, pk_column))
 
-    def end(self, commit: bool) -> None:
-        """COMMIT or ROLLBACK the open transaction."""
+    def commit(self) -> None:
+        """COMMIT the open transaction. If that fails, the transaction is
+        rolled back (a failed COMMIT may leave it open, holding its locks)
+        and the error raised."""
         self.in_transaction = False
         try:
-            if commit:
-                self._log("COMMIT", ())
-                self.dialect.commit(self.conn)
-            else:
-                self._log("ROLLBACK", ())
-                self.dialect.rollback(self.conn)
+            self._log("COMMIT", ())
+            self.dialect.commit(self.conn)
         except Exception as exc:
-            err = self.dialect.translate_error(exc)
-            if err is not None:
-                raise err from exc
-            raise
+            if not self.broken and not self.dialect.is_disconnect(exc, self.conn):
+                self._rollback_quietly()
+            self._driver_error(exc)
+
+    def rollback(self) -> None:
+        """ROLLBACK the open transaction. It never raises: a connection whose
+        ROLLBACK fails is marked broken, and closing it ends the transaction."""
+        self.in_transaction = False
+        if self.broken:
+            return  # the transaction died with the connection
+        self._log("ROLLBACK", ())
+        self._rollback_quietly()
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self.dialect.rollback(self.conn)
+        except Exception:
+            self.broken = True
 
     def release(self) -> None:
-        """Roll back what is still open and give the connection back."""
-        if self.conn is not None:
-            if self.in_transaction:
-                self.end(False)
-            self.engine.release(self.conn)
-            self.conn = self.cursor = None
+        """Roll back what is still open and give the connection back (or
+        close it, if it broke)."""
+        if self.conn is None:
+            return
+        if self.in_transaction:
+            self.rollback()
+        conn, self.conn, self.cursor = self.conn, None, None
+        broken, self.broken = self.broken, False
+        self.engine.release(conn, broken=broken)

@@ -42,3 +42,14 @@ class ValidationError(ActiverelError, TypeError):
 
 class ConfigurationError(ActiverelError):
     """A database URL or connection setting is wrong."""
+
+
+class ConnectionLost(ActiverelError):
+    """The connection to the database broke (the server ended the session,
+    restarted, or the network failed). The transaction was rolled back by
+    the loss; the session restored its objects, and the connection is not
+    reused: retry in a new session."""
+
+
+class PoolExhausted(ActiverelError):
+    """Every connection of the pool stayed in use for the whole pool timeout."""

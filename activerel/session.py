@@ -111,16 +111,28 @@ class Session:
             self.connection.release()
 
     def commit(self) -> None:
-        """Flush and commit the transaction; the session stays usable."""
+        """Flush and commit the transaction; the session stays usable. If the
+        COMMIT fails, the transaction is rolled back and every object the
+        flush touched restored, as for a failed flush."""
         self.flush()
         if self.connection.in_transaction:
-            self.connection.end(True)
+            try:
+                self.connection.commit()
+            except BaseException:
+                self._restore()
+                raise
         self.undo.clear()
 
     def rollback(self) -> None:
         """Roll the transaction back and restore every object it touched."""
-        if self.connection.in_transaction:
-            self.connection.end(False)
+        try:
+            if self.connection.in_transaction:
+                self.connection.rollback()
+        finally:
+            self._restore()
+
+    def _restore(self) -> None:
+        """Put every object the transaction touched back as it was before."""
         self.undo.restore(self.identity, self)
         self.to_persist.clear()
         self.to_delete.clear()

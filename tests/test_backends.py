@@ -179,7 +179,7 @@ def test_like_and_equality_are_case_sensitive_on_every_backend(db):
 
 
 def test_sqlite_urls_take_no_options():
-    with pytest.raises(ConfigurationError, match="sqlite URLs take no options, got mode"):
+    with pytest.raises(ConfigurationError, match="sqlite URLs take no options but timeout=, got mode"):
         Database("sqlite:///x.db?mode=ro")
 
 

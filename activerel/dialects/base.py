@@ -137,6 +137,16 @@ class Dialect:
     def dispose(self) -> None:
         """Release what the dialect itself holds (called by Database.close)."""
 
+    def is_usable(self, conn: Any) -> bool:
+        """Whether an idle connection may be handed out again, as far as the
+        driver knows without a round trip (it was not closed or broken)."""
+        return True
+
+    def is_disconnect(self, exc: BaseException, conn: Any) -> bool:
+        """Whether ``exc`` (raised on ``conn``, None at connect) means the
+        connection is gone: it is then closed, never reused."""
+        return False
+
     def raw_sql(self, sql: str) -> str:
         """Raw SQL as users write it, with ``?`` placeholders, in this
         driver's parameter style."""

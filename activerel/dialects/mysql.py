@@ -117,6 +117,16 @@ class MySQLDialect(Dialect):
     def rollback(self, conn: Any) -> None:
         conn.rollback()
 
+    def is_usable(self, conn: Any) -> bool:
+        return bool(conn.open)
+
+    def is_disconnect(self, exc: BaseException, conn: Any) -> bool:
+        d = self.driver
+        if isinstance(exc, d.InterfaceError):
+            return True  # the connection object itself is closed
+        return (isinstance(exc, d.OperationalError) and bool(exc.args)
+                and exc.args[0] in _DISCONNECTS)
+
     def raw_sql(self, sql: str) -> str:
         return qmark_to_format(sql)
 
@@ -216,6 +226,10 @@ class MySQLDialect(Dialect):
         return keys
 
 
+#: client and server error codes of a connection that is gone: server gone
+#: away, lost during a query, lost while reading, connection killed
+#: (MariaDB), disconnected for inactivity
+_DISCONNECTS = frozenset({2006, 2013, 2055, 1927, 4031})
 #: mysql_set_server_option() values (enum_mysql_set_option)
 _MULTI_STATEMENTS_ON, _MULTI_STATEMENTS_OFF = 0, 1
 #: a multi-statement batch stays far below max_allowed_packet (16 MiB by default)

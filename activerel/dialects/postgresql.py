@@ -80,6 +80,13 @@ class PostgreSQLDialect(Dialect):
     def rollback(self, conn: Any) -> None:
         conn.execute("ROLLBACK")
 
+    def is_usable(self, conn: Any) -> bool:
+        return not (conn.closed or conn.broken)
+
+    def is_disconnect(self, exc: BaseException, conn: Any) -> bool:
+        # psycopg marks a connection broken when it loses the server
+        return conn is not None and bool(conn.closed or conn.broken)
+
     def raw_sql(self, sql: str) -> str:
         return qmark_to_format(sql)
 

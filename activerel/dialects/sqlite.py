@@ -50,9 +50,17 @@ class SQLiteDialect(Dialect):
     def __init__(self, url: Any) -> None:
         super().__init__(url)
         path = url.database or ""
-        if url.options:
+        unknown = set(url.options) - {"timeout"}
+        if unknown:
             raise ConfigurationError(
-                f"sqlite URLs take no options, got {', '.join(sorted(url.options))} in {url.raw!r}")
+                f"sqlite URLs take no options but timeout=, got {', '.join(sorted(unknown))} "
+                f"in {url.raw!r}")
+        try:
+            #: seconds a statement waits for another connection's lock (busy timeout)
+            self.timeout = float(url.options.get("timeout", 5.0))
+        except ValueError:
+            raise ConfigurationError(
+                f"sqlite timeout= takes seconds, not {url.options['timeout']!r} in {url.raw!r}") from None
         if url.host not in (None, "", "localhost"):
             raise ConfigurationError(
                 f"sqlite URLs take a path, not a host: {url.raw!r} (use sqlite:///relative.db "
@@ -75,7 +83,7 @@ class SQLiteDialect(Dialect):
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.target, uri=self.uri, isolation_level=None,
-                               check_same_thread=False)
+                               check_same_thread=False, timeout=self.timeout)
         conn.execute("PRAGMA foreign_keys = ON")
         # LIKE is case-sensitive on PostgreSQL and (binary collation) MySQL too
         conn.execute("PRAGMA case_sensitive_like = ON")
