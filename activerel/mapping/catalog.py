@@ -7,6 +7,7 @@ Owned by :class:`~activerel.database.Database`; read by the unit of work
 :mod:`activerel.errors`."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Iterable, Optional
 
 from .._util import graph
@@ -37,6 +38,7 @@ class Catalog:
         self._served: frozenset[Mapper] = frozenset()
         self._incoming: dict[Mapper, list[ReferenceProp]] = {}
         self._delete_rank: dict[Mapper, int] = {}
+        self._lock = threading.Lock()
 
     @property
     def mappers(self) -> list[Mapper]:
@@ -47,6 +49,11 @@ class Catalog:
         return self._mappers
 
     def _resolve(self) -> None:
+        with self._lock:
+            if self._mappers is None:
+                self._index()
+
+    def _index(self) -> None:
         models = self._models if self._models is not None else registry.models()
         found: list[Mapper] = []
         todo = [mapper_of(m) for m in models]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import typing
 from typing import Any, Callable, Optional, Union, cast
 
@@ -21,6 +22,10 @@ from .registry import is_model_class, is_model_instance, registry
 from .types import ColumnType, describe, unwrap_optional
 
 RESERVED = frozenset({"persist", "delete", "reload", "get", "query"})
+
+#: held while mappers are resolved: the first use of the models from several
+#: threads at once must parse and generate each model's code once
+_RESOLVING = threading.RLock()
 
 
 def snake_case(name: str) -> str:
@@ -72,9 +77,17 @@ class Mapper:
 
     # -- resolution --------------------------------------------------------
     def resolve(self) -> "Mapper":
-        """Resolve this model and every model it reaches; idempotent."""
+        """Resolve this model and every model it reaches; idempotent, and
+        done once whatever the threads: resolution runs under one lock, and a
+        mapper is marked resolved only when its generated code is installed."""
         if self.resolved:
             return self
+        with _RESOLVING:
+            if not self.resolved:
+                self._resolve_group()
+        return self
+
+    def _resolve_group(self) -> None:
         group: list[Mapper] = []
         try:
             self._parse_closure(group)
@@ -90,7 +103,6 @@ class Mapper:
                     m._reset()
             registry.unregister(self.cls)
             raise
-        return self
 
     def _reset(self) -> None:
         self.parsed = False

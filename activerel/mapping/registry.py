@@ -7,6 +7,7 @@ Filled by :class:`~activerel.model.ModelMeta`; read by the mapper and by
 :class:`~activerel.database.Database`. Imports only :mod:`activerel.errors`."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Optional
 
 from ..errors import ModelDefinitionError
@@ -28,15 +29,18 @@ class Registry:
 
     def __init__(self) -> None:
         self._classes: list[type] = []
+        self._lock = threading.Lock()
 
     def register(self, cls: type) -> None:
         # a redefinition (same module and qualified name) replaces the old class
-        self._classes = [c for c in self._classes
-                         if (c.__module__, c.__qualname__) != (cls.__module__, cls.__qualname__)]
-        self._classes.append(cls)
+        with self._lock:
+            self._classes = [c for c in self._classes
+                             if (c.__module__, c.__qualname__) != (cls.__module__, cls.__qualname__)]
+            self._classes.append(cls)
 
     def unregister(self, cls: type) -> None:
-        self._classes = [c for c in self._classes if c is not cls]
+        with self._lock:
+            self._classes = [c for c in self._classes if c is not cls]
 
     def models(self) -> list[type]:
         return list(self._classes)

@@ -39,7 +39,8 @@ def binding(mapper: Mapper, dialect: Dialect) -> Binding:
     """The binding of ``mapper`` to ``dialect`` (made on first use)."""
     b = dialect.bindings.get(mapper)
     if b is None:
-        b = dialect.bindings[mapper] = Binding(mapper, dialect)
+        # setdefault: of two threads binding at once, both get the same one
+        b = dialect.bindings.setdefault(mapper, Binding(mapper, dialect))
     return b
 
 
