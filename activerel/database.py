@@ -121,10 +121,14 @@ class Database:
                 s.execute(sql)
 
     # -- sessions and shortcuts ------------------------------------------------
-    def session(self) -> Session:
-        """A new unit of work: ``with db.session() as s: ...``."""
+    def session(self, write: bool = False) -> Session:
+        """A new unit of work: ``with db.session() as s: ...``. ``write=True``:
+        its transactions will write, so they take their locks up front where
+        the backend locks the whole database (SQLite: ``BEGIN IMMEDIATE``,
+        waiting up to the busy timeout instead of failing when a read turns
+        into a write)."""
         self.catalog.mappers  # noqa: B018 - resolve before the first statement
-        return Session(self)
+        return Session(self, write)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run raw SQL (with ``?`` placeholders on every backend, values bound

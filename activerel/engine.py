@@ -147,7 +147,7 @@ class Connection:
     """One session's connection: acquired on the first statement, with the
     transaction begun lazily, until :meth:`release`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, write: bool = False) -> None:
         self.engine = engine
         self.dialect = engine.dialect
         self.conn: Any = None
@@ -155,6 +155,12 @@ class Connection:
         self.in_transaction = False
         #: the connection failed and must not be reused
         self.broken = False
+        #: begin every transaction as a write transaction (db.session(write=True))
+        self.write = write
+        #: begin the next transaction as a write transaction (for_update())
+        self._write_next = False
+        #: the open transaction began as a write one, or has written
+        self._writing = False
 
     def _log(self, sql: str, params: Any) -> None:
         if self.engine.echo:
@@ -186,10 +192,28 @@ class Connection:
         self.cursor = self.conn.cursor()
 
     def _begin(self) -> None:
-        sent = self.dialect.begin(self.conn)
+        write = self.write or self._write_next
+        sent = self.dialect.begin(self.conn, write)
         if sent:
             self._log(sent, ())
         self.in_transaction = True
+        self._writing = write
+        self._write_next = False
+
+    def require_write_lock(self) -> None:
+        """Before a locking read (``for_update()``): where the backend has no
+        row locks (SQLite), the transaction must hold the write lock, so it
+        is begun as a write transaction; one that began as a read cannot
+        take it any more."""
+        if self.dialect.features.row_locks:
+            return
+        if not self.in_transaction:
+            self._write_next = True
+        elif not self._writing:
+            raise ActiverelError(
+                f"{self.dialect.name}: for_update() locks the whole database, which a transaction "
+                "that began by reading cannot do any more; make the locking query the first of "
+                "the session, or open it with db.session(write=True)")
 
     def _drop(self) -> None:
         """Give up the current connection: closed, not reused."""
@@ -226,15 +250,20 @@ class Connection:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Send one statement with bound parameters; returns the cursor."""
-        return self._send(sql, params, lambda cur: (cur.execute(sql, params), cur)[1])
+        cur = self._send(sql, params, lambda cur: (cur.execute(sql, params), cur)[1])
+        self._writing = True  # (a statement that may write)
+        return cur
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         """Send one statement once per row of parameters."""
-        return self._send(sql, rows, lambda cur: (cur.executemany(sql, rows), cur)[1])
+        cur = self._send(sql, rows, lambda cur: (cur.executemany(sql, rows), cur)[1])
+        self._writing = True
+        return cur
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run a SELECT and return its rows as tuples."""
-        return list(self.execute(sql, params).fetchall())
+        return self._send(sql, params,  # type: ignore[no-any-return]
+                          lambda cur: (cur.execute(sql, params), list(cur.fetchall()))[1])
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
         """A multi-row INSERT leaving ``pk_column`` to the database: the keys."""

@@ -53,3 +53,10 @@ class ConnectionLost(ActiverelError):
 
 class PoolExhausted(ActiverelError):
     """Every connection of the pool stayed in use for the whole pool timeout."""
+
+
+class StaleObjectError(ActiverelError):
+    """Optimistic locking: the row of an object with a ``Version`` field was
+    changed or deleted by another transaction since the object was loaded.
+    The flush wrote nothing and the objects are as they were: reload and
+    apply the change again."""

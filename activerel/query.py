@@ -98,7 +98,7 @@ class Query(Generic[T]):
     ``skip`` and ``select``; run with ``find``, ``find_one``, ``count``, ..."""
 
     __slots__ = ("_cls", "_mapper", "_db", "_session", "_where", "_order", "_limit", "_offset",
-                 "_fields", "_joins")
+                 "_fields", "_joins", "_lock")
 
     def __init__(self, cls: type[T], db: Optional[SessionFactory] = None,
                  session: Optional[Session] = None) -> None:
@@ -112,6 +112,8 @@ class Query(Generic[T]):
         self._offset: Optional[int] = None
         self._fields: Optional[tuple[str, ...]] = None
         self._joins: tuple[Join, ...] = ()
+        #: for_update(): (nowait, skip_locked), or None
+        self._lock: Optional[tuple[bool, bool]] = None
 
     def _copy(self, **changes: Any) -> "Query[T]":
         q = object.__new__(Query)
@@ -143,6 +145,18 @@ class Query(Generic[T]):
         Naming a relation (or a dotted path) loads it, as ``join_with`` does."""
         plain, joins = _selection(self._mapper, fields, self._joins)
         return self._copy(_fields=plain, _joins=joins)
+
+    def for_update(self, nowait: bool = False, skip_locked: bool = False) -> "Query[T]":
+        """Lock the rows this query reads until the session's transaction ends
+        (``SELECT ... FOR UPDATE``): another session's for_update() or write
+        of them waits. ``nowait``: fail at once instead of waiting;
+        ``skip_locked``: leave out rows another transaction has locked. On
+        SQLite, which locks the whole database, the session's transaction
+        takes the write lock when it begins (it must be the session's first
+        statement, or the session opened with ``db.session(write=True)``)."""
+        if nowait and skip_locked:
+            raise QueryError("for_update() takes nowait or skip_locked, not both")
+        return self._copy(_lock=(bool(nowait), bool(skip_locked)))
 
     # -- relations -----------------------------------------------------------------
     def join_with(self, path: str) -> "Query[T]":
@@ -216,7 +230,13 @@ class Query(Generic[T]):
         columns = c.select_columns(needed_fields(self._mapper, self._fields, self._joins))
         comp = self._compiler(c)
         q = self if limit is None else self._copy(_limit=limit)
-        sql = q._base(c, columns, comp).get_sql()
+        select = q._base(c, columns, comp)
+        if self._lock is not None:
+            s.connection.require_write_lock()
+            if c.dialect.features.row_locks:
+                nowait, skip_locked = self._lock
+                select = select.for_update(nowait=nowait, skip_locked=skip_locked)
+        sql = select.get_sql()
         # no condition and no paging: the rows are the whole table
         whole = q._limit is None and not q._offset and not self._conditions()
         with gc_paused():

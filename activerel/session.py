@@ -79,11 +79,11 @@ class Session:
     """A unit of work: queued persists and deletes, changed loaded objects,
     and the identity map, flushed in dependency order in one transaction."""
 
-    def __init__(self, db: SessionFactory) -> None:
+    def __init__(self, db: SessionFactory, write: bool = False) -> None:
         self.db = db
         self.dialect = db.dialect
         self.catalog = db.catalog
-        self.connection = Connection(db.engine)
+        self.connection = Connection(db.engine, write)
         self.identity = IdentityMap()
         self.active = False
         self.dirty: dict[int, Any] = {}

@@ -52,6 +52,9 @@ class Features:
     concurrent_writers: bool = True
     #: the most significant digits a DECIMAL keeps exactly (None: any)
     decimal_digits: Optional[int] = None
+    #: whether SELECT ... FOR UPDATE locks rows (else a write transaction
+    #: takes the database's write lock up front: begin(write=True))
+    row_locks: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,10 @@ class Dialect:
     def connect(self) -> Any:
         raise NotImplementedError
 
-    def begin(self, conn: Any) -> Optional[str]:
-        """Start a transaction; returns the statement sent, for the log, if any."""
+    def begin(self, conn: Any, write: bool = False) -> Optional[str]:
+        """Start a transaction (``write``: one that will write and should take
+        its locks up front, where the backend has such a thing); returns the
+        statement sent, for the log, if any."""
         return None
 
     def commit(self, conn: Any) -> None:

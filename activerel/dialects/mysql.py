@@ -107,7 +107,7 @@ class MySQLDialect(Dialect):
         cur.close()
         return conn
 
-    def begin(self, conn: Any) -> Optional[str]:
+    def begin(self, conn: Any, write: bool = False) -> Optional[str]:
         conn.query("BEGIN")
         return "BEGIN"
 

@@ -70,7 +70,7 @@ class PostgreSQLDialect(Dialect):
         conn = self.psycopg.connect(autocommit=True, **self.params)
         return conn
 
-    def begin(self, conn: Any) -> Optional[str]:
+    def begin(self, conn: Any, write: bool = False) -> Optional[str]:
         conn.execute("BEGIN")
         return "BEGIN"
 

@@ -42,6 +42,7 @@ class SQLiteDialect(Dialect):
         # declared on the column, so the table gets no separate PRIMARY KEY clause
         inline_autoincrement_pk=True,
         concurrent_writers=False,
+        row_locks=False,
         # NUMERIC affinity keeps 15 significant digits (see _decimal_text)
         decimal_digits=15,
     )
@@ -92,9 +93,13 @@ class SQLiteDialect(Dialect):
             self._keeper = sqlite3.connect(self.target, uri=True, check_same_thread=False)
         return conn
 
-    def begin(self, conn: sqlite3.Connection) -> Optional[str]:
-        conn.execute("BEGIN")
-        return "BEGIN"
+    def begin(self, conn: sqlite3.Connection, write: bool = False) -> Optional[str]:
+        # IMMEDIATE takes the write lock now, waiting up to the busy timeout;
+        # a deferred transaction that reads and then writes fails at once
+        # when another connection writes meanwhile
+        sql = "BEGIN IMMEDIATE" if write else "BEGIN"
+        conn.execute(sql)
+        return sql
 
     def commit(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction:

@@ -53,6 +53,9 @@ PrimaryKey = _Flag("PrimaryKey")
 AutoIncrement = _Flag("AutoIncrement")
 Unique = _Flag("Unique")
 Index = _Flag("Index")
+#: optimistic locking: ``version: Annotated[int, Version] = 0`` is checked and
+#: incremented by every UPDATE and DELETE of the row
+Version = _Flag("Version")
 
 
 def _action(value: str, what: str) -> str:

@@ -131,6 +131,28 @@ class Statements:
             return repeat_case_arms(q.where(key.isin([ph] * count)).get_sql(), count)
         return self._cached(("update_case", columns, count), build)
 
+    def update_checked_sql(self, columns: tuple[str, ...], check: str) -> str:
+        """UPDATE of one row that also sets ``check`` and matches it:
+        ``SET columns=?, check=? WHERE key AND check=?`` (optimistic locking)."""
+        def build() -> str:
+            q = self.dialect.query_class.update(self.table)
+            for c in columns + (check,):
+                q = q.set(self.table.field(c), Parameter(self.ph))
+            q = q.where(self.key_criterion(1)).where(self.table.field(check) == Parameter(self.ph))
+            return q.get_sql()
+        return self._cached(("update_checked", columns, check), build, always=True)
+
+    def key_and_column_sql(self, column: str, count: int, lock: bool) -> str:
+        """SELECT <key>, column WHERE <key> IN (count keys), locking the rows
+        (FOR UPDATE) when ``lock``."""
+        def build() -> str:
+            t = self.table
+            q = (self.dialect.query_class.from_(t).select(*[t.field(n) for n in self.pk_names],
+                                                          t.field(column))
+                 .where(self.key_criterion(count)))
+            return (q.for_update() if lock else q).get_sql()
+        return self._cached(("key_and", column, count, lock), build)
+
     def delete_sql(self, count: int) -> str:
         return self._cached(("delete", count), lambda: (
             self.dialect.query_class.from_(self.table).delete()

@@ -23,7 +23,7 @@ from pypika.terms import Criterion, Star
 from .._util import graph
 from .._util.batching import chunks
 from .._util.pypika import negate
-from ..errors import IntegrityError
+from ..errors import IntegrityError, StaleObjectError
 from ..instance.state import DELETED
 from ..mapping.catalog import Catalog
 from ..mapping.mapper import Mapper
@@ -61,8 +61,45 @@ def dependents(session: FlushSession, ref: ReferenceProp, keys: Sequence[Any]) -
     return out
 
 
+def check_versions(session: FlushSession, mapper: Mapper, objs: Sequence[Any]) -> None:
+    """Before deleting objects of a model with a Version field: their rows
+    must still have the versions they were loaded with (read with FOR
+    UPDATE where the backend locks rows, so no one changes them until the
+    commit); StaleObjectError, before anything is written, if one does not."""
+    version = mapper.version
+    assert version is not None
+    c = codec(mapper, session.dialect)
+    stmts = statements(mapper, session.dialect)
+    lock = session.dialect.features.row_locks
+    found: dict[Any, Any] = {}
+    for chunk in chunks(objs, session.dialect.features.param_limit, len(c.pk_names)):
+        params: list[Any] = []
+        for o in chunk:
+            params.extend(c.key_params(o._ar_state.key))
+        sql = stmts.key_and_column_sql(version.column.name, len(chunk), lock)
+        for row in session.fetch(sql, params):
+            found[c.row_key(row)] = row[-1]
+    for o in objs:
+        st = o._ar_state
+        loaded = st.dirty.get(version.name, o.__dict__[version.name]) if st.dirty \
+            else o.__dict__[version.name]
+        if st.key not in found or found[st.key] != loaded:
+            raise StaleObjectError(
+                f"cannot delete {mapper.name} {st.key!r}: another transaction "
+                f"{'deleted it' if st.key not in found else 'changed it'} since it was loaded "
+                f"with {version.name}={loaded}; nothing was written")
+
+
 def delete_objects(session: FlushSession, objs: Sequence[Any]) -> int:
     """Delete loaded objects (and what their on_delete actions reach)."""
+    versioned: dict[Mapper, list[Any]] = {}
+    for obj in objs:
+        mapper = type(obj).__ar_mapper__
+        st = obj._ar_state
+        if mapper.version is not None and st.key is not None and st.status != DELETED:
+            versioned.setdefault(mapper, []).append(obj)
+    for mapper, group in versioned.items():
+        check_versions(session, mapper, group)
     roots: dict[Any, dict[Any, None]] = {}
     for obj in objs:
         st = obj._ar_state

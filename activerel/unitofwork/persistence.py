@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 from .._util.batching import chunks
 from .._util.codegen import compile_function
 from ..dialects.base import Dialect
+from ..errors import StaleObjectError
 from ..instance.state import DELETED, NEW_STATE, PERSISTENT, STATE_KEY, new_state
 from ..mapping.mapper import Mapper, flat_key
 from ..mapping.properties import ScalarProp
@@ -228,12 +229,17 @@ def update(plan: FlushPlan, dirty: list[Any]) -> None:
         mapper = mapper_of_obj(obj)
         c = codec(mapper, dialect)
         names = c.changed_fields(obj._ar_state.dirty)
+        if mapper.version is not None:
+            names = tuple(n for n in names if n != mapper.version.name)  # ours to set
         if not names:
             continue
         if not c.pk_fields.isdisjoint(names):
             rekeyed.append(obj)
         groups.setdefault((mapper, names), []).append(obj)
     for (mapper, names), objs in groups.items():
+        if mapper.version is not None:
+            _update_versioned(plan, mapper, names, objs)
+            continue
         c = codec(mapper, dialect)
         stmts = statements(mapper, dialect)
         columns = c.update_columns(names)
@@ -248,6 +254,33 @@ def update(plan: FlushPlan, dirty: list[Any]) -> None:
             plan.session.executemany(sql, rows)
     for obj in rekeyed:
         _rekey(plan, obj)
+
+
+def _update_versioned(plan: FlushPlan, mapper: Mapper, names: tuple[str, ...],
+                      objs: list[Any]) -> None:
+    """One checked UPDATE per object of a model with a Version field: it
+    matches the version the object was loaded with and sets the next one; a
+    row that no longer has it was changed or deleted meanwhile."""
+    version = mapper.version
+    assert version is not None
+    c = codec(mapper, plan.dialect)
+    columns = c.update_columns(names)
+    sql = statements(mapper, plan.dialect).update_checked_sql(columns, version.column.name)
+    params_of = c.update_params(names)  # the columns' values, then the key
+    width = len(columns)
+    vname = version.name
+    for obj in objs:
+        d = obj.__dict__
+        st = obj._ar_state
+        loaded = st.dirty.get(vname, d[vname]) if st.dirty else d[vname]
+        row = params_of(obj)
+        cur = plan.session.execute(sql, row[:width] + (loaded + 1,) + row[width:] + (loaded,))
+        if cur.rowcount != 1:
+            raise StaleObjectError(
+                f"{mapper.name} {st.key!r} was changed or deleted by another transaction since "
+                f"it was loaded with {vname}={loaded}; nothing was written: reload it and apply "
+                "the change again")
+        d[vname] = loaded + 1
 
 
 def _update_batched(plan: FlushPlan, stmts: Statements, columns: tuple[str, ...], rows: list[tuple]) -> None:

@@ -1,0 +1,144 @@
+"""Phase one of a mapper's resolution, field by field: one annotation (with
+its markers and default) becomes a :class:`ScalarProp`, a
+:class:`ReferenceProp` or a :class:`BackRefProp` on the mapper, or a
+ModelDefinitionError that names the model and field and says what to write.
+
+Called only by :meth:`activerel.mapping.mapper.Mapper._parse` (which passes
+itself: this module cannot import the mapper that imports it). Imports the
+rest of :mod:`activerel.mapping` below the mapper and :mod:`activerel.errors`."""
+from __future__ import annotations
+
+import typing
+from typing import Any, Optional, cast
+
+from ..errors import ModelDefinitionError
+from .markers import (MISSING, AutoIncrement, BackReference, FieldSpec, Index, PrimaryKey, Reference,
+                      Unique, Version)
+from .properties import BackRefProp, Direction, ReferenceProp, ScalarProp
+from .registry import is_model_class
+from .types import ColumnType, describe, unwrap_optional
+
+
+def parse_field(mapper: Any, name: str, ann: Any) -> None:
+    """Turn one annotation into a property of ``mapper`` (phase one of resolution)."""
+    tp, metadata = ann, cast(tuple[Any, ...], ())
+    if typing.get_origin(ann) is typing.Annotated:
+        tp, metadata = ann.__origin__, ann.__metadata__
+    flags = {m for m in metadata if m in (PrimaryKey, AutoIncrement, Unique, Index, Version)}
+    refs = [m for m in metadata if isinstance(m, Reference)]
+    backs = [m for m in metadata if isinstance(m, BackReference)]
+    default = mapper._defaults.get(name, MISSING)
+    spec: Optional[FieldSpec] = default if isinstance(default, FieldSpec) else None
+    if spec is not None:
+        default = spec.default
+    factory = spec.default_factory if spec else None
+    column = spec.column if spec and spec.column else name
+    where = f"{mapper.name}.{name}"
+    inner, nullable = unwrap_optional(tp)
+    if isinstance(inner, (str, typing.ForwardRef)):
+        inner = mapper._evaluate(name, inner)
+    if refs and backs:
+        raise ModelDefinitionError(f"{where} cannot be both a Reference and a BackReference")
+    if backs:
+        _parse_backref(mapper, name, tp, inner, nullable, backs[0], flags, default, factory)
+        return
+    if refs or is_model_class(inner):
+        if not refs:
+            raise ModelDefinitionError(
+                f"{where}: a field holding a model needs a marker: Reference[{inner.__name__}] "
+                f"(the owning side) or BackReference[...]")
+        if not is_model_class(inner):
+            raise ModelDefinitionError(
+                f"{where}: a Reference must point at a Model class, not {inner!r}")
+        if AutoIncrement in flags:
+            raise ModelDefinitionError(f"{where}: a Reference cannot be AutoIncrement")
+        if Version in flags:
+            raise ModelDefinitionError(f"{where}: a Reference cannot be the Version field")
+        if factory is not None or (default is not MISSING and default is not None):
+            raise ModelDefinitionError(
+                f"{where}: a Reference may only default to None")
+        if default is None and not nullable:
+            raise ModelDefinitionError(f"{where}: defaults to None but is not Optional")
+        marker = refs[0]
+        if marker.on_delete in ("SET NULL", "SET DEFAULT") and not nullable and default is MISSING:
+            raise ModelDefinitionError(
+                f"{where}: on_delete={marker.on_delete!r} needs an Optional reference "
+                f"(Optional[{inner.__name__}] = None)")
+        if marker.on_update == "SET NULL" and not nullable:
+            raise ModelDefinitionError(
+                f"{where}: on_update='SET NULL' needs an Optional reference")
+        if marker.on_delete == "SET DEFAULT" and default is MISSING:
+            raise ModelDefinitionError(
+                f"{where}: on_delete='SET DEFAULT' needs a default (= None)")
+        ref = ReferenceProp(mapper, name, inner, nullable, marker, default,
+                             primary_key=PrimaryKey in flags, unique=Unique in flags,
+                             index=Index in flags)
+        mapper.references.append(ref)
+        if ref.primary_key:
+            mapper.pk_props.append(ref)
+        mapper.props[name] = ref
+        return
+    if typing.get_origin(inner) is list and inner.__args__ and is_model_class(inner.__args__[0]):
+        raise ModelDefinitionError(
+            f"{where}: a list of models needs a BackReference marker, e.g. "
+            f"BackReference[{ann!r}]")
+    ctype = ColumnType.from_annotation(inner, nullable, where)
+    if AutoIncrement in flags and ctype.kind != "int":
+        raise ModelDefinitionError(f"{where}: AutoIncrement needs an int field, not {ctype.kind}")
+    if Version in flags:
+        if ctype.kind != "int" or ctype.nullable or flags & {PrimaryKey, AutoIncrement}:
+            raise ModelDefinitionError(
+                f"{where}: a Version field is a plain int that is not the key: "
+                f"{name}: Annotated[int, Version] = 0")
+        if mapper.version is not None:
+            raise ModelDefinitionError(
+                f"{where}: {mapper.name} already has the Version field {mapper.version.name!r}")
+    if AutoIncrement in flags and PrimaryKey not in flags:
+        raise ModelDefinitionError(f"{where}: AutoIncrement is only for a primary key")
+    if default is not MISSING:
+        if isinstance(default, (list, dict, set)):
+            raise ModelDefinitionError(
+                f"{where}: a mutable default is shared by every instance; use "
+                f"field(default_factory={type(default).__name__})")
+        if not ctype.is_valid(default):
+            raise ModelDefinitionError(
+                f"{where}: the default {describe(default)} is not a valid {ctype.kind}")
+    prop = ScalarProp(mapper, name, ctype, default, factory, column,
+                      primary_key=PrimaryKey in flags, autoincrement=AutoIncrement in flags,
+                      unique=Unique in flags, index=Index in flags)
+    mapper.scalars.append(prop)
+    if prop.primary_key:
+        mapper.pk_props.append(prop)
+    if prop.autoincrement:
+        mapper.autoincrement = prop
+    if Version in flags:
+        mapper.version = prop
+    mapper.props[name] = prop
+
+def _parse_backref(mapper: Any, name: str, tp: Any, inner: Any, nullable: bool, marker: BackReference,
+                   flags: set, default: Any, factory: Any) -> None:
+    where = f"{mapper.name}.{name}"
+    if flags:
+        raise ModelDefinitionError(f"{where}: a BackReference is virtual and takes no column markers")
+    if default is not MISSING or factory is not None:
+        raise ModelDefinitionError(f"{where}: a BackReference takes no default")
+    many = typing.get_origin(inner) is list
+    target = inner.__args__[0] if many and inner.__args__ else inner
+    if isinstance(target, (str, typing.ForwardRef)):
+        target = mapper._evaluate(name, target)
+    if not is_model_class(target):
+        raise ModelDefinitionError(
+            f"{where}: a BackReference must be list[Model] or Optional[Model], not {tp!r}")
+    if not many and marker.via is not None:
+        raise ModelDefinitionError(f"{where}: a BackReference via= a pivot must be a list")
+    prop = BackRefProp(mapper, name, target, many, marker)
+    if marker.via is not None:
+        via = marker.via
+        if isinstance(via, (str, typing.ForwardRef)):
+            via = mapper._evaluate(name, via)
+        if not is_model_class(via):
+            raise ModelDefinitionError(f"{where}: via={marker.via!r} is not a Model")
+        prop.via = via
+        prop.direction = Direction.MANY_TO_MANY
+    mapper.backrefs.append(prop)
+    mapper.props[name] = prop
