@@ -275,6 +275,19 @@ class Connection:
         return self._send(sql, rows, lambda cur: self.dialect.insert_each(  # type: ignore[no-any-return]
             cur, sql, rows, pk_column))
 
+    def savepoint(self, name: str) -> None:
+        """Set a savepoint in the transaction (begun if need be)."""
+        self.execute(self.dialect.savepoint_sql(name))
+
+    def rollback_to_savepoint(self, name: str) -> None:
+        """Undo what the transaction did since the savepoint, and drop it."""
+        self.execute(self.dialect.rollback_to_savepoint_sql(name))
+        self.execute(self.dialect.release_savepoint_sql(name))
+
+    def release_savepoint(self, name: str) -> None:
+        """Keep what the transaction did since the savepoint, and drop it."""
+        self.execute(self.dialect.release_savepoint_sql(name))
+
     def commit(self) -> None:
         """COMMIT the open transaction. If that fails, the transaction is
         rolled back (a failed COMMIT may leave it open, holding its locks)

@@ -90,6 +90,8 @@ class Session:
         self.to_persist: dict[int, Any] = {}
         self.to_delete: dict[int, Any] = {}
         self.undo = UndoLog()
+        #: the open savepoints, innermost last
+        self._savepoints: list[Savepoint] = []
         self._token: Any = None
 
     # -- lifecycle -----------------------------------------------------------
@@ -125,6 +127,8 @@ class Session:
 
     def rollback(self) -> None:
         """Roll the transaction back and restore every object it touched."""
+        while self._savepoints:  # their objects go back first, innermost first
+            self._savepoints.pop().discard()
         try:
             if self.connection.in_transaction:
                 self.connection.rollback()
@@ -189,15 +193,27 @@ class Session:
 
     def flush(self) -> None:
         """Send every pending change now, in dependency order. On failure the
-        transaction is rolled back and every object restored."""
+        transaction (or, inside ``savepoint()``, the innermost savepoint) is
+        rolled back and every object it touched restored."""
         if not (self.to_persist or self.to_delete or self.dirty):
             return
         try:
             with gc_paused():
                 flush_session(self)
         except BaseException:
-            self.rollback()
+            if self._savepoints and not self.connection.broken:
+                self._savepoints[-1].roll_back()
+            else:
+                self.rollback()
             raise
+
+    def savepoint(self) -> "Savepoint":
+        """``with session.savepoint():`` a block whose writes can be undone
+        alone: pending changes are flushed first; if the block raises (or
+        its flush fails), the database goes back to where the block began
+        and the objects the block changed are restored, while the session
+        goes on. Savepoints nest."""
+        return Savepoint(self)
 
     # -- loading -------------------------------------------------------------
     def get(self, cls: type[T], pk: Any) -> T:
@@ -246,6 +262,79 @@ class Session:
                     "use the session's object")
             self.identity.add(mapper, st.key, obj)
         st.session = self
+
+
+class Savepoint:
+    """One ``with session.savepoint():`` block (see :meth:`Session.savepoint`)."""
+
+    _made = 0
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        Savepoint._made += 1
+        self.name = f"ar_sp{Savepoint._made}"
+        self.outer = session.undo
+        self.open = False
+
+    def __enter__(self) -> "Savepoint":
+        s = self.session
+        s.flush()
+        s.connection.savepoint(self.name)
+        # the block's own undo log: what it touches, as it was when it began
+        s.undo = UndoLog()
+        s._savepoints.append(self)
+        self.open = True
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if not self.open:
+            return  # its flush failed and rolled it back already
+        s = self.session
+        if exc_type is not None:
+            if s.connection.broken:
+                s.rollback()  # the whole transaction died with the connection
+            else:
+                self.roll_back()
+            return
+        s.flush()  # on failure, flush rolls this savepoint back and raises
+        s.connection.release_savepoint(self.name)
+        self._close()
+        self.outer.absorb(s.undo)
+        s.undo = self.outer
+
+    def roll_back(self) -> None:
+        """Undo the block's writes and put the objects it touched back as
+        they were when it began: its flushed writes from the undo log, its
+        unflushed changes from each object's recorded originals (the block
+        began with everything flushed, so every change is the block's)."""
+        s = self.session
+        s.connection.rollback_to_savepoint(self.name)
+        self.discard()
+        for obj in list(s.dirty.values()):
+            st = obj._ar_state
+            obj.__dict__.update(st.dirty)
+            st.dirty = None
+        s.dirty.clear()
+
+    def discard(self) -> None:
+        """Restore the block's objects as they were before its flushes and
+        leave it (the database side is rolled back by the caller)."""
+        s = self.session
+        try:
+            s.undo.restore(s.identity, s)
+        finally:
+            s.undo = self.outer
+            self._close()
+            s.to_persist.clear()
+            s.to_delete.clear()
+            s.dirty = {id(o): o for o in s.identity.objects()
+                       if (st := state_if_made(o)) is not None and st.dirty}
+
+    def _close(self) -> None:
+        if self.open:
+            self.open = False
+            if self in self.session._savepoints:
+                self.session._savepoints.remove(self)
 
 
 def _state(obj: Any) -> Any:

@@ -152,6 +152,15 @@ class Dialect:
         connection is gone: it is then closed, never reused."""
         return False
 
+    def savepoint_sql(self, name: str) -> str:
+        return f'SAVEPOINT "{name}"'
+
+    def rollback_to_savepoint_sql(self, name: str) -> str:
+        return f'ROLLBACK TO SAVEPOINT "{name}"'
+
+    def release_savepoint_sql(self, name: str) -> str:
+        return f'RELEASE SAVEPOINT "{name}"'
+
     def raw_sql(self, sql: str) -> str:
         """Raw SQL as users write it, with ``?`` placeholders, in this
         driver's parameter style."""

@@ -60,6 +60,16 @@ class UndoLog:
     def __bool__(self) -> bool:
         return bool(self._saved)
 
+    def absorb(self, inner: "UndoLog") -> None:
+        """Take over a released savepoint's snapshots of objects this log has
+        none of yet (untouched before the savepoint, their state then was
+        their state at this log's start)."""
+        saved = self._saved
+        for oid, snapshot in inner._saved.items():
+            if oid not in saved:
+                saved[oid] = snapshot
+        inner._saved.clear()
+
     def clear(self) -> None:
         self._saved.clear()
 
