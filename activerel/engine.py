@@ -53,7 +53,15 @@ class Engine:
         self._slots = threading.BoundedSemaphore(pool_size)
         self._lock = threading.Lock()
         self._foreign_keys: Optional[set[ForeignKey]] = None
+        #: idle connections opened before this moment are not handed out
+        #: again: one of their kind was found lost (a server restart loses all)
+        self._invalid_before = 0.0
         self.closed = False
+
+    def invalidate(self) -> None:
+        """A connection was lost: the idle ones opened before now are suspect
+        and are replaced as they come up (SQLAlchemy's pool does the same)."""
+        self._invalid_before = time.monotonic()
 
     def acquire(self) -> Any:
         """An idle DB-API connection that is still usable, or a new one."""
@@ -78,7 +86,8 @@ class Engine:
                 if not self._idle:
                     break
                 conn, opened = self._idle.pop()
-            if (recycle is not None and now - opened > recycle) or not self.dialect.is_usable(conn):
+            if (opened <= self._invalid_before or (recycle is not None and now - opened > recycle)
+                    or not self.dialect.is_usable(conn)):
                 self._close_quietly(conn)
                 continue
             self._opened[id(conn)] = opened
@@ -178,7 +187,9 @@ class Connection:
                 if not self.dialect.is_disconnect(exc, self.conn):
                     self._driver_error(exc)
                 # it died while idle: nothing of this transaction was sent
-                # yet, so a new connection may take it
+                # yet, so a new connection may take it (and the other idle
+                # ones, as old, are replaced as they come up)
+                self.engine.invalidate()
                 self._drop()
                 self._attach()
                 try:
@@ -238,6 +249,7 @@ class Connection:
         connection broken when it was lost)."""
         if self.dialect.is_disconnect(exc, self.conn):
             self.broken = True
+            self.engine.invalidate()
             raise ConnectionLost(
                 f"{self.dialect.name}: the connection to {self.engine.url.safe} was lost ({exc}); "
                 "its transaction is rolled back and the connection is not reused") from exc
@@ -298,6 +310,7 @@ class Connection:
             self.dialect.commit(self.conn)
         except Exception as exc:
             if not self.broken and not self.dialect.is_disconnect(exc, self.conn):
+                self._log("ROLLBACK", ())
                 self._rollback_quietly()
             self._driver_error(exc)
 

@@ -123,3 +123,41 @@ def namespace_url(backend: str, suffix: str = "", fresh: bool = False) -> str:
 def tables(database: Any) -> set[str]:
     """The tables in ``database``'s own schema, on any backend."""
     return database.dialect.table_names(database.execute)
+
+
+# -- killing a session's server connection (tests/test_faults.py) ------------------
+
+#: the backends with a server whose connections can be killed
+SERVERS = ("postgresql", "mysql")
+
+
+def connection_id_sql(backend: str) -> str:
+    """The SELECT that returns the server's id of the connection it runs on."""
+    return "SELECT pg_backend_pid()" if backend == "postgresql" else "SELECT CONNECTION_ID()"
+
+
+def kill_connection(backend: str, killer: Any, conn_id: int, wait: float = 5.0) -> None:
+    """Make the server end connection ``conn_id`` as an administrator would
+    (PostgreSQL: pg_terminate_backend; MySQL/MariaDB: KILL), sent on the
+    DB-API connection ``killer`` (in autocommit mode), and wait until the
+    server no longer lists it, so the killed connection's transaction is
+    rolled back and its socket closed before this returns."""
+    import time
+    cur = killer.cursor()
+    if backend == "postgresql":
+        cur.execute("SELECT pg_terminate_backend(%s)", (conn_id,))
+        assert cur.fetchall() == [(True,)], f"PostgreSQL has no backend {conn_id} to terminate"
+        listed = "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = %s"
+    else:
+        cur.execute("KILL %s", (conn_id,))
+        listed = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s"
+    deadline = time.monotonic() + wait
+    while True:
+        cur.execute(listed, (conn_id,))
+        if cur.fetchall()[0][0] == 0:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{backend} connection {conn_id} still listed {wait} s after the kill")
+        time.sleep(0.005)
+    cur.close()
