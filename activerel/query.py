@@ -21,7 +21,8 @@ from .loading.strategies import hydrate
 from .mapping.mapper import Mapper, mapper_of
 from .mapping.properties import BackRefProp, ReferenceProp
 from .session import Session, SessionFactory, use_session
-from .sql.expressions import Compiler, Condition, FieldExpr
+from .sql.compiler import Compiler
+from .sql.expressions import Condition, FieldExpr, ValueExpr
 from .sql.select import order_terms, query_select
 from .sql.values import ValueCodec, codec
 from .unitofwork.bulk import patch_rows
@@ -320,9 +321,17 @@ class Query(Generic[T]):
             if prop.primary_key:
                 raise QueryError(f"patch_many() cannot change the primary key {mapper.name}.{prop.name}")
         for prop in props:
-            if not prop.check(values[prop.name]):
-                raise ValidationError(
-                    f"{mapper.name}.{prop.name} cannot be set to {values[prop.name]!r}")
+            value = values[prop.name]
+            if isinstance(value, ValueExpr):
+                value.mapper_check(mapper)
+                FieldExpr(prop).need_number("=")
+            elif not prop.check(value):
+                raise ValidationError(f"{mapper.name}.{prop.name} cannot be set to {value!r}")
+        version = mapper.version
+        if version is not None and version.name not in values:
+            # a write like any other: rows loaded before it are stale now
+            values = {**values, version.name: FieldExpr(version) + 1}
+            props.append(version)
 
         def run(s: Session) -> int:
             s.flush()

@@ -321,3 +321,50 @@ def test_threads_persisting_graphs_lose_and_duplicate_nothing(cdb):
         'SELECT COUNT(*) FROM "cc_article_labels" al JOIN "cc_articles" a ON a."id" = al."article_id" '
         'JOIN "cc_labels" l ON l."id" = al."label_id" '
         "WHERE SUBSTR(l.\"name\", 2, LENGTH(a.\"title\") - 1) <> SUBSTR(a.\"title\", 2)") == [(0,)]
+
+
+# --------------------------------------------------------------------------
+# atomic updates: values the database computes
+
+
+def test_patch_many_with_a_column_expression_is_atomic(cdb):
+    CcTally(id=1, value=5).persist()
+    CcTally(id=2, value=7).persist()
+    with cdb.session():
+        loaded = CcTally.get(1)
+        assert CcTally.query().filter(id=1).patch_many(value=CcTally.value * 2 + 1) == 1
+        assert loaded.value == 11  # read back from the row, not computed in Python
+    assert cdb.execute('SELECT "id", "value" FROM "cc_tallies" ORDER BY "id"') == [(1, 11), (2, 7)]
+
+
+def test_threads_incrementing_with_patch_many_lose_nothing(cdb, backend):
+    threads, each = _increments(backend)
+    CcTally(id=1).persist()
+
+    def work(i: int) -> None:
+        for _ in range(each):
+            CcTally.query().filter(id=1).patch_many(value=CcTally.value + 1)
+
+    assert _run(threads, work) == []
+    assert cdb.execute('SELECT "value" FROM "cc_tallies"') == [(threads * each,)]
+
+
+def test_patch_many_bumps_the_version_so_loaded_copies_go_stale(cdb):
+    CcCounter(id=1).persist()
+    with cdb.session():
+        mine = CcCounter.get(1)
+    with cdb.session():
+        here = CcCounter.get(1)
+        CcCounter.query().filter(id=1).patch_many(value=CcCounter.value + 10)
+        assert (here.value, here.version) == (10, 1)
+    mine.value = 1
+    with pytest.raises(StaleObjectError):
+        mine.persist()
+    assert cdb.execute('SELECT "value", "version" FROM "cc_counters"') == [(10, 1)]
+
+
+def test_arithmetic_needs_number_fields_of_the_same_model():
+    with pytest.raises(ActiverelError, match=r"CcAuthor.name \+ \.\.\.: arithmetic needs a number field"):
+        CcAuthor.name + 1
+    with pytest.raises(ActiverelError, match="is not a field of CcTally"):
+        CcTally.query().patch_many(value=CcCounter.value + 1)

@@ -14,7 +14,8 @@ from pypika.terms import Criterion, ExistsCriterion
 from ..errors import QueryError
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
-from ..sql.expressions import Compiler, Condition, relation_subquery
+from ..sql.compiler import Compiler, relation_subquery
+from ..sql.expressions import Condition
 
 
 @dataclass(frozen=True)

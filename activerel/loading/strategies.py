@@ -29,7 +29,7 @@ from ..dialects.base import Dialect
 from ..instance.collections import RelationList
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
-from ..sql.expressions import Compiler
+from ..sql.compiler import Compiler
 from ..sql.select import RelationSource, order_terms, pivot_source, relation_select, rows_source
 from ..sql.statements import statements
 from ..sql.values import ValueCodec, codec

@@ -3,78 +3,23 @@
 immutable trees; the query compiles them to PyPika criteria, with every
 value adapted by the column's dialect adapter and sent as a bound parameter.
 
-Also the :class:`Compiler` that collects those parameters and :func:`key_set`,
-the one builder of ``key IN (...)`` with the dialect's one-parameter key
-sets. Used by the query, loading and the unit of work. Imports
-:mod:`activerel.sql.values`, :mod:`activerel.mapping`,
-:mod:`activerel.dialects` and :mod:`activerel._util`."""
+Also :class:`ValueExpr`, values the database computes (``Counter.value + 1``)
+for ``patch_many``. Used by the query, loading and the unit of work. Imports
+:mod:`activerel.sql.compiler`, :mod:`activerel.sql.values`,
+:mod:`activerel.mapping` and :mod:`activerel._util`."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Callable, Optional, Sequence
 
-from pypika import Parameter, Table, Tuple
 from pypika.terms import Criterion, ExistsCriterion, Term
 
 from .._util.pypika import FALSE, TRUE, SqlTemplate, negate
-from ..dialects.base import Dialect
 from ..errors import QueryError, ValidationError
-from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
 from ..mapping.registry import is_model_instance
+from .compiler import Compiler, key_set, relation_subquery
 from .values import codec
-
-
-class ParamCollector:
-    """Collects bound parameters in the order the SQL names them."""
-
-    def __init__(self, dialect: Dialect, params: Optional[list[Any]] = None) -> None:
-        self.dialect = dialect
-        self.params: list[Any] = [] if params is None else params
-        self.ph = dialect.placeholder
-
-    def param(self, value: Any) -> Parameter:
-        self.params.append(value)
-        return Parameter(self.ph)
-
-
-def key_set(collector: ParamCollector, terms: Sequence[Any], keys: Sequence[Any]) -> Criterion:
-    """``terms IN keys`` with the keys as bound parameters: one parameter for
-    the whole set where the dialect can unpack a list (one term), else one
-    per value; never true for no keys. ``keys`` are values for one term,
-    tuples of values for several."""
-    if not keys:
-        return FALSE
-    if len(terms) == 1:
-        bulk = collector.dialect.key_set_criterion(terms[0], keys, collector)
-        if bulk is not None:
-            return bulk
-        return terms[0].isin([collector.param(k) for k in keys])
-    return Tuple(*terms).isin([Tuple(*[collector.param(v) for v in k]) for k in keys])
-
-
-class Compiler(ParamCollector):
-    """Collects bound parameters while expressions become PyPika terms, and
-    knows which (aliased) table stands for each model in the current scope:
-    a relation filter opens a scope for its subquery."""
-
-    def __init__(self, mapper: Mapper, dialect: Dialect, table: Any = None) -> None:
-        super().__init__(dialect)
-        self.scopes: list[tuple[Any, Any]] = [(mapper, table if table is not None else Table(mapper.table))]
-        self._aliases = 0
-
-    def table(self, mapper: Any) -> Any:
-        """The table (or alias) standing for ``mapper`` in the innermost scope."""
-        for m, t in reversed(self.scopes):
-            if m is mapper:
-                return t
-        raise QueryError(
-            f"{mapper.name} fields cannot be used here: the query is over "
-            f"{self.scopes[-1][0].name}; reach other models through a relation filter "
-            "(some/every/none, is_/is_not)")
-
-    def alias(self, mapper: Any) -> Any:
-        self._aliases += 1
-        return Table(mapper.table).as_(f"_ar{self._aliases}")
 
 
 class Condition:
@@ -166,9 +111,72 @@ class _Compare(Condition):
         self.field.mapper_check(mapper)
 
 
+_NUMERIC = frozenset({"int", "float", "decimal"})
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+}
+
+
+class ValueExpr:
+    """A value computed by the database from a row's columns, such as
+    ``Counter.value + 1``: what ``patch_many`` sets a field to without
+    loading the rows (an atomic update)."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, op: str, left: Any, right: Any) -> None:
+        self.op = op
+        self.left = left
+        self.right = right
+        self.owner = next(x.owner for x in (left, right) if isinstance(x, (FieldExpr, ValueExpr)))
+        for x in (left, right):
+            if isinstance(x, FieldExpr):
+                x.need_number(op)
+            elif not isinstance(x, ValueExpr) and (
+                    isinstance(x, bool) or not isinstance(x, (int, float, Decimal))):
+                raise ValidationError(f"{self!r}: {x!r} is not a number")
+
+    def __repr__(self) -> str:
+        return f"({self.left!r} {self.op} {self.right!r})"
+
+    def __add__(self, other: Any) -> "ValueExpr":
+        return ValueExpr("+", self, other)
+
+    def __radd__(self, other: Any) -> "ValueExpr":
+        return ValueExpr("+", other, self)
+
+    def __sub__(self, other: Any) -> "ValueExpr":
+        return ValueExpr("-", self, other)
+
+    def __rsub__(self, other: Any) -> "ValueExpr":
+        return ValueExpr("-", other, self)
+
+    def __mul__(self, other: Any) -> "ValueExpr":
+        return ValueExpr("*", self, other)
+
+    def __rmul__(self, other: Any) -> "ValueExpr":
+        return ValueExpr("*", other, self)
+
+    def mapper_check(self, mapper: Any) -> None:
+        for x in (self.left, self.right):
+            if isinstance(x, (FieldExpr, ValueExpr)):
+                x.mapper_check(mapper)
+
+    def compile_value(self, comp: "Compiler") -> Term:
+        """The PyPika term, literals bound as parameters."""
+        def term(x: Any) -> Any:
+            if isinstance(x, ValueExpr):
+                return x.compile_value(comp)
+            if isinstance(x, FieldExpr):
+                return x._columns(comp)[0]
+            return comp.param(x)
+        return _ARITH[self.op](term(self.left), term(self.right))
+
+
 class FieldExpr:
     """A field of a model in a query: ``User.username``. For a reference,
-    comparisons take the target object (or its key) and compare keys."""
+    comparisons take the target object (or its key) and compare keys;
+    ``+``, ``-`` and ``*`` on a number field make a :class:`ValueExpr`."""
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -183,6 +191,35 @@ class FieldExpr:
             raise QueryError(
                 f"{self.prop.owner.name}.{self.prop.name} is not a field of {mapper.name}; "
                 "filter a relation with some()/every()/none() or is_()")
+
+    @property
+    def owner(self) -> Any:
+        return self.prop.owner
+
+    def need_number(self, op: str) -> None:
+        prop = self.prop
+        if not isinstance(prop, ScalarProp) or prop.ctype.kind not in _NUMERIC:
+            raise QueryError(f"{prop.owner.name}.{prop.name} {op} ...: arithmetic needs a number "
+                             "field (int, float or Decimal)")
+
+    # arithmetic: values computed by the database
+    def __add__(self, other: Any) -> ValueExpr:
+        return ValueExpr("+", self, other)
+
+    def __radd__(self, other: Any) -> ValueExpr:
+        return ValueExpr("+", other, self)
+
+    def __sub__(self, other: Any) -> ValueExpr:
+        return ValueExpr("-", self, other)
+
+    def __rsub__(self, other: Any) -> ValueExpr:
+        return ValueExpr("-", other, self)
+
+    def __mul__(self, other: Any) -> ValueExpr:
+        return ValueExpr("*", self, other)
+
+    def __rmul__(self, other: Any) -> ValueExpr:
+        return ValueExpr("*", other, self)
 
     # comparisons
     def __eq__(self, other: Any) -> Condition:  # type: ignore[override]
@@ -411,41 +448,6 @@ class _RelFilter(Condition):
 
     def compile(self, comp: Compiler) -> Criterion:
         return relation_filter(comp, self.prop, self.cond, self.mode)
-
-
-def relation_subquery(comp: Compiler, prop: Prop, where: Callable[[Compiler], Optional[Criterion]]) -> Any:
-    """``SELECT 1 FROM <related> WHERE <correlated to the outer row> AND where``."""
-    outer = comp.table(prop.owner)
-    q_cls = comp.dialect.query_class
-    target = prop.target_mapper  # type: ignore[attr-defined]
-    a = comp.alias(target)
-    if isinstance(prop, ReferenceProp):
-        q = q_cls.from_(a).select(1)
-        for col in prop.columns:
-            q = q.where(a.field(col.target.name) == outer.field(col.name))  # type: ignore[union-attr]
-    elif isinstance(prop, BackRefProp) and prop.via is None:
-        ref = prop.mapped_by
-        assert ref is not None
-        q = q_cls.from_(a).select(1)
-        for col in ref.columns:
-            q = q.where(a.field(col.name) == outer.field(col.target.name))  # type: ignore[union-attr]
-    else:
-        assert isinstance(prop, BackRefProp) and prop.via_local and prop.via_remote
-        p = comp.alias(prop.via_mapper)
-        local, remote = prop.via_local, prop.via_remote
-        on = Criterion.all([p.field(c.name) == a.field(c.target.name)  # type: ignore[union-attr]
-                            for c in remote.columns])
-        q = q_cls.from_(p).join(a).on(on).select(1)
-        for col in local.columns:
-            q = q.where(p.field(col.name) == outer.field(col.target.name))  # type: ignore[union-attr]
-    comp.scopes.append((target, a))
-    try:
-        extra = where(comp)
-    finally:
-        comp.scopes.pop()
-    if extra is not None:
-        q = q.where(extra)
-    return q
 
 
 def relation_filter(comp: Compiler, prop: Prop, cond: Optional[Condition], mode: str) -> Criterion:

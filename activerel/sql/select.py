@@ -15,7 +15,8 @@ from pypika import Order, Parameter
 from pypika import analytics as an
 from pypika.terms import Criterion
 
-from .expressions import Compiler, Condition, key_set
+from .compiler import Compiler, key_set
+from .expressions import Condition
 
 from ..mapping.mapper import Mapper
 from ..mapping.properties import ReferenceProp

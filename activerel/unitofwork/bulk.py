@@ -11,7 +11,8 @@ from typing import Any, Optional, Sequence
 from .._util.batching import chunks
 from ..mapping.mapper import Mapper
 from ..mapping.properties import Prop
-from ..sql.expressions import Compiler, Condition
+from ..sql.compiler import Compiler
+from ..sql.expressions import Condition, ValueExpr
 from ..sql.statements import statements
 from ..sql.values import codec
 from .plan import FlushSession
@@ -49,8 +50,14 @@ def patch_rows(session: FlushSession, mapper: Mapper, props: Sequence[Prop], val
     comp = Compiler(mapper, dialect)
     table = stmts.table
     q = dialect.query_class.update(table)
+    computed = []
     for prop in props:
-        holder = _Holder(values[prop.name])
+        value = values[prop.name]
+        if isinstance(value, ValueExpr):
+            q = q.set(table.field(prop.columns[0].name), value.compile_value(comp))  # type: ignore[attr-defined]
+            computed.append(prop)
+            continue
+        holder = _Holder(value)
         for col, v in zip(prop.columns, c.prop_values[prop.name](holder)):  # type: ignore[attr-defined]
             q = q.set(table.field(col.name), comp.param(v))
     set_params = list(comp.params)
@@ -70,16 +77,37 @@ def patch_rows(session: FlushSession, mapper: Mapper, props: Sequence[Prop], val
         count = max(cur.rowcount, 0)
     if keys:
         imap = session.identity.for_mapper(mapper)
-        for k in keys:
-            obj = imap.get(k)
-            if obj is None:
-                continue
+        loaded = [k for k in keys if k in imap]
+        new_values = _read_back(session, mapper, computed, loaded) if computed else {}
+        for k in loaded:
+            obj = imap[k]
             session.undo.save(obj)
             st = obj._ar_state
             d = obj.__dict__
             for prop in props:
+                value = new_values[k][prop.name] if prop in computed else values[prop.name]
                 if st.dirty and prop.name in st.dirty:
-                    st.dirty[prop.name] = values[prop.name]
+                    st.dirty[prop.name] = value  # the unsaved change wins; this is its baseline
                 else:
-                    d[prop.name] = values[prop.name]
+                    d[prop.name] = value
     return count
+
+
+def _read_back(session: FlushSession, mapper: Mapper, props: list[Prop],
+               keys: list[Any]) -> dict[Any, dict[str, Any]]:
+    """Key -> field -> value of the ``props`` the database computed, for the
+    loaded rows of ``keys``."""
+    c = codec(mapper, session.dialect)
+    stmts = statements(mapper, session.dialect)
+    names = tuple(p.columns[0].name for p in props)  # type: ignore[attr-defined]
+    convert = [c.converters[n] for n in names]
+    out: dict[Any, dict[str, Any]] = {}
+    for chunk in chunks(keys, session.dialect.features.param_limit, len(c.pk_names)):
+        params: list[Any] = []
+        for k in chunk:
+            params.extend(c.key_params(k))
+        width = len(c.pk_names)
+        for row in session.fetch(stmts.select_by_key_sql(tuple(c.pk_names) + names, len(chunk)), params):
+            out[c.row_key(row)] = {p.name: (v if f is None or v is None else f(v))
+                                   for p, f, v in zip(props, convert, row[width:])}
+    return out

@@ -29,7 +29,7 @@ from ..mapping.catalog import Catalog
 from ..mapping.mapper import Mapper
 from ..mapping.markers import ACTION_EFFECTS, Effect
 from ..mapping.properties import ReferenceProp
-from ..sql.expressions import Compiler, ParamCollector, key_set
+from ..sql.compiler import Compiler, ParamCollector, key_set
 from ..sql.statements import statements
 from ..sql.values import codec
 from .plan import FlushSession
