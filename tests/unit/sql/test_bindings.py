@@ -13,7 +13,7 @@ from activerel import AutoIncrement, Model, PrimaryKey
 from activerel.dialects import dialect_for
 from activerel.dialects.sqlite import SQLiteDialect
 from activerel.mapping.mapper import mapper_of
-from activerel.sql.expressions import Compiler, key_set
+from activerel.sql.compiler import Compiler, key_set
 from activerel.sql.statements import statements
 from activerel.sql.values import binding, codec
 from activerel.url import URL

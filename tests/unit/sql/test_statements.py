@@ -18,7 +18,7 @@ from activerel import AutoIncrement, Model, PrimaryKey, Reference
 from activerel.dialects import dialect_for
 from activerel.dialects.base import Dialect
 from activerel.mapping.mapper import mapper_of
-from activerel.sql.expressions import ParamCollector, key_set
+from activerel.sql.compiler import ParamCollector, key_set
 from activerel.sql.statements import repeat_case_arms, repeat_values, statements
 from activerel.sql.values import codec
 from activerel.url import URL
