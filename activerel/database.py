@@ -8,7 +8,9 @@ The top layer with :mod:`activerel.model`: an :class:`~activerel.engine.Engine`
 :mod:`activerel.query`, :mod:`activerel.session` and everything below."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence, TypeVar
+import functools
+import inspect
+from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar
 
 from .dialects import dialect_for
 from .engine import Engine
@@ -22,6 +24,7 @@ from .sql.schema import SchemaBuilder
 from .url import URL
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 _default: Optional["Database"] = None
 
@@ -129,6 +132,31 @@ class Database:
         into a write)."""
         self.catalog.mappers  # noqa: B018 - resolve before the first statement
         return Session(self, write)
+
+    def per_request(self, fn: Optional[F] = None, *, write: bool = False) -> Any:
+        """Run every call of ``fn`` in a session of its own (committed when
+        it returns, rolled back when it raises): one unit of work per web
+        request, for a Flask view or a Starlette/FastAPI endpoint (a plain
+        ``def``; frameworks run those in a thread pool). ``@db.per_request``
+        or ``@db.per_request(write=True)`` for an endpoint that writes, whose
+        sessions then take their locks up front (see :meth:`session`): on
+        SQLite, a request that reads and then writes waits its turn instead of
+        failing with "database is locked". See docs/web.md."""
+        def decorate(fn: F) -> F:
+            if inspect.iscoroutinefunction(fn):
+                raise TypeError(
+                    f"per_request takes a plain function, not the coroutine function "
+                    f"{fn.__name__}: activerel's calls block, so write the endpoint as a def "
+                    "(frameworks run it in a thread pool)")
+
+            @functools.wraps(fn)
+            def in_session(*args: Any, **kwargs: Any) -> Any:
+                with self.session(write=write):
+                    return fn(*args, **kwargs)
+
+            return in_session  # type: ignore[return-value]
+
+        return decorate if fn is None else decorate(fn)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run raw SQL (with ``?`` placeholders on every backend, values bound

@@ -1,0 +1,1 @@
+"""Runnable examples from the docs; the tests run them (tests/test_web.py)."""
