@@ -274,17 +274,17 @@ class Connection:
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run a SELECT and return its rows as tuples."""
-        return self._send(sql, params,  # type: ignore[no-any-return]
+        return self._send(sql, params,
                           lambda cur: (cur.execute(sql, params), list(cur.fetchall()))[1])
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
         """A multi-row INSERT leaving ``pk_column`` to the database: the keys."""
-        return self._send(sql, params, lambda cur: self.dialect.insert_generated(  # type: ignore[no-any-return]
+        return self._send(sql, params, lambda cur: self.dialect.insert_generated(
             cur, sql, params, count, pk_column))
 
     def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
         """The single-row INSERT ``sql`` for every row; the generated keys."""
-        return self._send(sql, rows, lambda cur: self.dialect.insert_each(  # type: ignore[no-any-return]
+        return self._send(sql, rows, lambda cur: self.dialect.insert_each(
             cur, sql, rows, pk_column))
 
     def savepoint(self, name: str) -> None:

@@ -128,7 +128,7 @@ class ValueExpr:
         self.op = op
         self.left = left
         self.right = right
-        self.owner = next(x.owner for x in (left, right) if isinstance(x, (FieldExpr, ValueExpr)))
+        self.owner: Any = next(x.owner for x in (left, right) if isinstance(x, (FieldExpr, ValueExpr)))
         for x in (left, right):
             if isinstance(x, FieldExpr):
                 x.need_number(op)
