@@ -31,6 +31,8 @@ log = logging.getLogger("activerel.sql")
 
 #: (table, columns, referenced table, ON DELETE action)
 ForeignKey = tuple[str, tuple[str, ...], str, str]
+#: the first words of statements that write (a raw db.execute() may be either)
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
 class Engine:
@@ -263,13 +265,14 @@ class Connection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Send one statement with bound parameters; returns the cursor."""
         cur = self._send(sql, params, lambda cur: (cur.execute(sql, params), cur)[1])
-        self._writing = True  # (a statement that may write)
+        if not self._writing and sql.lstrip()[:7].upper().startswith(_WRITES):
+            self._writing = True  # SQLite: the transaction holds the write lock now
         return cur
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         """Send one statement once per row of parameters."""
         cur = self._send(sql, rows, lambda cur: (cur.executemany(sql, rows), cur)[1])
-        self._writing = True
+        self._writing = True  # (INSERTs and UPDATEs of a flush)
         return cur
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
@@ -309,7 +312,15 @@ class Connection:
             self._log("COMMIT", ())
             self.dialect.commit(self.conn)
         except Exception as exc:
-            if not self.broken and not self.dialect.is_disconnect(exc, self.conn):
+            if self.dialect.is_disconnect(exc, self.conn):
+                self.broken = True
+                self.engine.invalidate()
+                raise ConnectionLost(
+                    f"{self.dialect.name}: the connection to {self.engine.url.safe} was lost during "
+                    f"COMMIT ({exc}): whether the server committed the transaction is unknown. The "
+                    "objects were put back as unwritten; check the rows before writing them "
+                    "again") from exc
+            if not self.broken:
                 self._log("ROLLBACK", ())
                 self._rollback_quietly()
             self._driver_error(exc)

@@ -46,9 +46,11 @@ class ConfigurationError(ActiverelError):
 
 class ConnectionLost(ActiverelError):
     """The connection to the database broke (the server ended the session,
-    restarted, or the network failed). The transaction was rolled back by
-    the loss; the session restored its objects, and the connection is not
-    reused: retry in a new session."""
+    restarted, or the network failed). A transaction lost before its COMMIT
+    is rolled back by the loss; one lost *during* its COMMIT may or may not
+    have been committed (the message says which case it was). Either way the
+    session restored its objects as unwritten and the connection is not
+    reused."""
 
 
 class PoolExhausted(ActiverelError):

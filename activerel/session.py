@@ -2,9 +2,9 @@
 
 ``with db.session():`` opens one; active-record calls outside any session
 run in a session of their own (:func:`use_session`), of the default
-database, which :meth:`Database.bind` registers here. A session holds a
-connection from its database for as long as it lives and begins the
-transaction lazily.
+database, which :meth:`Database.bind` registers here. A session takes a
+connection from its database's pool at its first statement, holds it until
+it ends, and begins each transaction lazily.
 
 Called by the query, the model and the database facade. Imports
 :mod:`activerel.unitofwork`, :mod:`activerel.loading`, :mod:`activerel.engine`,

@@ -255,6 +255,24 @@ def test_on_sqlite_for_update_after_a_read_explains_itself(cdb):
         assert CcTally.query().filter(id=1).for_update().find_one().value == 0
 
 
+def test_on_sqlite_for_update_after_a_savepoint_or_a_raw_read_explains_itself(cdb):
+    if cdb.dialect.features.row_locks:
+        pytest.skip("servers lock rows at any point of a transaction")
+    CcTally(id=1).persist()
+    for first in ("savepoint", "raw read"):
+        with pytest.raises(ActiverelError, match="make the locking query the first"):
+            with cdb.session() as s:
+                if first == "savepoint":
+                    with s.savepoint():
+                        pass
+                else:
+                    cdb.execute('SELECT COUNT(*) FROM "cc_tallies"')
+                CcTally.query().filter(id=1).for_update().find_one()
+    with cdb.session():  # a raw write took the write lock: the lock is held already
+        cdb.execute('UPDATE "cc_tallies" SET "value" = 3')
+        assert CcTally.query().filter(id=1).for_update().find_one().value == 3
+
+
 # --------------------------------------------------------------------------
 # threads
 

@@ -123,8 +123,9 @@ class SQLiteDialect(Dialect):
         if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
             return ActiverelError(
                 f"sqlite: {exc}: SQLite lets one transaction write at a time, and another "
-                "session (an outer or concurrent db.session()) holds the lock; finish it "
-                "first, or do this work in that session")
+                "connection held the lock for the whole busy timeout (a writer, or at COMMIT a "
+                "reader); finish that session first, raise ?timeout=, or begin writing "
+                "sessions with db.session(write=True)")
         if isinstance(exc, sqlite3.Error):
             return ActiverelError(f"sqlite: {exc}")
         return None

@@ -54,7 +54,9 @@ AutoIncrement = _Flag("AutoIncrement")
 Unique = _Flag("Unique")
 Index = _Flag("Index")
 #: optimistic locking: ``version: Annotated[int, Version] = 0`` is checked and
-#: incremented by every UPDATE and DELETE of the row
+#: incremented when the unit of work updates the object's row, checked when it
+#: deletes the object, and incremented by ``patch_many``; set-based writes of
+#: referential actions and ``delete_many`` neither check nor increment it
 Version = _Flag("Version")
 
 
