@@ -151,7 +151,7 @@ class ReferenceProp(Prop):
 
     def check_source(self, var: str, globs: dict[str, Any]) -> str:
         globs[f"_T_{self.name}"] = self.target
-        src = f"isinstance({var}, _T_{self.name})"
+        src = f"_ar_isinstance({var}, _T_{self.name})"
         if self.nullable:
             src = f"({var} is None or {src})"
         return src
@@ -193,7 +193,7 @@ class BackRefProp(Prop):
 
     def check_source(self, var: str, globs: dict[str, Any]) -> str:
         globs[f"_T_{self.name}"] = self.target
-        return f"({var} is None or isinstance({var}, _T_{self.name}))"
+        return f"({var} is None or _ar_isinstance({var}, _T_{self.name}))"
 
 
 #: the properties that own columns

@@ -35,23 +35,32 @@ _KINDS: dict[type, str] = {
 }
 
 # Source of the check each kind's values must pass; ``{v}`` is the value.
+# Source of the check each kind's values must pass; ``{v}`` is the value.
+# Every name is one of CHECK_GLOBALS, prefixed, so that no field name (the
+# generated constructor's parameters: ``type``, ``date``, ``list``, ...) can
+# hide it.
 _CHECKS: dict[str, str] = {
-    "int": "(type({v}) is int or (isinstance({v}, int) and not isinstance({v}, bool)))",
-    "float": "(type({v}) is float or (isinstance({v}, (int, float)) and not isinstance({v}, bool)))",
+    "int": "(_ar_type({v}) is _ar_int or (_ar_isinstance({v}, _ar_int) and not _ar_isinstance({v}, _ar_bool)))",
+    "float": "(_ar_type({v}) is _ar_float or (_ar_isinstance({v}, (_ar_int, _ar_float)) "
+             "and not _ar_isinstance({v}, _ar_bool)))",
     "bool": "({v} is True or {v} is False)",
-    "str": "(type({v}) is str or isinstance({v}, str))",
-    "bytes": "isinstance({v}, bytes)",
-    "decimal": "(isinstance({v}, (Decimal, int)) and not isinstance({v}, bool))",
-    "datetime": "(isinstance({v}, datetime) and {v}.tzinfo is None)",
-    "date": "(isinstance({v}, date) and not isinstance({v}, datetime))",
-    "time": "(isinstance({v}, time) and {v}.tzinfo is None)",
-    "uuid": "isinstance({v}, UUID)",
-    "json_dict": "isinstance({v}, dict)",
-    "json_list": "isinstance({v}, list)",
+    "str": "(_ar_type({v}) is _ar_str or _ar_isinstance({v}, _ar_str))",
+    "bytes": "_ar_isinstance({v}, _ar_bytes)",
+    "decimal": "(_ar_isinstance({v}, (_ar_Decimal, _ar_int)) and not _ar_isinstance({v}, _ar_bool))",
+    "datetime": "(_ar_isinstance({v}, _ar_datetime) and {v}.tzinfo is None)",
+    "date": "(_ar_isinstance({v}, _ar_date) and not _ar_isinstance({v}, _ar_datetime))",
+    "time": "(_ar_isinstance({v}, _ar_time) and {v}.tzinfo is None)",
+    "uuid": "_ar_isinstance({v}, _ar_UUID)",
+    "json_dict": "_ar_isinstance({v}, _ar_dict)",
+    "json_list": "_ar_isinstance({v}, _ar_list)",
 }
 
 CHECK_GLOBALS: dict[str, Any] = {
-    "Decimal": Decimal, "datetime": datetime, "date": date, "time": time, "UUID": UUID,
+    "_ar_" + k: v for k, v in {
+        "Decimal": Decimal, "datetime": datetime, "date": date, "time": time, "UUID": UUID,
+        "type": type, "isinstance": isinstance, "int": int, "float": float, "bool": bool,
+        "str": str, "bytes": bytes, "dict": dict, "list": list,
+    }.items()
 }
 
 
@@ -88,7 +97,7 @@ class ColumnType:
         """Python source of a boolean expression true when ``var`` is a valid value."""
         if self.kind == "enum":
             globals_[f"_enum_{uid}"] = self.python_type
-            src = f"isinstance({var}, _enum_{uid})"
+            src = f"_ar_isinstance({var}, _enum_{uid})"
         elif self.kind == "json":
             src = _CHECKS["json_dict" if self.python_type is dict else "json_list"].format(v=var)
         else:
