@@ -9,7 +9,7 @@ from uuid import UUID as Uid
 
 import pytest
 
-from activerel import (AutoIncrement, BackReference, Model, PrimaryKey, Reference,
+from activerel import (AutoIncrement, BackReference, IntegrityError, Model, PrimaryKey, Reference,
                        ValidationError, inspect)
 
 
@@ -42,3 +42,163 @@ def test_fields_named_like_types_and_builtins(make_db):
                 back.str, back.isinstance) == (dt.date(2024, 5, 6), dt.time(7, 8, 9),
                                                dt.datetime(2024, 1, 2, 3, 4), Dec("1.5"), Uid(int=7),
                                                "kind", 3, 2.5, True)
+
+
+# --------------------------------------------------------------------------
+# integrity: RESTRICT decided before anything is written
+
+
+class ExParent(Model, table="ex_parents"):
+    id: Annotated[int, PrimaryKey]
+
+
+class ExChild(Model, table="ex_children"):
+    id: Annotated[int, PrimaryKey]
+    keeper: Annotated[ExParent, Reference(on_delete="RESTRICT")]
+    owner: Annotated[Optional[ExParent], Reference(on_delete="CASCADE")] = None
+
+
+def test_restrict_holds_when_the_same_rows_cascade_reference_is_null(make_db, sql_log):
+    db = make_db([ExParent, ExChild])
+    parent = ExParent(id=1).persist()
+    ExChild(id=10, keeper=parent).persist()            # owner NULL: the cascade does not reach it
+    sql_log.clear()
+    with pytest.raises(IntegrityError, match=r"1 ExChild row\(s\) still reference them through "
+                                             r"ExChild.keeper \(on_delete='RESTRICT'\)"):
+        parent.delete()
+    assert [s for s in sql_log.statements if s.startswith(("UPDATE", "DELETE"))] == []
+    assert db.execute('SELECT COUNT(*) FROM "ex_parents"') == [(1,)]
+    assert db.execute('SELECT "id" FROM "ex_children"') == [(10,)]
+    assert inspect(parent).is_persistent
+
+
+def test_restrict_still_lets_go_rows_the_delete_removes(make_db):
+    db = make_db([ExParent, ExChild])
+    parent = ExParent(id=1).persist()
+    ExChild(id=10, keeper=parent, owner=parent).persist()   # the cascade removes it anyway
+    parent.delete()
+    assert db.execute('SELECT COUNT(*) FROM "ex_children"') == [(0,)]
+
+
+class ExTop(Model, table="ex_tops"):
+    id: Annotated[int, PrimaryKey]
+
+
+class ExLeft(Model, table="ex_lefts"):
+    id: Annotated[int, PrimaryKey]
+    top: Annotated[ExTop, Reference(on_delete="CASCADE")]
+
+
+class ExRight(Model, table="ex_rights"):
+    id: Annotated[int, PrimaryKey]
+    top: Annotated[ExTop, Reference(on_delete="CASCADE")]
+
+
+class ExBottom(Model, table="ex_bottoms"):
+    id: Annotated[int, PrimaryKey]
+    left: Annotated[ExLeft, Reference(on_delete="RESTRICT")]
+    right: Annotated[ExRight, Reference(on_delete="CASCADE")]
+
+
+def test_a_diamond_of_cascade_and_restrict_deletes_alike_everywhere(make_db):
+    db = make_db([ExTop, ExLeft, ExRight, ExBottom])
+    top = ExTop(id=1).persist()
+    left, right = ExLeft(id=2, top=top).persist(), ExRight(id=3, top=top).persist()
+    ExBottom(id=4, left=left, right=right).persist()
+    top.delete()
+    assert [db.execute(f'SELECT COUNT(*) FROM "{t}"')[0][0]
+            for t in ("ex_tops", "ex_lefts", "ex_rights", "ex_bottoms")] == [0, 0, 0, 0]
+
+
+# --------------------------------------------------------------------------
+# collections hold their own model only
+
+
+class ExShelf(Model, table="ex_shelves"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    books: BackReference[list["ExBook"]]
+    tags: Annotated[list["ExTag"], BackReference(via="ExShelfTag")]
+
+
+class ExBook(Model, table="ex_books"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    shelf: Annotated[ExShelf, Reference(on_delete="CASCADE")]
+
+
+class ExTag(Model, table="ex_tags"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+
+
+class ExShelfTag(Model, table="ex_shelf_tags"):
+    shelf: Annotated[ExShelf, PrimaryKey, Reference(on_delete="CASCADE")]
+    tag: Annotated[ExTag, PrimaryKey, Reference(on_delete="CASCADE")]
+
+
+@pytest.mark.parametrize("relation", ["books", "tags"])
+def test_a_wrong_item_in_a_collection_is_refused_before_any_sql(make_db, sql_log, relation):
+    db = make_db([ExShelf, ExBook, ExTag, ExShelfTag])
+    shelf = ExShelf().persist()
+    other = ExShelf().persist()  # its id names a real row: written as a key, it would link it
+    for wrong, shown in ((other, r"ExShelf\(id=2\) \(ExShelf\)"), (7, r"7 \(int\)")):
+        getattr(shelf, relation).append(wrong)
+        sql_log.clear()
+        expected = "ExBook" if relation == "books" else "ExTag"
+        with pytest.raises(ValidationError, match=rf"ExShelf.{relation} holds {shown}: only "
+                                                  rf"{expected} objects belong in it"):
+            shelf.persist()
+        assert [s for s in sql_log.statements if not s.startswith(("BEGIN", "ROLLBACK"))] == []
+        getattr(shelf, relation).remove(wrong)
+    assert db.execute('SELECT COUNT(*) FROM "ex_shelf_tags"') == [(0,)]
+
+
+# --------------------------------------------------------------------------
+# relation filters and filtered joins
+
+
+class ExAccount(Model, table="ex_accounts"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    name: str
+    profile: BackReference[Optional["ExProfile"]]
+
+
+class ExProfile(Model, table="ex_profiles"):
+    account: Annotated[ExAccount, PrimaryKey, Reference(on_delete="CASCADE")]
+    bio: str = ""
+
+
+class ExPost(Model, table="ex_posts"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    account: Annotated[ExAccount, Reference(on_delete="CASCADE")]
+
+
+def _accounts(make_db):
+    db = make_db([ExAccount, ExProfile, ExPost])
+    ada, bob = ExAccount(name="ada").persist(), ExAccount(name="bob").persist()
+    ExProfile(account=ada, bio="hi").persist()
+    ExPost(account=ada).persist()
+    ExPost(account=bob).persist()
+    return db
+
+
+def test_is_none_on_a_one_to_one_back_reference_means_it_has_none(make_db):
+    _accounts(make_db)
+
+    def names(cond):
+        return [a.name for a in ExAccount.query().filter(cond).order_by("id").find()]
+
+    assert names(ExAccount.profile.is_(None)) == ["bob"]
+    assert names(ExAccount.profile.is_not(None)) == ["ada"]
+    assert names(ExAccount.profile.is_()) == ["ada"]           # is_() alone: it exists
+    assert names(ExAccount.profile.is_not()) == ["bob"]
+    assert names(ExAccount.profile.is_(ExProfile.bio == "hi")) == ["ada"]
+
+
+def test_a_filtered_to_one_join_that_does_not_match_is_none(make_db):
+    _accounts(make_db)
+    posts = (ExPost.query().use_join_with("account").filter(name="ada").end()
+             .order_by("id").find())
+    assert [(p.id, p.account.name if p.account else None) for p in posts] == [(1, "ada"), (2, None)]
+    # the same filter on a one-to-one back reference, for comparison
+    accounts = (ExAccount.query().use_join_with("profile").filter(bio="none such").end()
+                .order_by("id").find())
+    assert [a.profile for a in accounts] == [None, None]

@@ -32,6 +32,12 @@ def negate(criterion: Any) -> SqlTemplate:
     return SqlTemplate("NOT ({inner})", inner=criterion)
 
 
+def not_true(criterion: Any) -> SqlTemplate:
+    """True where ``criterion`` is false *or unknown* (NULL): ``NOT (c)`` is
+    unknown, so it drops the rows ``c`` cannot decide."""
+    return SqlTemplate("(CASE WHEN {cond} THEN 1 ELSE 0 END)=0", cond=criterion)
+
+
 #: a criterion that always holds, and one that never does
 TRUE = SqlTemplate("1=1")
 FALSE = SqlTemplate("1=0")

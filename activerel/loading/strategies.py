@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional
 from .._util.batching import chunks
 from ..dialects.base import Dialect
 from ..instance.collections import RelationList
+from ..instance.state import identity_key
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
 from ..sql.compiler import Compiler
@@ -75,15 +76,21 @@ def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple], columns: tu
     if loaded is None:
         loaded = Loaded()
     later: list[tuple[BackRefProp, Join]] = []
+    #: filtered to-one joins: (reference, the identity keys of the targets that matched)
+    matched: list[tuple[ReferenceProp, set[Any]]] = []
     for join in joins:
         prop = mapper.props[join.name]
         if isinstance(prop, ReferenceProp):
-            _load_reference(session, prop, join, rows, columns, loaded)
+            found = _load_reference(session, prop, join, rows, columns, loaded)
+            if found is not None:
+                matched.append((prop, found))
         else:
             assert isinstance(prop, BackRefProp)  # join paths name relations only
             later.append((prop, join))
     c = codec(mapper, session.dialect)
     objs = hydrators(mapper, session.dialect).hydrator(columns)(rows, session, unique)
+    for prop, keys_found in matched:
+        _unmatched_to_none(objs, prop.name, keys_found)
     if objs:
         if columns == c.select_columns():
             loaded.add(mapper, c, rows)  # every field: a to-one join may reuse them
@@ -95,6 +102,16 @@ def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple], columns: tu
             for prop, join in later:
                 LOADERS[prop.direction](session, prop, join, parents, keys, loaded, whole)
     return objs
+
+
+def _unmatched_to_none(objs: list[Any], name: str, matched: set[Any]) -> None:
+    """A filtered to-one join: the objects whose target did not match hold
+    None there, as a filtered one-to-one back reference does."""
+    for obj in objs:
+        d = obj.__dict__
+        target = d.get(name)
+        if target is not None and identity_key(target) not in matched:
+            d[name] = None
 
 
 def _distinct(objs: list[Any], keys: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -147,10 +164,12 @@ def _key_values(mapper: Mapper, dialect: Dialect, keys: list[Any]) -> list[Any]:
 
 
 def _load_reference(session: LoadSession, prop: ReferenceProp, join: Join, rows: list[tuple],
-                    columns: tuple[str, ...], loaded: Loaded) -> None:
+                    columns: tuple[str, ...], loaded: Loaded) -> Optional[set[Any]]:
     """Load the targets the foreign keys in ``rows`` point at (raw column
     values are already the parameters the key columns take), except rows
-    this query run has read already."""
+    this query run has read already. For a filtered join: the identity keys
+    of the targets that matched (every target is selected then); else None."""
+    filtered = _narrowed(join)
     target = prop.target_mapper
     pos = [columns.index(c.name) for c in prop.columns]
     # a set, not an ordered dict: the target rows come back in key order anyway
@@ -160,16 +179,18 @@ def _load_reference(session: LoadSession, prop: ReferenceProp, join: Join, rows:
         values = list(distinct)
     else:
         values = [v for v in distinct if None not in v]
-    if values and target in loaded.rows:
+    if values and target in loaded.rows and not filtered:
         seen = loaded.keys(target)
         keys = _identity_keys(target, session.dialect, values)
         values = [v for v, k in zip(values, keys) if k not in seen]
     if not values:
-        return
-    pk_cols = codec(target, session.dialect).pk_names
+        return set() if filtered else None
+    target_codec = codec(target, session.dialect)
+    pk_cols = target_codec.pk_names
     trows, tcolumns = _child_rows(session, target, replace(join, limit=None, offset=None), values,
                                   lambda comp, a: rows_source(comp, a, pk_cols))
     hydrate(session, target, trows, tcolumns, join.joins, loaded)
+    return set(target_codec.row_keys(trows)) if filtered else None
 
 
 def _stored_keys(rows: list[tuple], pos: list[int]) -> list[Any]:

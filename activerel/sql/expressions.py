@@ -14,8 +14,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from pypika.terms import Criterion, ExistsCriterion, Term
 
-from .._util.pypika import FALSE, TRUE, SqlTemplate, negate
+from .._util.pypika import FALSE, TRUE, negate, not_true
 from ..errors import QueryError, ValidationError
+from ..mapping.markers import MISSING
 from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
 from ..mapping.registry import is_model_instance
 from .compiler import Compiler, key_set, relation_subquery
@@ -416,16 +417,25 @@ class RelationExpr:
         """No related object (matching ``condition``)."""
         return _RelFilter(self.prop, "none", condition)
 
-    def is_(self, condition: Optional[Condition] = None) -> Condition:
-        """For a one-to-one back reference: the related object exists and matches."""
-        if self.prop.many:
-            raise QueryError(f"{self.prop.owner.name}.{self.prop.name} is to-many: use some()/every()/none()")
-        return _RelFilter(self.prop, "some", condition)
+    def is_(self, condition: Any = MISSING) -> Condition:
+        """For a one-to-one back reference: the related object exists (and
+        matches ``condition``); ``is_(None)``: there is none, as on a reference."""
+        self._need_one("is_")
+        if condition is None:
+            return _RelFilter(self.prop, "none", None)
+        return _RelFilter(self.prop, "some", None if condition is MISSING else condition)
 
-    def is_not(self, condition: Optional[Condition] = None) -> Condition:
+    def is_not(self, condition: Any = MISSING) -> Condition:
+        """No related object (matching ``condition``); ``is_not(None)``: there is one."""
+        self._need_one("is_not")
+        if condition is None:
+            return _RelFilter(self.prop, "some", None)
+        return _RelFilter(self.prop, "none", None if condition is MISSING else condition)
+
+    def _need_one(self, what: str) -> None:
         if self.prop.many:
-            raise QueryError(f"{self.prop.owner.name}.{self.prop.name} is to-many: use some()/every()/none()")
-        return _RelFilter(self.prop, "none", condition)
+            raise QueryError(f"{self.prop.owner.name}.{self.prop.name} is to-many: "
+                             f"use some()/every()/none(), not {what}()")
 
 
 class _RelFilter(Condition):
@@ -456,7 +466,7 @@ def relation_filter(comp: Compiler, prop: Prop, cond: Optional[Condition], mode:
             return None
         crit = cond.compile(inner)
         if mode == "every":  # the condition is false OR unknown (NULL)
-            return SqlTemplate("(CASE WHEN {cond} THEN 1 ELSE 0 END)=0", cond=crit)
+            return not_true(crit)
         return crit
 
     exists = ExistsCriterion(relation_subquery(comp, prop, where))

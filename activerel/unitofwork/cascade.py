@@ -22,7 +22,7 @@ from pypika.terms import Criterion, Star
 
 from .._util import graph
 from .._util.batching import chunks
-from .._util.pypika import negate
+from .._util.pypika import not_true
 from ..errors import IntegrityError, StaleObjectError
 from ..instance.state import DELETED
 from ..mapping.catalog import Catalog
@@ -274,8 +274,10 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
             params: list[Any] = []
             crit = sq.points_into(ref, t, params)
             if on_delete(ref) is Effect.REFUSE and owner in inside:
-                # rows the delete removes anyway do not hold it back
-                crit = crit & negate(sq.cond(owner, t, params))
+                # rows the delete removes anyway do not hold it back; a row
+                # whose cascading reference is NULL is not removed, and must
+                # (NOT (NULL IN ...) is unknown, which would let it escape)
+                crit = crit & not_true(sq.cond(owner, t, params))
             if on_delete(ref) is Effect.REFUSE:
                 n = session.fetch(sq.q.from_(t).select(Count(Star())).where(crit).get_sql(), params)[0][0]
                 if n:
@@ -294,9 +296,14 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
                 upd = upd.set(t.field(col.name), None)
             updates.append((upd.where(crit).get_sql(), params))
     # the database applies every action of the region itself, and no object
-    # it reaches is loaded: deleting the root rows is all that is left to do
+    # it reaches is loaded: deleting the root rows is all that is left to do.
+    # Not where a refusing reference points from a row the delete removes
+    # anyway: the server checks it while it cascades, before that row goes
+    # (a "diamond"), and would refuse what every backend must allow.
     if not nulls and session.dialect.features.database_cascades_faster and all(
             session.enforces(ref) for m in region for ref in catalog.incoming(m)) \
+            and not any(on_delete(ref) is Effect.REFUSE and ref.owner in inside
+                        for m in region for ref in catalog.incoming(m)) \
             and not any(loaded(m) for m in region if m is not root):
         t = Table(root.table)
         params = []

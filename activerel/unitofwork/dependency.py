@@ -18,6 +18,7 @@ from ..instance.collections import RelationList
 from ..instance.state import DELETED, NEW, PERSISTENT, SESSION_KEY, STATE_KEY
 from ..mapping.mapper import Mapper
 from ..mapping.markers import MISSING
+from ..mapping.types import describe
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
 from ..sql.statements import statements
 from ..sql.select import linked_pairs_sql
@@ -105,7 +106,10 @@ def _walk_many(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: 
     name = ref.name
     seen = plan.seen
     push = stack.append
+    target = back.target
     for item in value:
+        if type(item) is not target:
+            _not_a_target(obj, back, item)
         if item.__dict__.get(name) is not obj:
             _point(plan, item, ref, obj)
         if id(item) not in seen:
@@ -118,6 +122,17 @@ def _walk_many(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: 
                 for item in removed:
                     _orphan(plan, obj, back, item, stack)
         plan.lists.append(value)
+
+def _not_a_target(obj: Any, back: BackRefProp, item: Any) -> None:
+    """Raise ValidationError, before any SQL, for an object of the wrong
+    model put into a back-reference collection (list methods do not check)."""
+    if isinstance(item, back.target):
+        return  # a subclass instance (models are not subclassed, but be exact)
+    owner = mapper_of_obj(obj).name
+    raise ValidationError(
+        f"{owner}.{back.name} holds {describe(item)}: only {back.target.__name__} objects "
+        f"belong in it")
+
 
 def _walk_one(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: Any) -> None:
     ref = back.mapped_by
@@ -136,6 +151,10 @@ def _walk_one(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
 def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: Any) -> None:
     local, remote = back.via_local, back.via_remote
     assert local is not None and remote is not None
+    target = back.target
+    for item in value:
+        if type(item) is not target:
+            _not_a_target(obj, back, item)
     stack.extend(value)
     if not isinstance(value, RelationList):
         return
