@@ -9,7 +9,7 @@ from uuid import UUID as Uid
 
 import pytest
 
-from activerel import (AutoIncrement, BackReference, IntegrityError, Model, PrimaryKey, Reference,
+from activerel import (AutoIncrement, BackReference, IntegrityError, Model, PrimaryKey, QueryError, Reference,
                        ValidationError, inspect)
 
 
@@ -202,3 +202,40 @@ def test_a_filtered_to_one_join_that_does_not_match_is_none(make_db):
     accounts = (ExAccount.query().use_join_with("profile").filter(bio="none such").end()
                 .order_by("id").find())
     assert [a.profile for a in accounts] == [None, None]
+
+
+# --------------------------------------------------------------------------
+# values: like() and floats mean the same everywhere
+
+
+class ExWord(Model, table="ex_words"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    text: str
+    amount: Optional[float] = None
+
+
+def test_like_is_case_sensitive_with_backslash_escapes_everywhere(make_db):
+    make_db([ExWord])
+    for text in ("a_b", "axb", "50%", "500", "Ada", "ada", "back\\slash"):
+        ExWord(text=text).persist()
+
+    def like(pattern: str) -> list[str]:
+        return sorted(w.text for w in ExWord.query().filter(ExWord.text.like(pattern)).find())
+
+    assert like("a\\_b") == ["a_b"]
+    assert like("a_b") == ["a_b", "axb"]
+    assert like("50\\%") == ["50%"]
+    assert like("A%") == ["Ada"]
+    assert like("back\\\\slash") == ["back\\slash"]
+    with pytest.raises(QueryError, match=r"ExWord.text.like\('50\\\\'\): the pattern ends with "
+                                         r"the escape character"):
+        ExWord.query().filter(ExWord.text.like("50\\"))
+
+
+def test_floats_take_the_same_ints_everywhere(make_db):
+    db = make_db([ExWord])
+    ExWord(text="big", amount=2 ** 63).persist()
+    assert db.execute('SELECT "amount" FROM "ex_words"') == [(9.223372036854776e18,)]
+    with pytest.raises(ValidationError, match="too large for a float column"):
+        ExWord(text="huge", amount=10 ** 400).persist()
+    assert db.execute('SELECT COUNT(*) FROM "ex_words"') == [(1,)]

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from pypika import Parameter, Query, Table
 
-from ..errors import ActiverelError, ConfigurationError
+from ..errors import ActiverelError, ConfigurationError, ValidationError
 from ..mapping.types import ColumnType
 
 Adapter = Optional[Callable[[Any], Any]]
@@ -69,6 +69,17 @@ class TypeMap:
     indexed_ddl: Optional[str] = None
 
 
+def to_float(value: Any) -> float:
+    """A float field's value as the float it is stored as (an int too, so
+    that every backend accepts or refuses the same values)."""
+    if type(value) is float:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValidationError(f"{value!r} is too large for a float column") from None
+
+
 def _enum_value(value: Any) -> Any:
     return value.value
 
@@ -98,6 +109,8 @@ class Dialect:
     autoincrement_ddl: str = ""
     #: SQL naming the schema (or database) the connection works in
     current_schema_sql: str = "current_schema()"
+    #: the literal of LIKE's escape character, a backslash, in this dialect
+    like_escape_sql: str = "'\\'"
 
     def __init__(self, url: Any) -> None:
         self.url = url

@@ -25,7 +25,7 @@ from pypika import MySQLQuery, Parameter
 
 from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
-from .base import Dialect, Features, TypeMap, json_value
+from .base import Dialect, Features, TypeMap, json_value, to_float
 from .paramstyle import qmark_to_format
 
 _TEXT = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
@@ -41,6 +41,8 @@ class MySQLDialect(Dialect):
     query_class = MySQLQuery
     placeholder = "%s"
     current_schema_sql = "DATABASE()"
+    # a backslash escapes inside MySQL's string literals too
+    like_escape_sql = "'\\\\'"
     features = Features(
         param_limit=65535,
         unsupported_actions=frozenset({"SET DEFAULT"}),
@@ -264,6 +266,7 @@ def _decimal(value: Any) -> Any:
 
 
 def _finite(value: Any) -> Any:
+    value = to_float(value)
     if value != value or value in (float("inf"), float("-inf")):
         raise ValidationError(f"MySQL cannot store the float {value}")
     return value

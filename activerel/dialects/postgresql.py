@@ -16,13 +16,13 @@ from pypika import PostgreSQLQuery
 
 from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
-from .base import Dialect, Features, TypeMap, json_value
+from .base import Dialect, Features, TypeMap, json_value, to_float
 from .paramstyle import qmark_to_format
 
 _TYPES = {
     "int": TypeMap("BIGINT"),
     "bool": TypeMap("BOOLEAN"),
-    "float": TypeMap("DOUBLE PRECISION", None, float),
+    "float": TypeMap("DOUBLE PRECISION", to_float, float),
     "str": TypeMap("TEXT"),
     "bytes": TypeMap("BYTEA"),
     "decimal": TypeMap("NUMERIC"),

@@ -22,7 +22,7 @@ from pypika import Parameter, SQLLiteQuery
 
 from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
-from .base import Dialect, Features, TypeMap, json_value
+from .base import Dialect, Features, TypeMap, json_value, to_float
 
 _memory_ids = itertools.count(1)
 
@@ -188,6 +188,7 @@ class SQLiteDialect(Dialect):
 
 
 def _float(value: Any) -> float:
+    value = to_float(value)
     if value != value:
         raise ValidationError("SQLite cannot store NaN: it would read back as NULL")
     return value

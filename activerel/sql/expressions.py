@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from pypika.terms import Criterion, ExistsCriterion, Term
 
-from .._util.pypika import FALSE, TRUE, negate, not_true
+from .._util.pypika import FALSE, TRUE, SqlTemplate, negate, not_true
 from ..errors import QueryError, ValidationError
 from ..mapping.markers import MISSING
 from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
@@ -102,6 +102,10 @@ class _Compare(Condition):
         elif op == "like":
             if not isinstance(value, str):
                 raise ValidationError(f"like() takes a str pattern, not {value!r}")
+            if (len(value) - len(value.rstrip("\\"))) % 2:
+                raise QueryError(
+                    f"{field.prop.owner.name}.{field.prop.name}.like({value!r}): the pattern ends "
+                    "with the escape character \\; write \\\\ for a backslash")
         elif value is not None or op not in ("eq", "ne"):
             field.check_value(value)
 
@@ -345,7 +349,10 @@ class FieldExpr:
                 raise ValidationError(f"like() takes a str pattern, not {value!r}")
             if not isinstance(self.prop, ScalarProp):
                 raise QueryError(f"{self.prop.owner.name}.{self.prop.name} is a reference; like() needs text")
-            return cols[0].like(comp.param(value))
+            # an explicit ESCAPE: a backslash escapes % and _ on every backend
+            # (SQLite has no escape character of its own)
+            return SqlTemplate("{col} LIKE {pattern} ESCAPE " + comp.dialect.like_escape_sql,
+                               col=cols[0], pattern=comp.param(value))
         values = self._values(comp, value)
         fn = _OPS[op]
         crits = [fn(col, comp.param(v)) for col, v in zip(cols, values)]
