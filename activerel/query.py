@@ -311,16 +311,54 @@ class Query(Generic[T]):
     def patch_many(self, **values: Any) -> int:
         """Set fields on every matching row in one UPDATE; loaded objects get
         the new values (unsaved changes are kept). Returns the row count."""
-        mapper = self._mapper
-        if not values:
-            raise QueryError(f"patch_many() on {mapper.name} needs field=value arguments")
         if self._limit is not None or self._offset is not None:
             raise QueryError("patch_many() does not take limit()/skip()")
-        props = [_column_prop(mapper, name, "patch_many") for name in values]
+        props, values = self._patch(values, "patch_many")
+
+        def run(s: Session) -> int:
+            s.flush()
+            # relation filters and inner joins select the rows first, then
+            # update them by key; plain conditions go straight into the UPDATE
+            by_keys = any(cond.needs_alias for cond in self._conditions())
+            query = self if self._session is s else self._copy(_session=s)
+            keys = query.ids() if (by_keys or s.identity.maps.get(self._mapper)) else None
+            return patch_rows(s, self._mapper, props, values, self._where, keys, by_keys)
+        return self._run(run)
+
+    def patch_one(self, **values: Any) -> None:
+        """Set fields on the first matching row (in the query's order), as
+        ``patch_many`` does; ``NotFound`` if no row matches."""
+        props, values = self._patch(values, "patch_one")
+
+        def run(s: Session) -> None:
+            s.flush()
+            patch_rows(s, self._mapper, props, values, (), [self._first_key(s, "patch_one")], True)
+        self._run(run)
+
+    def delete_one(self) -> None:
+        """Delete the first matching row (in the query's order) with its
+        referential actions, as ``delete()`` does; ``NotFound`` if none."""
+        def run(s: Session) -> None:
+            s.flush()
+            delete_keys(s, {self._mapper: [self._first_key(s, "delete_one")]})
+        self._run(run)
+
+    def _first_key(self, s: Session, what: str) -> Any:
+        query = self if self._session is s else self._copy(_session=s)
+        keys = query._copy(_limit=1).ids()
+        if not keys:
+            raise NotFound(f"{what}(): no {self._mapper.name} matches the query")
+        return keys[0]
+
+    def _patch(self, values: dict[str, Any], what: str) -> tuple[list[Any], dict[str, Any]]:
+        """The checked fields and values of a patch (a Version field bumped)."""
+        mapper = self._mapper
+        if not values:
+            raise QueryError(f"{what}() on {mapper.name} needs field=value arguments")
+        props = [_column_prop(mapper, name, what) for name in values]
         for prop in props:
             if prop.primary_key:
-                raise QueryError(f"patch_many() cannot change the primary key {mapper.name}.{prop.name}")
-        for prop in props:
+                raise QueryError(f"{what}() cannot change the primary key {mapper.name}.{prop.name}")
             value = values[prop.name]
             if isinstance(value, ValueExpr):
                 value.mapper_check(mapper)
@@ -332,16 +370,7 @@ class Query(Generic[T]):
             # a write like any other: rows loaded before it are stale now
             values = {**values, version.name: FieldExpr(version) + 1}
             props.append(version)
-
-        def run(s: Session) -> int:
-            s.flush()
-            # relation filters and inner joins select the rows first, then
-            # update them by key; plain conditions go straight into the UPDATE
-            by_keys = any(cond.needs_alias for cond in self._conditions())
-            query = self if self._session is s else self._copy(_session=s)
-            keys = query.ids() if (by_keys or s.identity.maps.get(mapper)) else None
-            return patch_rows(s, mapper, props, values, self._where, keys, by_keys)
-        return self._run(run)
+        return props, values
 
 
 def _path(path: str) -> str:

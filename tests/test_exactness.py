@@ -9,8 +9,8 @@ from uuid import UUID as Uid
 
 import pytest
 
-from activerel import (AutoIncrement, BackReference, IntegrityError, Model, PrimaryKey, QueryError, Reference,
-                       ValidationError, inspect)
+from activerel import (AutoIncrement, BackReference, IntegrityError, Model, NotFound, PrimaryKey,
+                       QueryError, Reference, ValidationError, inspect)
 
 
 class ExNames(Model, table="ex_names"):
@@ -239,3 +239,32 @@ def test_floats_take_the_same_ints_everywhere(make_db):
     with pytest.raises(ValidationError, match="too large for a float column"):
         ExWord(text="huge", amount=10 ** 400).persist()
     assert db.execute('SELECT COUNT(*) FROM "ex_words"') == [(1,)]
+
+
+# --------------------------------------------------------------------------
+# delete_one and patch_one
+
+
+def test_delete_one_deletes_the_first_match_with_its_actions(make_db):
+    db = _accounts(make_db)
+    with db.session():
+        posts = ExPost.query().order_by("id").find()
+        ExAccount.query().order_by("-name").delete_one()         # bob, and his post by cascade
+        assert [inspect(p).is_deleted for p in posts] == [False, True]
+    assert db.execute('SELECT "name" FROM "ex_accounts"') == [("ada",)]
+    assert db.execute('SELECT "id" FROM "ex_posts"') == [(1,)]
+    with pytest.raises(NotFound, match=r"delete_one\(\): no ExAccount matches the query"):
+        ExAccount.query().filter(name="cyd").delete_one()
+
+
+def test_patch_one_patches_the_first_match_and_the_loaded_object(make_db):
+    db = _accounts(make_db)
+    with db.session():
+        ada, bob = ExAccount.query().order_by("id").find()
+        ExAccount.query().order_by("-id").patch_one(name="robert")
+        assert (ada.name, bob.name) == ("ada", "robert")
+    assert db.execute('SELECT "name" FROM "ex_accounts" ORDER BY "id"') == [("ada",), ("robert",)]
+    with pytest.raises(NotFound, match=r"patch_one\(\): no ExAccount matches the query"):
+        ExAccount.query().filter(name="cyd").patch_one(name="x")
+    with pytest.raises(ValidationError, match="ExAccount.name cannot be set to 5"):
+        ExAccount.query().patch_one(name=5)
