@@ -268,3 +268,47 @@ def test_patch_one_patches_the_first_match_and_the_loaded_object(make_db):
         ExAccount.query().filter(name="cyd").patch_one(name="x")
     with pytest.raises(ValidationError, match="ExAccount.name cannot be set to 5"):
         ExAccount.query().patch_one(name=5)
+
+
+# --------------------------------------------------------------------------
+# inserts batched per table, levels only for the self-referencing table
+
+
+class ExFolder(Model, table="ex_folders"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    parent: Annotated[Optional["ExFolder"], Reference(on_delete="CASCADE")] = None
+    files: BackReference[list["ExFile"]]
+
+
+class ExFile(Model, table="ex_files"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    folder: Annotated[ExFolder, Reference(on_delete="CASCADE")]
+    notes: BackReference[list["ExFileNote"]]
+
+
+class ExFileNote(Model, table="ex_file_notes"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    file: Annotated[ExFile, Reference(on_delete="CASCADE")]
+
+
+def test_only_the_self_referencing_table_is_inserted_in_levels(make_db, sql_log):
+    db = make_db([ExFolder, ExFile, ExFileNote])
+    root = ExFolder()
+    child = ExFolder(parent=root)
+    grandchild = ExFolder(parent=child)
+    for folder in (root, child, grandchild):
+        for _ in range(2):
+            ExFileNote(file=ExFile(folder=folder))
+    sql_log.clear()
+    grandchild.persist()
+    inserts = [s.split("(")[0].strip().replace("`", '"') for s in sql_log.statements
+               if s.startswith("INSERT")]
+    if db.dialect.single_row_inserts():  # MySQL without consecutive keys: a batch of rows each
+        inserts = sorted(set(inserts))
+        assert inserts == ['INSERT INTO "ex_file_notes"', 'INSERT INTO "ex_files"',
+                           'INSERT INTO "ex_folders"']
+    else:
+        assert inserts == ['INSERT INTO "ex_folders"'] * 3 + ['INSERT INTO "ex_files"',
+                                                               'INSERT INTO "ex_file_notes"']
+    assert db.execute('SELECT COUNT(*) FROM "ex_file_notes"') == [(6,)]
+    assert grandchild.parent.parent is root and inspect(root).key == 1

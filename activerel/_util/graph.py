@@ -66,3 +66,51 @@ def sort(nodes: Sequence[N], edges: Callable[[N], Iterable[N]], *,
     self-edge is a cycle."""
     order, cycle = _search(nodes, edges, strict)
     return None if cycle is not None else order
+
+
+def components(nodes: Sequence[N], edges: Callable[[N], Iterable[N]]) -> list[list[N]]:
+    """The strongly connected components of the graph (Tarjan's algorithm),
+    dependencies first: every component comes after the components its
+    nodes' edges lead to. A node in no cycle is a component of its own;
+    within a component, nodes keep their order in ``nodes``. For a graph
+    without cycles this is :func:`sort`'s order, one node per component."""
+    present = set(nodes)
+    position = {n: i for i, n in enumerate(nodes)}
+    index: dict[N, int] = {}
+    low: dict[N, int] = {}
+    on_stack: set[N] = set()
+    stack: list[N] = []
+    out: list[list[N]] = []
+    for root in nodes:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter([t for t in edges(root) if t in present]))]
+        while work:
+            node, it = work[-1]
+            for t in it:
+                if t not in index:
+                    index[t] = low[t] = len(index)
+                    stack.append(t)
+                    on_stack.add(t)
+                    work.append((t, iter([u for u in edges(t) if u in present])))
+                    break
+                if t in on_stack and index[t] < low[node]:
+                    low[node] = index[t]
+            else:
+                work.pop()
+                if work and low[node] < low[work[-1][0]]:
+                    low[work[-1][0]] = low[node]
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    component.sort(key=position.__getitem__)
+                    out.append(component)
+    return out

@@ -9,7 +9,7 @@ Called by :mod:`activerel.unitofwork.persistence`. Imports
 :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .._util import graph
 from ..errors import IntegrityError
@@ -18,11 +18,22 @@ from ..mapping.properties import ReferenceProp
 from .plan import FlushPlan, mapper_of_obj
 
 
-def table_order(mappers: list[Mapper]) -> Optional[list[Mapper]]:
-    """The mappers ordered so referenced tables come first, or None when the
-    references among them have a cycle (a self-reference included): then
-    rows must be ordered one by one."""
-    return graph.sort(mappers, lambda m: [r.target_mapper for r in m.references], strict=True)
+def table_groups(mappers: list[Mapper]) -> list[tuple[list[Mapper], bool]]:
+    """The mappers in groups, referenced groups first: each table alone, or
+    the tables of one reference cycle together; with whether the group's
+    rows must be ordered one by one (a cycle, a self-reference included).
+    Only those tables' rows are ordered in levels: the others take one
+    INSERT per table whatever the cycles elsewhere in the graph."""
+    groups = []
+    for component in graph.components(mappers, _targets):
+        cyclic = len(component) > 1 or any(r.target_mapper is component[0]
+                                           for r in component[0].references)
+        groups.append((component, cyclic))
+    return groups
+
+
+def _targets(m: Mapper) -> list[Mapper]:
+    return [r.target_mapper for r in m.references]
 
 
 def _deps(plan: FlushPlan, obj: Any, index: dict[int, int]) -> list[tuple[ReferenceProp, int]]:

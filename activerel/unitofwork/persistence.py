@@ -21,7 +21,7 @@ from ..mapping.properties import ScalarProp
 from ..sql.statements import Statements, statements
 from ..sql.values import binding, codec
 from .cascade import apply_key_change
-from .ordering import insert_levels, table_order
+from .ordering import insert_levels, table_groups
 from .plan import FlushPlan, mapper_of_obj
 
 
@@ -103,18 +103,19 @@ def insert(plan: FlushPlan, new: list[Any]) -> None:
             by_mapper[m] = [obj]
         else:
             group.append(obj)
-    order = table_order(list(by_mapper))
-    if order is not None:
-        # no cycle among these tables: one INSERT group per table, parents first
-        for mapper in order:
-            _insert_group(plan, mapper, by_mapper[mapper])
-        return
-    levels = insert_levels(plan, new)
-    groups: dict[tuple[int, Any], list[Any]] = {}
-    for obj, lv in zip(new, levels):
-        groups.setdefault((lv, mapper_of_obj(obj)), []).append(obj)
-    for (_, mapper), objs in sorted(groups.items(), key=lambda kv: kv[0][0]):
-        _insert_group(plan, mapper, objs)
+    for mappers, cyclic in table_groups(list(by_mapper)):
+        if not cyclic:
+            _insert_group(plan, mappers[0], by_mapper[mappers[0]])
+            continue
+        # rows of tables that reference each other: in levels, each cycle of
+        # rows broken at a nullable reference (filled in after the inserts)
+        members = set(mappers)
+        objs = [o for o in new if mapper_of_obj(o) in members]
+        groups: dict[tuple[int, Any], list[Any]] = {}
+        for obj, lv in zip(objs, insert_levels(plan, objs)):
+            groups.setdefault((lv, mapper_of_obj(obj)), []).append(obj)
+        for (_, mapper), level_objs in sorted(groups.items(), key=lambda kv: kv[0][0]):
+            _insert_group(plan, mapper, level_objs)
     if plan.deferred:
         _fill_deferred(plan, new)
 

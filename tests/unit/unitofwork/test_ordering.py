@@ -13,7 +13,7 @@ import pytest
 
 from activerel import AutoIncrement, IntegrityError, Model, PrimaryKey, Reference
 from activerel.mapping.mapper import mapper_of
-from activerel.unitofwork.ordering import insert_levels, table_order
+from activerel.unitofwork.ordering import insert_levels, table_groups
 
 
 class UnitOrdCountry(Model, table="unit_ord_countries"):
@@ -80,34 +80,42 @@ def deferred_names(plan: FakePlan, objs: list[Any]) -> dict[int, list[str]]:
 
 
 # --------------------------------------------------------------------------
-# table_order
+# table_groups
 
 
-def test_table_order_puts_referenced_tables_first():
-    assert table_order([STREET, CITY, COUNTRY]) == [COUNTRY, CITY, STREET]
-    assert table_order([COUNTRY, STREET, CITY]) == [COUNTRY, CITY, STREET]
-    assert table_order([CITY, STREET, COUNTRY]) == [COUNTRY, CITY, STREET]
+def groups(mappers):
+    """table_groups as (names, cyclic) pairs."""
+    return [([m.name for m in group], cyclic) for group, cyclic in table_groups(mappers)]
 
 
-def test_table_order_keeps_unrelated_tables_in_order():
-    assert table_order([STREET, COUNTRY]) == [STREET, COUNTRY]
-    assert table_order([COUNTRY, STREET]) == [COUNTRY, STREET]
+def test_table_groups_put_referenced_tables_first():
+    expected = [(["UnitOrdCountry"], False), (["UnitOrdCity"], False), (["UnitOrdStreet"], False)]
+    assert groups([STREET, CITY, COUNTRY]) == expected
+    assert groups([COUNTRY, STREET, CITY]) == expected
+    assert groups([CITY, STREET, COUNTRY]) == expected
 
 
-def test_table_order_ignores_tables_not_listed():
-    assert table_order([STREET]) == [STREET]
-    assert table_order([]) == []
+def test_table_groups_keep_unrelated_tables_in_order():
+    assert groups([STREET, COUNTRY]) == [(["UnitOrdStreet"], False), (["UnitOrdCountry"], False)]
+    assert groups([COUNTRY, STREET]) == [(["UnitOrdCountry"], False), (["UnitOrdStreet"], False)]
 
 
-def test_table_order_of_a_self_reference_is_none():
-    assert table_order([NODE]) is None
-    assert table_order([COUNTRY, NODE, CITY]) is None
+def test_table_groups_ignore_tables_not_listed():
+    assert groups([STREET]) == [(["UnitOrdStreet"], False)]
+    assert groups([]) == []
 
 
-def test_table_order_of_a_two_table_cycle_is_none():
-    assert table_order([DEPT, EMP]) is None
-    assert table_order([EMP, DEPT]) is None
-    assert table_order([DEPT]) == [DEPT]  # the cycle needs both tables
+def test_a_self_reference_is_a_cyclic_group_of_its_own():
+    assert groups([NODE]) == [(["UnitOrdNode"], True)]
+    # the tables around it stay one group each
+    assert groups([COUNTRY, NODE, CITY]) == [(["UnitOrdCountry"], False), (["UnitOrdNode"], True),
+                                             (["UnitOrdCity"], False)]
+
+
+def test_a_two_table_cycle_is_one_cyclic_group():
+    assert groups([DEPT, EMP]) == [(["UnitOrdDept", "UnitOrdEmp"], True)]
+    assert groups([EMP, DEPT]) == [(["UnitOrdEmp", "UnitOrdDept"], True)]
+    assert groups([DEPT]) == [(["UnitOrdDept"], False)]  # the cycle needs both tables
 
 
 # --------------------------------------------------------------------------
