@@ -312,3 +312,47 @@ def test_only_the_self_referencing_table_is_inserted_in_levels(make_db, sql_log)
                                                                'INSERT INTO "ex_file_notes"']
     assert db.execute('SELECT COUNT(*) FROM "ex_file_notes"') == [(6,)]
     assert grandchild.parent.parent is root and inspect(root).key == 1
+
+
+# --------------------------------------------------------------------------
+# a many-to-many from a model to itself, both directions of one pivot
+
+
+class ExPerson(Model, table="ex_people"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    name: str
+    following: Annotated[list["ExPerson"], BackReference(via="ExFollow", mapped_by="follower")]
+    followers: Annotated[list["ExPerson"], BackReference(via="ExFollow", mapped_by="followee")]
+
+
+class ExFollow(Model, table="ex_follows"):
+    follower: Annotated[ExPerson, PrimaryKey, Reference(on_delete="CASCADE")]
+    followee: Annotated[ExPerson, PrimaryKey, Reference(on_delete="CASCADE")]
+
+
+def test_followers_and_following_through_one_pivot(make_db):
+    db = make_db([ExPerson, ExFollow])
+    ada, bob, cyd = ExPerson(name="ada"), ExPerson(name="bob"), ExPerson(name="cyd")
+    ada.following.extend([bob, cyd])
+    bob.following.append(cyd)
+    ada.persist()
+    assert db.execute('SELECT "follower_id", "followee_id" FROM "ex_follows" '
+                      'ORDER BY "follower_id", "followee_id"') == [(1, 2), (1, 3), (2, 3)]
+
+    def names(people):
+        return [p.name for p in people]
+
+    assert names(cyd.followers) == ["ada", "bob"]  # the other side, kept true by the flush
+    with db.session() as s:
+        people = ExPerson.query().join_with("following").join_with("followers").order_by("id").find()
+        assert [(p.name, names(p.following), names(p.followers)) for p in people] == [
+            ("ada", ["bob", "cyd"], []), ("bob", ["cyd"], ["ada"]), ("cyd", [], ["ada", "bob"])]
+        loaded_ada, loaded_bob, loaded_cyd = people
+        loaded_cyd.followers.remove(loaded_ada)          # ada unfollows cyd, from cyd's side
+        loaded_cyd.persist()
+        s.flush()
+        assert names(loaded_ada.following) == ["bob"]     # the other side follows
+    assert db.execute('SELECT "follower_id", "followee_id" FROM "ex_follows" '
+                      'ORDER BY "follower_id", "followee_id"') == [(1, 2), (2, 3)]
+    followed_by_ada = ExPerson.query().filter(ExPerson.followers.some(ExPerson.name == "ada"))
+    assert names(followed_by_ada.order_by("id").find()) == ["bob"]

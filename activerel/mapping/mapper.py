@@ -169,10 +169,12 @@ class Mapper:
             where = f"{self.name}.{back.name}"
             if back.via is not None:
                 pivot = back.via_mapper
-                back.via_local = _pick_reference(pivot, self.cls, None, where, "to " + self.name)
+                # mapped_by names the pivot's reference to this side: it is
+                # needed where both of the pivot's references point here
+                # (followers / following through one Follow model)
+                back.via_local = _pick_reference(pivot, self.cls, back.marker.mapped_by, where,
+                                                 "to " + self.name)
                 others = [r for r in pivot.references if r.target is back.target and r is not back.via_local]
-                if back.target is self.cls:
-                    others = [r for r in pivot.references if r.target is self.cls and r is not back.via_local]
                 if len(others) != 1:
                     raise ModelDefinitionError(
                         f"{where}: the pivot {pivot.name} needs exactly one Reference to "
@@ -261,7 +263,9 @@ class Mapper:
         for back in self.backrefs:
             if back.via is not None:
                 for other in back.target_mapper.backrefs:
-                    if other.via is back.via and other.target is self.cls and other is not back:
+                    # the same pivot rows seen from the other side
+                    if (other.via is back.via and other is not back
+                            and other.via_local is back.via_remote):
                         back.via_inverse = other
         self.backref_names = tuple(b.name for b in self.backrefs)
         auto = self.autoincrement
