@@ -19,6 +19,7 @@ from ._util.gcpause import gc_paused
 from .dialects.base import Dialect
 from .engine import Connection, Engine
 from .errors import ActiverelError, NotFound
+from .instance.collections import RelationList
 from .instance.identity import IdentityMap
 from .instance.state import DELETED, NEW, PERSISTENT, state_if_made
 from .instance.undo import UndoLog
@@ -312,7 +313,13 @@ class Savepoint:
         self.discard()
         for obj in list(s.dirty.values()):
             st = obj._ar_state
-            obj.__dict__.update(st.dirty)
+            d = obj.__dict__
+            for name, original in st.dirty.items():
+                current = d.get(name)
+                if isinstance(current, RelationList):
+                    current.replace_all(original)  # a list's original is its baseline
+                else:
+                    d[name] = original
             st.dirty = None
         s.dirty.clear()
 

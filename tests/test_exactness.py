@@ -349,10 +349,48 @@ def test_followers_and_following_through_one_pivot(make_db):
             ("ada", ["bob", "cyd"], []), ("bob", ["cyd"], ["ada"]), ("cyd", [], ["ada", "bob"])]
         loaded_ada, loaded_bob, loaded_cyd = people
         loaded_cyd.followers.remove(loaded_ada)          # ada unfollows cyd, from cyd's side
-        loaded_cyd.persist()
-        s.flush()
+        s.flush()                                        # a changed list is a change
         assert names(loaded_ada.following) == ["bob"]     # the other side follows
     assert db.execute('SELECT "follower_id", "followee_id" FROM "ex_follows" '
                       'ORDER BY "follower_id", "followee_id"') == [(1, 2), (2, 3)]
     followed_by_ada = ExPerson.query().filter(ExPerson.followers.some(ExPerson.name == "ada"))
     assert names(followed_by_ada.order_by("id").find()) == ["bob"]
+
+
+# --------------------------------------------------------------------------
+# a changed collection is a change
+
+
+def test_collection_changes_inside_a_session_are_flushed(make_db):
+    db = make_db([ExShelf, ExBook, ExTag, ExShelfTag])
+    shelf = ExShelf(tags=[ExTag(), ExTag()]).persist()
+    ExBook(shelf=shelf).persist()
+    spare = ExShelf().persist()
+    with db.session():
+        loaded, other = ExShelf.query().join_with("books").join_with("tags").order_by("id").find()
+        assert inspect(loaded).is_dirty is False
+        loaded.tags.pop()                         # unlink one tag
+        book = loaded.books[0]
+        other.books.append(book)                  # move the book to the other shelf
+        assert (inspect(loaded).is_dirty, inspect(other).is_dirty) == (True, True)
+        assert inspect(other).changes == {"books": ()}
+    assert db.execute('SELECT "shelf_id" FROM "ex_books"') == [(spare.id,)]
+    assert db.execute('SELECT "tag_id" FROM "ex_shelf_tags"') == [(1,)]
+    with pytest.raises(IntegrityError, match="ExBook.shelf is not nullable"):
+        with db.session():                        # its flush at the end raises
+            loaded = ExShelf.query().filter(id=spare.id).join_with("books").find_one()
+            loaded.books = []                     # assigning a new list is a change too
+    assert db.execute('SELECT "shelf_id" FROM "ex_books"') == [(spare.id,)]
+
+
+def test_a_one_to_one_assignment_inside_a_session_is_flushed(make_db):
+    db = make_db([ExAccount, ExProfile, ExPost])
+    ada, bob = ExAccount(name="ada").persist(), ExAccount(name="bob").persist()
+    ExProfile(account=ada, bio="x").persist()
+    with db.session():
+        loaded_bob = ExAccount.query().filter(name="bob").join_with("profile").find_one()
+        assert loaded_bob.profile is None
+        profile = ExProfile.query().find_one()
+        loaded_bob.profile = profile                    # the profile moves to bob
+        assert inspect(loaded_bob).is_dirty
+    assert db.execute('SELECT "account_id" FROM "ex_profiles"') == [(bob.id,)]

@@ -19,7 +19,7 @@ from ..mapping.markers import MISSING
 from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
 from ..mapping.types import CHECK_GLOBALS, describe
 from .collections import RelationList, relation_list
-from .state import NEW, NEW_STATE, PERSISTENT, STATE_KEY, ObjectState
+from .state import NEW, NEW_STATE, PERSISTENT, STATE_KEY, ObjectState, is_persistent, mark_changed
 
 
 def install(mapper: Mapper) -> None:
@@ -94,7 +94,8 @@ def _checker_error(mapper: Mapper) -> Callable[[str, Any], None]:
 def make_init(mapper: Mapper) -> Callable[..., None]:
     """The keyword-only constructor: defaults, type checks, back-reference lists."""
     ns: dict[str, Any] = dict(CHECK_GLOBALS)
-    ns.update(_M=MISSING, _ar_NEW=NEW_STATE, _ar_RL=RelationList, _ar_bad=_checker_error(mapper))
+    ns.update(_M=MISSING, _ar_NEW=NEW_STATE, _ar_RL=RelationList, _ar_bad=_checker_error(mapper),
+              _ar_append=list.append)
     model = mapper.name
 
     def missing(name: str) -> None:
@@ -135,10 +136,12 @@ def make_init(mapper: Mapper) -> Callable[..., None]:
             body.append(f"        _ar_d[{n!r}] = _ar_l = _ar_RL()")
             body.append("        _ar_l.baseline = ()")
             body.append("        _ar_l.partial = False")
+            body.append("        _ar_l.owner = _ar_self")
+            body.append(f"        _ar_l.name = {n!r}")
             body.append("    else:")
-            body.append(f"        _ar_d[{n!r}] = _ab_{n}({n})")
+            body.append(f"        _ar_d[{n!r}] = _ab_{n}({n}, _ar_self)")
         else:
-            body.append(f"    _ar_d[{n!r}] = None if {n} is _M else _ab_{n}({n})")
+            body.append(f"    _ar_d[{n!r}] = None if {n} is _M else _ab_{n}({n}, _ar_self)")
     body.append(f"    _ar_d[{STATE_KEY!r}] = _ar_NEW")  # shared until it changes
     for ref in mapper.references:
         # show the new object in the target's loaded back references
@@ -148,7 +151,8 @@ def make_init(mapper: Mapper) -> Callable[..., None]:
             for back in ref.inverses:
                 if back.many:
                     body.append(f"        _ar_t = _ar_td.get({back.name!r})")
-                    body.append("        if _ar_t is not None: _ar_t.append(_ar_self)")
+                    # (list.append: keeping the other side in step is no change of it)
+                    body.append("        if _ar_t is not None: _ar_append(_ar_t, _ar_self)")
                 else:
                     body.append(f"        if {back.name!r} in _ar_td: _ar_td[{back.name!r}] = _ar_self")
     sig = ", ".join(params + ["**_ar_extra"])
@@ -163,11 +167,11 @@ def _backref_value(mapper: Mapper, back: BackRefProp) -> Callable[[Any], Any]:
     target = back.target
     bad = _checker_error(mapper)
 
-    def value(v: Any) -> Any:
+    def value(v: Any, owner: Any) -> Any:
         if back.many:
             if not isinstance(v, (list, tuple)) or not all(isinstance(o, target) for o in v):
                 bad(back.name, v)
-            return relation_list(v)
+            return relation_list(v, owner, back.name, tracked=is_persistent(owner))
         if v is not None and not isinstance(v, target):
             bad(back.name, v)
         return v
@@ -249,7 +253,7 @@ def _reference_setter(ref: ReferenceProp, bad: Callable[[str, Any], None]) -> Ca
                         lst = od[back]
                         for i, o in enumerate(lst):
                             if o is obj:
-                                del lst[i]
+                                list.__delitem__(lst, i)  # the other side in step
                                 break
                     elif od[back] is obj:
                         od[back] = None
@@ -259,7 +263,7 @@ def _reference_setter(ref: ReferenceProp, bad: Callable[[str, Any], None]) -> Ca
                     if many:
                         lst = vd[back]
                         if not any(o is obj for o in lst):
-                            lst.append(obj)
+                            list.append(lst, obj)
                     else:
                         vd[back] = obj
 
@@ -279,11 +283,13 @@ def _backref_setter(mapper: Mapper, back: BackRefProp) -> Callable[[Any, Any], N
     name = back.name
 
     def setter(obj: Any, value: Any) -> None:
-        value = convert(value)
+        value = convert(value, obj)
         d = obj.__dict__
         if back.many:
             old = d.get(name)
             value.baseline = old.baseline if isinstance(old, RelationList) else ()
+            if value.changed():
+                mark_changed(obj, name, value.baseline)
         else:
             state = obj._ar_state
             if name in d and state.status != NEW:
@@ -291,6 +297,8 @@ def _backref_setter(mapper: Mapper, back: BackRefProp) -> Callable[[Any, Any], N
                 if base is None:
                     state.baseline = base = {}
                 base.setdefault(name, d[name])
+                if d[name] is not value:
+                    mark_changed(obj, name, base[name])
         d[name] = value
 
     return setter

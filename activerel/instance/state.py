@@ -184,6 +184,34 @@ def state_source(indent: str, var: str, status: str, key: str, session: str,
             f"{indent}{var}.dirty = {var}.baseline = None"]
 
 
+def is_persistent(obj: Any) -> bool:
+    """Whether ``obj`` stands for a row (without making a state for it; a
+    half-built object under construction has none and is not)."""
+    d = obj.__dict__
+    st = d.get(STATE_KEY)
+    if st is None:
+        return SESSION_KEY in d  # loaded, its state not made yet
+    return st.status == PERSISTENT  # type: ignore[no-any-return]
+
+
+def mark_changed(obj: Any, name: str, original: Any) -> None:
+    """Record that persistent ``obj``'s relation ``name`` changed (a back
+    reference's list or one-to-one object; scalar fields and references are
+    tracked by their setters): ``original`` is what it held when loaded or
+    last flushed. Inside an active session the object is then flushed at the
+    end, as an object with a changed field is."""
+    st: ObjectState = obj._ar_state
+    if st.status != PERSISTENT:
+        return  # a new object is inserted whole; a deleted one is gone
+    dirty = st.dirty
+    if dirty is None:
+        st.dirty = dirty = {}
+    dirty.setdefault(name, original)
+    session = st.session
+    if session is not None and session.active:
+        session.dirty[id(obj)] = obj
+
+
 def inspect(obj: Any) -> ObjectState:
     """The :class:`ObjectState` of a model instance: the same object for the
     instance's whole life, updated as it is persisted or deleted."""

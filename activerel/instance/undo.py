@@ -99,7 +99,7 @@ class UndoLog:
             od.update(d)
             for name, (lst, items, base) in (lists or {}).items():
                 if items is not None:
-                    lst[:] = items
+                    lst.replace_all(items)
                 lst.baseline = base
             if status == PERSISTENT and key is not None and owner is session:
                 imap.add(mapper, key, obj)

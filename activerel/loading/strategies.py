@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional
 
 from .._util.batching import chunks
 from ..dialects.base import Dialect
-from ..instance.collections import RelationList
+from ..instance.collections import RelationList, TrackedList
 from ..instance.state import identity_key
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
@@ -218,7 +218,7 @@ def _parent_keys(owner: Mapper, dialect: Dialect, rows: list[tuple], pos: list[i
 def _group(keys: list[Any], children: list[Any]) -> dict[Any, RelationList]:
     """Parent key -> its children in row order, as the relation lists the
     parents will hold (``baseline``/``partial`` are set by :func:`_assign`)."""
-    groups: defaultdict[Any, RelationList] = defaultdict(RelationList)
+    groups: defaultdict[Any, RelationList] = defaultdict(TrackedList)
     # one C-level pass: each key's list (made on first sight), then append
     deque(map(list.append, map(groups.__getitem__, keys), children), maxlen=0)
     return groups
@@ -309,10 +309,12 @@ def _assign(prop: BackRefProp, parents: list[Any], keys: list[Any], groups: dict
             continue  # unsaved changes to the collection win over the reload
         if many:
             if items is None:
-                items = RelationList()
+                items = TrackedList()
             d[name] = items
             items.baseline = tuple(items)
             items.partial = partial
+            items.owner = parent
+            items.name = name
         else:
             one = items[0] if items else None
             d[name] = one

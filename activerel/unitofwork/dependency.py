@@ -190,8 +190,7 @@ def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
             lst = item.__dict__[inverse.name]
             if not any(o is obj for o in lst):
                 plan.undo.save(item)
-                lst.append(obj)
-                lst.baseline = lst.baseline + (obj,)
+                lst.append_obj(obj)
         if pure:
             # nothing but the two keys: a row, no pivot object
             plan.links.setdefault(via, []).append((local, obj, item))
@@ -215,8 +214,7 @@ def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
             lst = item.__dict__[inverse.name]
             if any(o is obj for o in lst):
                 plan.undo.save(item)
-                lst[:] = [o for o in lst if o is not obj]
-                lst.baseline = tuple(o for o in lst.baseline if o is not obj)
+                lst.remove_obj(obj)
 
 def _linked_already(plan: FlushPlan, back: BackRefProp, obj: Any, added: list[Any]) -> set[int]:
     """Of ``added``, those a pivot row already links to ``obj``: a partially

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..instance.collections import TrackedList
 from ..instance.state import NEW, NEW_STATE, PERSISTENT
 from .cascade import delete_objects
 from .dependency import walk
@@ -89,6 +90,7 @@ def _finish(plan: FlushPlan) -> None:
             st.session = s
     for lst in plan.lists:
         lst.rebase()
+        lst.__class__ = TrackedList  # its owner has a row now: changes count
     for obj, name in plan.ones:
         st = obj._ar_state
         if st.baseline is None:
