@@ -163,7 +163,7 @@ def make_init(mapper: Mapper) -> Callable[..., None]:
                             module=mapper.cls.__module__)
 
 
-def _backref_value(mapper: Mapper, back: BackRefProp) -> Callable[[Any], Any]:
+def _backref_value(mapper: Mapper, back: BackRefProp) -> Callable[[Any, Any], Any]:
     target = back.target
     bad = _checker_error(mapper)
 

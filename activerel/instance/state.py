@@ -191,7 +191,7 @@ def is_persistent(obj: Any) -> bool:
     st = d.get(STATE_KEY)
     if st is None:
         return SESSION_KEY in d  # loaded, its state not made yet
-    return st.status == PERSISTENT  # type: ignore[no-any-return]
+    return st.status == PERSISTENT
 
 
 def mark_changed(obj: Any, name: str, original: Any) -> None:
