@@ -10,7 +10,7 @@ from uuid import UUID as Uid
 import pytest
 
 from activerel import (AutoIncrement, BackReference, IntegrityError, Model, NotFound, PrimaryKey,
-                       QueryError, Reference, ValidationError, inspect)
+                       QueryError, Reference, Unique, ValidationError, inspect)
 
 
 class ExNames(Model, table="ex_names"):
@@ -394,3 +394,49 @@ def test_a_one_to_one_assignment_inside_a_session_is_flushed(make_db):
         loaded_bob.profile = profile                    # the profile moves to bob
         assert inspect(loaded_bob).is_dirty
     assert db.execute('SELECT "account_id" FROM "ex_profiles"') == [(bob.id,)]
+
+
+class ExHandle(Model, table="ex_handles"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    name: Annotated[str, Unique]
+    note: str = ""
+
+
+def test_trailing_spaces_count_in_text_everywhere(make_db):
+    db = make_db([ExHandle])
+    ExHandle(name="admin", note="admin").persist()
+    ExHandle(name="admin ", note="admin ").persist()         # unique: a different name
+    assert [h.name for h in ExHandle.query().filter(name="admin ").find()] == ["admin "]
+    assert [h.note for h in ExHandle.query().filter(note="admin").find()] == ["admin"]
+    assert db.execute('SELECT COUNT(*) FROM "ex_handles"') == [(2,)]
+
+
+# --------------------------------------------------------------------------
+# a delete plan: what delete() would do, without writing
+
+
+def test_plan_delete_shows_what_a_delete_would_do_and_writes_nothing(db, sql_log):
+    from tests.models import Comment, Post, User
+    ada, bob = User(username="ada").persist(), User(username="bob").persist()
+    hello = Post(author=ada, title="hello", reviewer=bob).persist()
+    Post(author=bob, title="bob's", reviewer=ada).persist()
+    Comment(post=hello, author=bob, text="nice").persist()
+    sql_log.clear()
+    plan = db.plan_delete(bob)
+    sent = {s.split()[0] for s in sql_log.statements}
+    assert sent == {"BEGIN", "SELECT", "COMMIT"}
+    assert plan.allowed is True
+    assert plan.deleted == {"Comment": [1], "Post": [2], "User": [bob.id]}
+    assert plan.nulled == {"Post.reviewer": [1]}
+    assert plan.refused_by == {} and plan.defaulted == {}
+    assert str(plan).splitlines()[0] == "delete Comment: 1 row(s)"
+    assert db.execute('SELECT COUNT(*) FROM "users"') == [(2,)]
+
+
+def test_plan_delete_names_the_reference_that_would_refuse(make_db):
+    db = make_db([ExParent, ExChild])
+    parent = ExParent(id=1).persist()
+    ExChild(id=10, keeper=parent).persist()
+    plan = db.plan_delete(parent)
+    assert (plan.allowed, plan.refused_by, plan.deleted) == (False, {"ExChild.keeper": [10]},
+                                                             {"ExParent": [1]})

@@ -28,7 +28,15 @@ from ..errors import ActiverelError, ConfigurationError, IntegrityError, Validat
 from .base import Dialect, Features, TypeMap, json_value, to_float
 from .paramstyle import qmark_to_format
 
-_TEXT = "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+#: text compares byte for byte; MySQL 5.7's utf8mb4_bin ignores trailing
+#: spaces (PAD SPACE), so servers that have a NO PAD binary collation use it
+_BIN = "utf8mb4_bin"
+_NO_PAD_BIN = {"mariadb": "utf8mb4_nopad_bin", "mysql": "utf8mb4_0900_bin"}
+
+
+def _text_types(collation: str) -> dict[str, TypeMap]:
+    text = f"CHARACTER SET utf8mb4 COLLATE {collation}"
+    return {"str": TypeMap(f"LONGTEXT {text}", indexed_ddl=f"VARCHAR(255) {text}")}
 
 _OPTIONS = {"ssl_mode", "connect_timeout", "read_timeout", "write_timeout", "charset",
             "unix_socket", "ssl_ca", "ssl_cert", "ssl_key"}
@@ -46,7 +54,7 @@ class MySQLDialect(Dialect):
     features = Features(
         param_limit=65535,
         unsupported_actions=frozenset({"SET DEFAULT"}),
-        table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        table_options=f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={_BIN}",
         # mysqlclient's executemany batches INSERTs only: an UPDATE per row is a
         # round trip per row
         batch_updates=True,
@@ -102,6 +110,11 @@ class MySQLDialect(Dialect):
             mariadb = "mariadb" in version.lower()
             numbers = tuple(int(x) for x in version.split("-")[0].split(".")[:2])
             self.features = replace(self.features, returning=mariadb and numbers >= (10, 5))
+            if (mariadb and numbers >= (10, 2)) or (not mariadb and numbers >= (8, 0)):
+                collation = _NO_PAD_BIN["mariadb" if mariadb else "mysql"]
+                self.types = {**self.types, **_text_types(collation)}
+                self.features = replace(self.features, table_options=(
+                    f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation}"))
             self.probed = True
             self.json_table = (mariadb and numbers >= (10, 6)) or (not mariadb and numbers >= (8, 0))
             self.consecutive_ids = int(lock_mode) in (0, 1)
@@ -291,7 +304,6 @@ MySQLDialect.types = {
     "int": TypeMap("BIGINT"),
     "bool": TypeMap("BOOLEAN", int, bool),
     "float": TypeMap("DOUBLE", _finite, float),
-    "str": TypeMap(f"LONGTEXT {_TEXT}", indexed_ddl=f"VARCHAR(255) {_TEXT}"),
     "bytes": TypeMap("LONGBLOB", indexed_ddl="VARBINARY(255)"),
     "decimal": TypeMap("DECIMAL(65,30)", _decimal, _trim_decimal),
     "datetime": TypeMap("DATETIME(6)"),
@@ -299,4 +311,5 @@ MySQLDialect.types = {
     "time": TypeMap("TIME(6)", None, _time),
     "uuid": TypeMap("CHAR(36)", str, UUID),
     "json": TypeMap("JSON", json.dumps, json_value),
+    **_text_types(_BIN),
 }
