@@ -21,6 +21,7 @@ from .mapping.registry import is_model_class
 from .query import Query
 from .session import Session, set_default_factory, use_session
 from .sql.schema import SchemaBuilder
+from .unitofwork.deleteplan import DeletePlan, plan_delete
 from .url import URL
 
 T = TypeVar("T")
@@ -166,6 +167,19 @@ class Database:
         with use_session(self) as s:
             cur = s.execute(self.dialect.raw_sql(sql), tuple(params))
             return list(cur.fetchall()) if cur.description else []
+
+    def plan_delete(self, *objs: Any) -> DeletePlan:
+        """What ``delete(*objs)`` would do, without writing: per model the rows
+        deleted, the references set to NULL or their default, and the
+        references that would refuse it (``plan.allowed``). Pending changes
+        of the current session are flushed first, as a query does."""
+        with use_session(self) as s:
+            s.flush()
+            for obj in objs:
+                s.catalog.serving(type(obj))
+                if obj._ar_state.key is None:
+                    raise ActiverelError(f"{obj!r} is new: it has no row to delete")
+            return plan_delete(s, objs)
 
     def persist(self, *objs: Any) -> None:
         with use_session(self) as s:
