@@ -21,7 +21,7 @@ from .engine import Connection, Engine
 from .errors import ActiverelError, NotFound
 from .instance.collections import RelationList
 from .instance.identity import IdentityMap
-from .instance.state import DELETED, NEW, PERSISTENT, state_if_made
+from .instance.state import DELETED, NEW, PERSISTENT, changed_in_place, state_if_made
 from .instance.undo import UndoLog
 from .loading.strategies import load_key
 from .mapping.catalog import Catalog
@@ -196,6 +196,7 @@ class Session:
         """Send every pending change now, in dependency order. On failure the
         transaction (or, inside ``savepoint()``, the innermost savepoint) is
         rolled back and every object it touched restored."""
+        self._find_json_changes()
         if not (self.to_persist or self.to_delete or self.dirty):
             return
         try:
@@ -207,6 +208,17 @@ class Session:
             else:
                 self.rollback()
             raise
+
+    def _find_json_changes(self) -> None:
+        """JSON values changed in place notify no one: compare the loaded and
+        queued objects of models with JSON fields with what they held."""
+        for mapper, objs in self.identity.maps.items():
+            if mapper.json_fields:
+                for obj in list(objs.values()):
+                    changed_in_place(obj)
+        for obj in list(self.to_persist.values()):
+            if obj.__class__.__ar_mapper__.json_fields:
+                changed_in_place(obj)
 
     def savepoint(self) -> "Savepoint":
         """``with session.savepoint():`` a block whose writes can be undone

@@ -9,7 +9,7 @@ from uuid import UUID as Uid
 
 import pytest
 
-from activerel import (AutoIncrement, BackReference, IntegrityError, Model, NotFound, PrimaryKey,
+from activerel import (AutoIncrement, BackReference, IntegrityError, Model, NotFound, PrimaryKey, field,
                        QueryError, Reference, Unique, ValidationError, inspect)
 
 
@@ -440,3 +440,48 @@ def test_plan_delete_names_the_reference_that_would_refuse(make_db):
     plan = db.plan_delete(parent)
     assert (plan.allowed, plan.refused_by, plan.deleted) == (False, {"ExChild.keeper": [10]},
                                                              {"ExParent": [1]})
+
+
+# --------------------------------------------------------------------------
+# JSON values changed in place
+
+
+class ExMember(Model, table="ex_members"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    prefs: dict = field(default_factory=dict)
+    tags: list = field(default_factory=list)
+
+
+def test_json_values_changed_in_place_are_saved(make_db, sql_log):
+    db = make_db([ExMember])
+    member = ExMember(prefs={"lang": "en"}, tags=["a"]).persist()
+    with db.session():
+        loaded = ExMember.get(member.id)
+        loaded.prefs["lang"] = "fr"                     # no assignment: in place
+        loaded.tags.append("b")
+    with db.session():
+        assert (ExMember.get(member.id).prefs, ExMember.get(member.id).tags) == ({"lang": "fr"},
+                                                                                ["a", "b"])
+    member.prefs["theme"] = "dark"                     # the object of the first session
+    assert inspect(member).is_dirty is False           # (noticed when it is flushed)
+    member.persist()
+    with db.session():
+        assert ExMember.get(member.id).prefs == {"lang": "en", "theme": "dark"}
+    sql_log.clear()
+    with db.session():
+        ExMember.get(member.id).prefs.get("lang")      # read only: nothing to write
+    assert not [s for s in sql_log.statements if s.startswith("UPDATE")]
+
+
+def test_a_json_change_in_place_is_undone_with_a_failed_flush(make_db):
+    db = make_db([ExMember])
+    member = ExMember(prefs={"n": 1}).persist()
+    with pytest.raises(RuntimeError):
+        with db.session() as s:
+            loaded = ExMember.get(member.id)
+            loaded.prefs["n"] = 2
+            s.flush()
+            raise RuntimeError("abort")
+    assert (loaded.prefs, inspect(loaded).changes) == ({"n": 2}, {"prefs": {"n": 1}})
+    with db.session():
+        assert ExMember.get(member.id).prefs == {"n": 1}

@@ -14,7 +14,8 @@ unit of work, the session). Imports nothing of activerel: the session an
 object belongs to is seen through the :class:`Owner` protocol."""
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol
+import json
+from typing import Any, Iterable, Optional, Protocol
 
 #: an object's status (``ObjectState.status``); plain ints, written into
 #: generated code as literals
@@ -192,6 +193,39 @@ def is_persistent(obj: Any) -> bool:
     if st is None:
         return SESSION_KEY in d  # loaded, its state not made yet
     return st.status == PERSISTENT
+
+
+#: instance-dict key of the JSON text of an object's JSON fields as loaded or
+#: last flushed: a dict or list changed in place shows against it
+JSON_KEY = "_ar_json"
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def remember_json(objs: Iterable[Any], fields: tuple[str, ...]) -> None:
+    """Note what the JSON ``fields`` of ``objs`` hold now (after a load or a
+    flush), for :func:`changed_in_place` to compare with."""
+    for obj in objs:
+        d = obj.__dict__
+        d[JSON_KEY] = {name: _json_text(d[name]) for name in fields if name in d}
+
+
+def changed_in_place(obj: Any) -> None:
+    """Record as changes the JSON fields of ``obj`` whose dict or list was
+    changed in place since it was loaded or flushed (``prefs["lang"] =
+    "fr"``), with the value as it was for their original."""
+    d = obj.__dict__
+    seen = d.get(JSON_KEY)
+    if not seen:
+        return
+    st = d.get(STATE_KEY)
+    dirty = st.dirty if st is not None else None
+    for name, text in seen.items():
+        if (dirty is None or name not in dirty) and _json_text(d.get(name)) != text:
+            mark_changed(obj, name, json.loads(text))
+            dirty = obj._ar_state.dirty
 
 
 def mark_changed(obj: Any, name: str, original: Any) -> None:

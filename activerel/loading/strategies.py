@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional
 from .._util.batching import chunks
 from ..dialects.base import Dialect
 from ..instance.collections import RelationList, TrackedList
-from ..instance.state import identity_key
+from ..instance.state import identity_key, remember_json
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
 from ..sql.compiler import Compiler
@@ -89,6 +89,8 @@ def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple], columns: tu
             later.append((prop, join))
     c = codec(mapper, session.dialect)
     objs = hydrators(mapper, session.dialect).hydrator(columns)(rows, session, unique)
+    if mapper.json_fields:
+        remember_json(objs, mapper.json_fields)
     for prop, keys_found in matched:
         _unmatched_to_none(objs, prop.name, keys_found)
     if objs:
@@ -340,4 +342,9 @@ def load_key(session: LoadSession, mapper: Mapper, key: Any) -> Optional[Any]:
     c = codec(mapper, dialect)
     columns = c.select_columns()
     rows = session.fetch(statements(mapper, dialect).select_by_key_sql(columns, 1), c.key_params(key))
-    return hydrators(mapper, dialect).hydrator(columns)(rows, session, True)[0] if rows else None
+    if not rows:
+        return None
+    objs = hydrators(mapper, dialect).hydrator(columns)(rows, session, True)
+    if mapper.json_fields:
+        remember_json(objs, mapper.json_fields)
+    return objs[0]

@@ -61,6 +61,8 @@ class Mapper:
         self.autoincrement: Optional[ScalarProp] = None
         #: the optimistic-locking field (marked Version), if any
         self.version: Optional[ScalarProp] = None
+        #: the JSON fields, whose values can change in place (set on resolution)
+        self.json_fields: tuple[str, ...] = ()
         #: called once the mapping is resolved (the model layer installs the
         #: generated constructor, setters and key getter)
         self.on_resolved = on_resolved
@@ -268,6 +270,7 @@ class Mapper:
                             and other.via_local is back.via_remote):
                         back.via_inverse = other
         self.backref_names = tuple(b.name for b in self.backrefs)
+        self.json_fields = tuple(p.name for p in self.scalars if p.ctype.kind == "json")
         auto = self.autoincrement
         self.insert_columns_all = tuple(c.name for c in self.columns)
         self.insert_columns_generated = tuple(c.name for c in self.columns

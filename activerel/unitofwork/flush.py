@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..instance.collections import TrackedList
-from ..instance.state import NEW, NEW_STATE, PERSISTENT
+from ..instance.state import NEW, NEW_STATE, PERSISTENT, remember_json
 from .cascade import delete_objects
 from .dependency import walk
 from .persistence import insert, insert_links, remove_pivots, update
@@ -88,6 +88,10 @@ def _finish(plan: FlushPlan) -> None:
         if st is not None and st is not NEW_STATE:
             st.dirty = None
             st.session = s
+    for obj in plan.visited:
+        fields = obj.__class__.__ar_mapper__.json_fields
+        if fields:
+            remember_json((obj,), fields)
     for lst in plan.lists:
         lst.rebase()
         lst.__class__ = TrackedList  # its owner has a row now: changes count
