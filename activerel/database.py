@@ -168,6 +168,19 @@ class Database:
             cur = s.execute(self.dialect.raw_sql(sql), tuple(params))
             return list(cur.fetchall()) if cur.description else []
 
+    def listen(self, event: str, model: Optional[type] = None) -> Callable[[F], F]:
+        """Register ``fn(obj)`` to run at ``event`` (before_insert,
+        after_insert, before_update, after_update, before_delete,
+        after_delete) for objects of ``model`` (of every model when None),
+        inside the flush's transaction: ``@db.listen("before_update", Post)``.
+        A model may also define the event as a method (``def
+        before_insert(self)``), which runs first. An exception in a handler
+        fails the flush like any other failure."""
+        def register(fn: F) -> F:
+            self.catalog.listen(event, fn, model)
+            return fn
+        return register
+
     def plan_delete(self, *objs: Any) -> DeletePlan:
         """What ``delete(*objs)`` would do, without writing: per model the rows
         deleted, the references set to NULL or their default, and the

@@ -25,7 +25,7 @@ from .instance.state import DELETED, NEW, PERSISTENT, changed_in_place, state_if
 from .instance.undo import UndoLog
 from .loading.strategies import load_key
 from .mapping.catalog import Catalog
-from .mapping.mapper import Mapper
+from .mapping.mapper import Mapper, normalize_key
 from .mapping.properties import ReferenceProp
 from .unitofwork.flush import flush as flush_session
 
@@ -233,7 +233,7 @@ class Session:
         """The object of ``cls`` with primary key ``pk``: from the identity map
         when loaded, else by its one-key SELECT."""
         mapper = self.catalog.serving(cls)
-        key = mapper.normalize_key(pk)
+        key = normalize_key(mapper, pk)
         obj = self.identity.get(mapper, key)
         if obj is not None and id(obj) in self.to_delete:
             raise NotFound(f"{mapper.name} with primary key {pk!r} is deleted in this session")

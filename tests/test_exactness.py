@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal as Dec
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 from uuid import UUID as Uid
 
 import pytest
 
-from activerel import (AutoIncrement, BackReference, IntegrityError, Model, NotFound, PrimaryKey, field,
-                       QueryError, Reference, Unique, ValidationError, inspect)
+from activerel import (ActiverelError, AutoIncrement, BackReference, IntegrityError, Model, NotFound,
+                       PrimaryKey, QueryError, Reference, Unique, ValidationError, field, inspect)
 
 
 class ExNames(Model, table="ex_names"):
@@ -485,3 +485,72 @@ def test_a_json_change_in_place_is_undone_with_a_failed_flush(make_db):
     assert (loaded.prefs, inspect(loaded).changes) == ({"n": 2}, {"prefs": {"n": 1}})
     with db.session():
         assert ExMember.get(member.id).prefs == {"n": 1}
+
+
+# --------------------------------------------------------------------------
+# events: before and after insert, update and delete
+
+
+class ExAudited(Model, table="ex_audited"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    title: str
+    version_note: str = ""
+    created_by: str = ""
+    updated_count: int = 0
+
+    def before_insert(self) -> None:
+        self.created_by = "system"
+
+    def before_update(self) -> None:
+        self.updated_count += 1
+
+
+def test_model_event_methods_and_database_listeners_run_in_the_flush(make_db):
+    db = make_db([ExAudited])
+    seen: list[tuple[str, Any]] = []
+    db.listen("after_insert", ExAudited)(lambda obj: seen.append(("inserted", obj.id)))
+    db.listen("before_delete")(lambda obj: seen.append(("deleting", obj.id)))
+    db.listen("after_update", ExAudited)(lambda obj: seen.append(("updated", obj.title)))
+    a = ExAudited(title="a").persist()
+    assert (a.created_by, seen) == ("system", [("inserted", 1)])   # the key is there after
+    a.title = "a2"
+    a.persist()
+    a.title = "a3"
+    a.persist()
+    assert db.execute('SELECT "title", "created_by", "updated_count" FROM "ex_audited"') == [
+        ("a3", "system", 2)]
+    a.delete()
+    assert seen == [("inserted", 1), ("updated", "a2"), ("updated", "a3"), ("deleting", 1)]
+    with pytest.raises(ActiverelError, match="'on_save' is not an event"):
+        db.listen("on_save")(print)
+
+
+def test_an_exception_in_a_handler_fails_the_flush_and_restores(make_db):
+    db = make_db([ExAudited])
+    a = ExAudited(title="a").persist()
+
+    def refuse(obj: Any) -> None:
+        raise ValueError(f"{obj.title} may not change")
+
+    db.listen("before_update", ExAudited)(refuse)
+    a.title = "b"
+    with pytest.raises(ValueError, match="b may not change"):
+        a.persist()
+    # as before the flush: the title change pending, the method's increment undone
+    assert (a.title, a.updated_count, inspect(a).changes) == ("b", 0, {"title": "a"})
+    assert db.execute('SELECT "title", "updated_count" FROM "ex_audited"') == [("a", 0)]
+    fresh = ExAudited(title="new")
+    db.listen("after_insert", ExAudited)(lambda obj: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        fresh.persist()
+    assert (inspect(fresh).is_new, fresh.id, fresh.created_by) == (True, 0, "")
+    assert db.execute('SELECT COUNT(*) FROM "ex_audited"') == [(1,)]
+
+
+def test_event_names_are_reserved_for_fields():
+    with pytest.raises(ActiverelError, match="'after_update' is an active-record method name"):
+        class ExBadEvent(Model, table="ex_bad_event"):
+            id: Annotated[int, PrimaryKey]
+            after_update: str = ""
+        from activerel.mapping.mapper import mapper_of
+        mapper_of(ExBadEvent)

@@ -8,11 +8,11 @@ Owned by :class:`~activerel.database.Database`; read by the unit of work
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from .._util import graph
 from ..errors import ActiverelError
-from .mapper import Mapper, mapper_of
+from .mapper import EVENTS, Mapper, mapper_of
 from .properties import ReferenceProp
 from .registry import registry
 
@@ -39,6 +39,10 @@ class Catalog:
         self._incoming: dict[Mapper, list[ReferenceProp]] = {}
         self._delete_rank: dict[Mapper, int] = {}
         self._lock = threading.Lock()
+        #: (mapper, or None for every model; event) -> listeners, in order
+        self._listeners: dict[tuple[Optional[Mapper], str], list[Callable[[Any], None]]] = {}
+        #: (mapper, event) -> every function to call: the model's method first
+        self._handlers: dict[tuple[Mapper, str], tuple[Callable[[Any], None], ...]] = {}
 
     @property
     def mappers(self) -> list[Mapper]:
@@ -103,6 +107,26 @@ class Catalog:
             refs = [r for m in self.mappers for r in m.references if r.target_mapper is mapper]
             self._incoming[mapper] = refs
         return refs
+
+    def listen(self, event: str, fn: Callable[[Any], None], model: Optional[type] = None) -> None:
+        """Call ``fn(obj)`` at ``event`` for objects of ``model`` (of every
+        model when None)."""
+        if event not in EVENTS:
+            raise ActiverelError(f"{event!r} is not an event; the events are {', '.join(EVENTS)}")
+        mapper = None if model is None else mapper_of(model)
+        self._listeners.setdefault((mapper, event), []).append(fn)
+        self._handlers.clear()
+
+    def handlers(self, mapper: Mapper, event: str) -> tuple[Callable[[Any], None], ...]:
+        """What runs at ``event`` for ``mapper``'s objects: the model's own
+        method, then the listeners for it, then those for every model."""
+        found = self._handlers.get((mapper, event))
+        if found is None:
+            own = mapper.hooks.get(event)
+            found = ((own,) if own is not None else ()) + tuple(
+                self._listeners.get((mapper, event), ())) + tuple(self._listeners.get((None, event), ()))
+            self._handlers[(mapper, event)] = found
+        return found
 
     def delete_order(self, mappers: Iterable[Mapper]) -> list[Mapper]:
         """``mappers`` ordered children first, for deletes."""

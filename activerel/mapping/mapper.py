@@ -21,7 +21,11 @@ from .fields import parse_field
 from .registry import is_model_instance, registry
 from .types import ColumnType
 
-RESERVED = frozenset({"persist", "delete", "reload", "get", "query"})
+#: the events of a flush, which a model may define as methods (``def
+#: before_insert(self)``) and a database may listen to (``db.listen``)
+EVENTS = ("before_insert", "after_insert", "before_update", "after_update", "before_delete",
+          "after_delete")
+RESERVED = frozenset({"persist", "delete", "reload", "get", "query", *EVENTS})
 
 #: held while mappers are resolved: the first use of the models from several
 #: threads at once must parse and generate each model's code once
@@ -63,6 +67,8 @@ class Mapper:
         self.version: Optional[ScalarProp] = None
         #: the JSON fields, whose values can change in place (set on resolution)
         self.json_fields: tuple[str, ...] = ()
+        #: event -> the model's own method for it (before_insert, ...)
+        self.hooks: dict[str, Callable[[Any], None]] = {}
         #: called once the mapping is resolved (the model layer installs the
         #: generated constructor, setters and key getter)
         self.on_resolved = on_resolved
@@ -271,6 +277,8 @@ class Mapper:
                         back.via_inverse = other
         self.backref_names = tuple(b.name for b in self.backrefs)
         self.json_fields = tuple(p.name for p in self.scalars if p.ctype.kind == "json")
+        self.hooks = {event: getattr(self.cls, event) for event in EVENTS
+                      if callable(getattr(self.cls, event, None))}
         auto = self.autoincrement
         self.insert_columns_all = tuple(c.name for c in self.columns)
         self.insert_columns_generated = tuple(c.name for c in self.columns
@@ -309,31 +317,6 @@ class Mapper:
             raise ValidationError(
                 f"{what or self.name}: {key!r} is not a primary key of {self.name}; "
                 f"its key is {want}")
-
-    def normalize_key(self, pk: Any) -> Any:
-        """The identity key for what a caller passed as a primary key: the
-        value, a tuple for a composite key, or an instance (of this model, or
-        of a model a key reference points at)."""
-        if type(pk) in (int, str):  # the common case
-            self.check_key(pk)
-            return pk
-        if is_model_instance(pk):
-            return type(pk).__ar_mapper__.key_of(pk)
-        width = len(self.pk_columns)
-        if width == 1:
-            if isinstance(pk, tuple) and len(pk) == 1:
-                pk = pk[0]
-            self.check_key(pk)
-            return pk
-        if not isinstance(pk, tuple) or len(pk) != width:
-            raise QueryError(f"{self.name} has a composite primary key of {width} columns "
-                             f"({', '.join(c.name for c in self.pk_columns)}): pass a tuple, not {pk!r}")
-        parts: list[Any] = []
-        for v in pk:
-            parts.extend(flat_key(type(v).__ar_mapper__.key_of(v)) if is_model_instance(v) else (v,))
-        key = tuple(parts)
-        self.check_key(key)
-        return key
 
 
 class _Namespace(dict):
@@ -380,6 +363,32 @@ def _pick_reference(mapper: Mapper, target: type, mapped_by: Optional[str], wher
 
 def _is_classvar(ann: Any) -> bool:
     return ann is typing.ClassVar or typing.get_origin(ann) is typing.ClassVar
+
+
+def normalize_key(mapper: Mapper, pk: Any) -> Any:
+    """The identity key for what a caller passed as a primary key: the
+    value, a tuple for a composite key, or an instance (of this model, or
+    of a model a key reference points at)."""
+    if type(pk) in (int, str):  # the common case
+        mapper.check_key(pk)
+        return pk
+    if is_model_instance(pk):
+        return type(pk).__ar_mapper__.key_of(pk)
+    width = len(mapper.pk_columns)
+    if width == 1:
+        if isinstance(pk, tuple) and len(pk) == 1:
+            pk = pk[0]
+        mapper.check_key(pk)
+        return pk
+    if not isinstance(pk, tuple) or len(pk) != width:
+        raise QueryError(f"{mapper.name} has a composite primary key of {width} columns "
+                         f"({', '.join(c.name for c in mapper.pk_columns)}): pass a tuple, not {pk!r}")
+    parts: list[Any] = []
+    for v in pk:
+        parts.extend(flat_key(type(v).__ar_mapper__.key_of(v)) if is_model_instance(v) else (v,))
+    key = tuple(parts)
+    mapper.check_key(key)
+    return key
 
 
 def mapper_of(cls: Any) -> Mapper:

@@ -13,14 +13,15 @@ Called by :meth:`activerel.session.Session.flush`. Imports the rest of
 :mod:`activerel.unitofwork` and :mod:`activerel.instance`."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
 from ..instance.collections import TrackedList
+from ..mapping.mapper import EVENTS
 from ..instance.state import NEW, NEW_STATE, PERSISTENT, remember_json
 from .cascade import delete_objects
 from .dependency import walk
 from .persistence import insert, insert_links, remove_pivots, update
-from .plan import FlushPlan, FlushSession
+from .plan import FlushPlan, FlushSession, mapper_of_obj
 
 
 def flush(session: FlushSession) -> None:
@@ -30,7 +31,12 @@ def flush(session: FlushSession) -> None:
     deletes = list(session.to_delete.values())
     walk(plan, _roots(session))
     new, dirty = _split(plan)
-    _snapshot(plan, new, dirty, deletes)
+    fire = _events(session, new, dirty, deletes)
+    _snapshot(plan, new, dirty, deletes, full=fire is not None)
+    if fire is not None:
+        fire("before_insert", new)
+        fire("before_update", dirty)
+        fire("before_delete", deletes)
     if new:
         insert(plan, new)
     if dirty:
@@ -41,7 +47,27 @@ def flush(session: FlushSession) -> None:
         remove_pivots(plan)
     if deletes:
         delete_objects(session, deletes)
+    if fire is not None:
+        fire("after_insert", new)
+        fire("after_update", dirty)
+        fire("after_delete", deletes)
     _finish(plan)
+
+
+def _events(session: FlushSession, *groups: list[Any]) -> Optional[Callable[[str, list[Any]], None]]:
+    """A function running an event's handlers over objects, or None when no
+    model of the flush has any (the common case costs a lookup per model)."""
+    catalog = session.catalog
+    mappers = {mapper_of_obj(o) for group in groups for o in group}
+    if not any(catalog.handlers(m, e) for m in mappers for e in EVENTS):
+        return None
+
+    def fire(event: str, objs: list[Any]) -> None:
+        for obj in objs:
+            for handler in catalog.handlers(mapper_of_obj(obj), event):
+                handler(obj)
+
+    return fire
 
 
 def _roots(session: FlushSession) -> list[Any]:
@@ -65,10 +91,12 @@ def _split(plan: FlushPlan) -> tuple[list[Any], list[Any]]:
     return new, dirty
 
 
-def _snapshot(plan: FlushPlan, new: list[Any], dirty: list[Any], deletes: list[Any]) -> None:
-    """Undo-log every object the writes will change."""
+def _snapshot(plan: FlushPlan, new: list[Any], dirty: list[Any], deletes: list[Any],
+              full: bool = False) -> None:
+    """Undo-log every object the writes (and, with ``full``, event handlers,
+    which may change any field) will change."""
     save = plan.undo.save
-    if deletes:
+    if deletes or full:
         for o in new:
             save(o)  # referential actions may change new objects too
     else:
@@ -77,6 +105,9 @@ def _snapshot(plan: FlushPlan, new: list[Any], dirty: list[Any], deletes: list[A
         plan.undo.save_new(new)
     for o in dirty:
         save(o)
+    if full:
+        for o in deletes:
+            save(o)
 
 
 def _finish(plan: FlushPlan) -> None:
