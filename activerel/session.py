@@ -196,7 +196,8 @@ class Session:
         """Send every pending change now, in dependency order. On failure the
         transaction (or, inside ``savepoint()``, the innermost savepoint) is
         rolled back and every object it touched restored."""
-        self._find_json_changes()
+        if self.catalog.has_json:
+            self._find_json_changes()
         if not (self.to_persist or self.to_delete or self.dirty):
             return
         try:

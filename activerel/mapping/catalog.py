@@ -43,6 +43,8 @@ class Catalog:
         self._listeners: dict[tuple[Optional[Mapper], str], list[Callable[[Any], None]]] = {}
         #: (mapper, event) -> every function to call: the model's method first
         self._handlers: dict[tuple[Mapper, str], tuple[Callable[[Any], None], ...]] = {}
+        self.has_json = False
+        self._hooked = False
 
     @property
     def mappers(self) -> list[Mapper]:
@@ -86,6 +88,10 @@ class Catalog:
         self._incoming = incoming
         self._delete_rank = {m: i for i, m in enumerate(reversed(ordered))}
         self._served = frozenset(ordered)
+        #: whether a served model has JSON fields, or an event method: a flush
+        #: of models that have neither skips those steps at once
+        self.has_json = any(m.json_fields for m in ordered)
+        self._hooked = any(m.hooks for m in ordered)
         self._mappers = ordered
 
     def serving(self, cls: Any) -> Mapper:
@@ -116,6 +122,11 @@ class Catalog:
         mapper = None if model is None else mapper_of(model)
         self._listeners.setdefault((mapper, event), []).append(fn)
         self._handlers.clear()
+
+    @property
+    def has_handlers(self) -> bool:
+        """Whether any event handler exists for the served models."""
+        return self._hooked or bool(self._listeners)
 
     def handlers(self, mapper: Mapper, event: str) -> tuple[Callable[[Any], None], ...]:
         """What runs at ``event`` for ``mapper``'s objects: the model's own

@@ -58,7 +58,9 @@ def _events(session: FlushSession, *groups: list[Any]) -> Optional[Callable[[str
     """A function running an event's handlers over objects, or None when no
     model of the flush has any (the common case costs a lookup per model)."""
     catalog = session.catalog
-    mappers = {mapper_of_obj(o) for group in groups for o in group}
+    if not catalog.has_handlers:
+        return None
+    mappers = {type(o).__ar_mapper__ for group in groups for o in group}
     if not any(catalog.handlers(m, e) for m in mappers for e in EVENTS):
         return None
 
@@ -119,10 +121,11 @@ def _finish(plan: FlushPlan) -> None:
         if st is not None and st is not NEW_STATE:
             st.dirty = None
             st.session = s
-    for obj in plan.visited:
-        fields = obj.__class__.__ar_mapper__.json_fields
-        if fields:
-            remember_json((obj,), fields)
+    if s.catalog.has_json:
+        for obj in plan.visited:
+            fields = obj.__class__.__ar_mapper__.json_fields
+            if fields:
+                remember_json((obj,), fields)
     for lst in plan.lists:
         lst.rebase()
         lst.__class__ = TrackedList  # its owner has a row now: changes count
