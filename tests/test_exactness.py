@@ -554,3 +554,43 @@ def test_event_names_are_reserved_for_fields():
             after_update: str = ""
         from activerel.mapping.mapper import mapper_of
         mapper_of(ExBadEvent)
+
+
+class ExFriend(Model, table="ex_friends"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    name: str
+    friends: Annotated[list["ExFriend"], BackReference(via="ExFriendship", symmetric=True)]
+
+
+class ExFriendship(Model, table="ex_friendships"):
+    a: Annotated[ExFriend, PrimaryKey, Reference(on_delete="CASCADE")]
+    b: Annotated[ExFriend, PrimaryKey, Reference(on_delete="CASCADE")]
+
+
+def test_a_symmetric_relation_links_both_ways_with_one_row(make_db):
+    db = make_db([ExFriend, ExFriendship])
+    ada, bob, cyd = ExFriend(name="ada"), ExFriend(name="bob"), ExFriend(name="cyd")
+    ada.friends.append(bob)
+    bob.friends.append(ada)                     # the same link, made from the other side
+    cyd.friends.append(ada)
+    ada.persist()
+    cyd.persist()
+    assert db.execute('SELECT "a_id", "b_id" FROM "ex_friendships" ORDER BY "a_id", "b_id"') == [
+        (1, 2), (3, 1)]
+
+    def names(people):
+        return [p.name for p in people]
+
+    with db.session():
+        people = ExFriend.query().join_with("friends").order_by("id").find()
+        assert [(p.name, names(p.friends)) for p in people] == [
+            ("ada", ["bob", "cyd"]), ("bob", ["ada"]), ("cyd", ["ada"])]
+        loaded_ada, loaded_bob, loaded_cyd = people
+        loaded_ada.friends.remove(loaded_cyd)   # stored as (cyd, ada): removed all the same
+    assert db.execute('SELECT "a_id", "b_id" FROM "ex_friendships"') == [(1, 2)]
+    friends_of_bob = ExFriend.query().filter(ExFriend.friends.some(ExFriend.name == "bob"))
+    assert names(friends_of_bob.order_by("id").find()) == ["ada"]
+    lonely = ExFriend.query().filter(ExFriend.friends.none())
+    assert names(lonely.order_by("id").find()) == ["cyd"]
+    with pytest.raises(QueryError, match="ExFriend.friends is symmetric"):
+        ExFriend.query().use_join_with("friends").order_by("-id").end().find()

@@ -26,6 +26,7 @@ from typing import Any, Callable, Optional
 
 from .._util.batching import chunks
 from ..dialects.base import Dialect
+from ..errors import QueryError
 from ..instance.collections import RelationList, TrackedList
 from ..instance.state import identity_key, remember_json
 from ..mapping.mapper import Mapper
@@ -281,10 +282,20 @@ def _load_via(session: LoadSession, prop: BackRefProp, join: Join, parents: list
     local, remote = prop.via_local, prop.via_remote
     assert local is not None and remote is not None
     pivot = prop.via_mapper
-    rows, columns = _child_rows(session, target, join,
-                                None if whole else _key_values(owner, session.dialect, keys),
+    key_values = None if whole else _key_values(owner, session.dialect, keys)
+    rows, columns = _child_rows(session, target, join, key_values,
                                 lambda comp, a: pivot_source(comp, a, pivot, local, remote))
     width = len(local.columns)
+    if prop.symmetric:
+        # a row links both ways: the parents' rows on the other side too,
+        # each parent's targets in key order
+        if join.order or join.limit is not None or join.offset:
+            raise QueryError(f"{owner.name}.{prop.name} is symmetric: its join takes filter() "
+                             "and join_with(), not order_by(), limit() or skip()")
+        more, _ = _child_rows(session, target, join, key_values,
+                              lambda comp, a: pivot_source(comp, a, pivot, remote, local))
+        n_key = len(target.pk_columns)
+        rows = sorted(rows + more, key=lambda r: (r[-width:], r[:n_key]))
     pos = list(range(len(columns), len(columns) + width))  # the extra columns, after the target's
     row_keys = _parent_keys(owner, session.dialect, rows, pos)
     if whole:

@@ -129,6 +129,8 @@ def _parse_backref(mapper: Any, name: str, tp: Any, inner: Any, nullable: bool, 
     if not is_model_class(target):
         raise ModelDefinitionError(
             f"{where}: a BackReference must be list[Model] or Optional[Model], not {tp!r}")
+    if marker.symmetric and marker.via is None:
+        raise ModelDefinitionError(f"{where}: symmetric=True needs via= a pivot model")
     if not many and marker.via is not None:
         raise ModelDefinitionError(f"{where}: a BackReference via= a pivot must be a list")
     prop = BackRefProp(mapper, name, target, many, marker)

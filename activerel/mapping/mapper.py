@@ -180,8 +180,16 @@ class Mapper:
                 # mapped_by names the pivot's reference to this side: it is
                 # needed where both of the pivot's references point here
                 # (followers / following through one Follow model)
+                if back.symmetric:
+                    mine = [r for r in pivot.references if r.target is self.cls]
+                    if back.target is not self.cls or len(mine) != 2:
+                        raise ModelDefinitionError(
+                            f"{where}: symmetric=True links {self.name} to {self.name} through a "
+                            f"pivot with two References to {self.name}; {pivot.name} has "
+                            f"{len(mine)}")
                 back.via_local = _pick_reference(pivot, self.cls, back.marker.mapped_by, where,
-                                                 "to " + self.name)
+                                                 "to " + self.name,
+                                                 first=back.symmetric)
                 others = [r for r in pivot.references if r.target is back.target and r is not back.via_local]
                 if len(others) != 1:
                     raise ModelDefinitionError(
@@ -270,6 +278,9 @@ class Mapper:
     def _finish(self) -> None:
         for back in self.backrefs:
             if back.via is not None:
+                if back.symmetric:
+                    back.via_inverse = back  # the same list, on the other object
+                    continue
                 for other in back.target_mapper.backrefs:
                     # the same pivot rows seen from the other side
                     if (other.via is back.via and other is not back
@@ -340,7 +351,7 @@ class _Namespace(dict):
 
 
 def _pick_reference(mapper: Mapper, target: type, mapped_by: Optional[str], where: str,
-                    what: str) -> ReferenceProp:
+                    what: str, first: bool = False) -> ReferenceProp:
     if mapped_by is not None:
         prop = mapper.props.get(mapped_by)
         if not isinstance(prop, ReferenceProp) or prop.target is not target:
@@ -354,6 +365,8 @@ def _pick_reference(mapper: Mapper, target: type, mapped_by: Optional[str], wher
         raise ModelDefinitionError(
             f"{where}: {mapper.name} has no Reference pointing {what} ({target.__name__}); "
             f"add one, e.g. Reference[{target.__name__}]")
+    if first:
+        return found[0]
     if len(found) > 1:
         raise ModelDefinitionError(
             f"{where}: {mapper.name} has several References to {target.__name__} "

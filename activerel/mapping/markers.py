@@ -95,17 +95,20 @@ class BackReference:
     """The virtual inverse of a :class:`Reference`: ``list[T]`` (one-to-many),
     ``Optional[T]`` (one-to-one) or ``list[T]`` with ``via=`` a pivot model
     (many-to-many). ``mapped_by`` names the Reference on ``T`` when several
-    point back.
+    point back (with ``via``: the pivot's Reference to this side).
+    ``symmetric=True`` (with ``via=`` a pivot of two References to this same
+    model): one pivot row links both ways, as friends do.
 
     ``BackReference[T]`` is shorthand for ``Annotated[T, BackReference()]``."""
 
-    __slots__ = ("mapped_by", "via", "name")
+    __slots__ = ("mapped_by", "via", "name", "symmetric")
 
     def __init__(self, mapped_by: Optional[str] = None, via: Union[str, type, None] = None,
-                 name: Optional[str] = None) -> None:
+                 name: Optional[str] = None, symmetric: bool = False) -> None:
         self.mapped_by = mapped_by
         self.via = via
         self.name = name
+        self.symmetric = symmetric
 
     def __class_getitem__(cls, item: Any) -> Any:
         return Annotated[item, cls()]

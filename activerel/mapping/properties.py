@@ -176,6 +176,8 @@ class BackRefProp(Prop):
         self.via_remote: Optional[ReferenceProp] = None
         #: for via: the back reference on the target through the same pivot, if any
         self.via_inverse: Optional[BackRefProp] = None
+        #: via a pivot of two references to this model, one row linking both ways
+        self.symmetric = marker.symmetric
 
     @property
     def nullable(self) -> bool:

@@ -94,11 +94,23 @@ def relation_subquery(comp: Compiler, prop: Prop, where: Callable[[Compiler], Op
         assert isinstance(prop, BackRefProp) and prop.via_local and prop.via_remote
         p = comp.alias(prop.via_mapper)
         local, remote = prop.via_local, prop.via_remote
-        on = Criterion.all([p.field(c.name) == a.field(c.target.name)  # type: ignore[union-attr]
-                            for c in remote.columns])
-        q = q_cls.from_(p).join(a).on(on).select(1)
-        for col in local.columns:
-            q = q.where(p.field(col.name) == outer.field(col.target.name))  # type: ignore[union-attr]
+
+        def joined(far: ReferenceProp) -> Criterion:
+            """The pivot row's ``far`` side is the target row."""
+            return Criterion.all([p.field(c.name) == a.field(c.target.name)  # type: ignore[union-attr]
+                                  for c in far.columns])
+
+        def correlated(near: ReferenceProp) -> Criterion:
+            """The pivot row's ``near`` side is the outer row."""
+            return Criterion.all([p.field(c.name) == outer.field(c.target.name)  # type: ignore[union-attr]
+                                  for c in near.columns])
+
+        if prop.symmetric:  # a row links its two sides both ways
+            q = q_cls.from_(p).join(a).on(Criterion.any([joined(remote), joined(local)])).select(1)
+            q = q.where(Criterion.any([correlated(local) & joined(remote),
+                                       correlated(remote) & joined(local)]))
+        else:
+            q = q_cls.from_(p).join(a).on(joined(remote)).select(1).where(correlated(local))
     comp.scopes.append((target, a))
     try:
         extra = where(comp)

@@ -177,12 +177,18 @@ def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
     inverse = back.via_inverse
     if value.partial:
         linked = _linked_already(plan, back, obj, added)
+        if back.symmetric:
+            linked |= _linked_already(plan, back, obj, added, swapped=True)
         added = [o for o in added if id(o) not in linked]
     pure = pm.pure_link
     pairs = plan.pivot_pairs
     oid = id(obj)
+    symmetric = back.symmetric
     for item in added:
-        pair = (via, oid, id(item)) if local_first else (via, id(item), oid)
+        if symmetric:  # one row links both ways: one pair key for both orders
+            pair = (via, min(oid, id(item)), max(oid, id(item)))
+        else:
+            pair = (via, oid, id(item)) if local_first else (via, id(item), oid)
         if pair in pairs:
             continue
         pairs.add(pair)
@@ -206,7 +212,10 @@ def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
     for item in removed:
         if item._ar_state.status == NEW:
             continue
-        key = (via, oid, id(item)) if local_first else (via, id(item), oid)
+        if symmetric:
+            key = (via, min(oid, id(item)), max(oid, id(item)))
+        else:
+            key = (via, oid, id(item)) if local_first else (via, id(item), oid)
         if key in plan.pivot_removals:
             continue
         plan.pivot_removals[key] = (back, obj, item)
@@ -216,11 +225,15 @@ def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
                 plan.undo.save(item)
                 lst.remove_obj(obj)
 
-def _linked_already(plan: FlushPlan, back: BackRefProp, obj: Any, added: list[Any]) -> set[int]:
+def _linked_already(plan: FlushPlan, back: BackRefProp, obj: Any, added: list[Any],
+                    swapped: bool = False) -> set[int]:
     """Of ``added``, those a pivot row already links to ``obj``: a partially
-    loaded collection does not show every row there is."""
+    loaded collection does not show every row there is (``swapped``: rows
+    the other way round, which link as well in a symmetric relation)."""
     local, remote = back.via_local, back.via_remote
     assert local is not None and remote is not None
+    if swapped:
+        local, remote = remote, local
     key = obj._ar_state.key
     candidates = [o for o in added if o._ar_state.status == PERSISTENT and o._ar_state.key is not None]
     if key is None or obj._ar_state.status != PERSISTENT or not candidates:

@@ -351,7 +351,9 @@ def remove_pivots(plan: FlushPlan) -> None:
         for back, obj, item in entries:
             a = flat_key(mapper_of_obj(obj).key_of(obj))
             b = flat_key(mapper_of_obj(item).key_of(item))
-            if back.via_local is first.via_local:
+            if back.symmetric:  # the link may be stored either way round
+                rows += [a + b, b + a]
+            elif back.via_local is first.via_local:
                 rows.append(a + b)
             else:
                 rows.append(b + a)
@@ -360,6 +362,7 @@ def remove_pivots(plan: FlushPlan) -> None:
             s.execute(stmts.delete_where_sql(cols, len(chunk)), [v for r in chunk for v in r])
         wanted = {(id(obj), id(item)) if back.via_local is first.via_local else (id(item), id(obj))
                   for back, obj, item in entries}
+        wanted |= {(id(item), id(obj)) for back, obj, item in entries if back.symmetric}
         imap = s.identity.for_mapper(pm)
         for key, p in list(imap.items()):
             pd = p.__dict__
