@@ -93,6 +93,7 @@ class Session:
         self.undo = UndoLog()
         #: the open savepoints, innermost last
         self._savepoints: list[Savepoint] = []
+        self._flushing = False
         self._token: Any = None
 
     # -- lifecycle -----------------------------------------------------------
@@ -196,11 +197,14 @@ class Session:
         """Send every pending change now, in dependency order. On failure the
         transaction (or, inside ``savepoint()``, the innermost savepoint) is
         rolled back and every object it touched restored."""
+        if self._flushing:
+            return  # a query run by an event handler: the flush under way sends the rest
         if self.catalog.has_json:
             self._find_json_changes()
         if not (self.to_persist or self.to_delete or self.dirty):
             return
         try:
+            self._flushing = True
             with gc_paused():
                 flush_session(self)
         except BaseException:
@@ -209,6 +213,8 @@ class Session:
             else:
                 self.rollback()
             raise
+        finally:
+            self._flushing = False
 
     def _find_json_changes(self) -> None:
         """JSON values changed in place notify no one: compare the loaded and

@@ -594,3 +594,22 @@ def test_a_symmetric_relation_links_both_ways_with_one_row(make_db):
     assert names(lonely.order_by("id").find()) == ["cyd"]
     with pytest.raises(QueryError, match="ExFriend.friends is symmetric"):
         ExFriend.query().use_join_with("friends").order_by("-id").end().find()
+
+
+def test_a_handler_may_query_without_starting_another_flush(make_db):
+    db = make_db([ExAudited])
+    counts: list[int] = []
+    db.listen("before_insert", ExAudited)(lambda obj: counts.append(ExAudited.query().count()))
+    ExAudited(title="a").persist()
+    ExAudited(title="b").persist()
+    assert counts == [0, 1]
+
+
+def test_assigning_an_unloaded_one_to_one_inside_a_session_is_flushed(make_db):
+    db = make_db([ExAccount, ExProfile, ExPost])
+    ada, bob = ExAccount(name="ada").persist(), ExAccount(name="bob").persist()
+    ExProfile(account=ada, bio="x").persist()
+    with db.session():
+        loaded_bob = ExAccount.query().filter(name="bob").find_one()   # profile not joined
+        loaded_bob.profile = ExProfile.query().find_one()
+    assert db.execute('SELECT "account_id" FROM "ex_profiles"') == [(bob.id,)]

@@ -144,3 +144,8 @@ class TrackedList(RelationList):
         list.extend(self, objs)
         self._touched()
         return self
+
+    def __imul__(self, n: SupportsIndex) -> "RelationList":  # type: ignore[override, misc]
+        list.__imul__(self, n)
+        self._touched()
+        return self

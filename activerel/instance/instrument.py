@@ -299,6 +299,8 @@ def _backref_setter(mapper: Mapper, back: BackRefProp) -> Callable[[Any, Any], N
                 base.setdefault(name, d[name])
                 if d[name] is not value:
                     mark_changed(obj, name, base[name])
+            elif name not in d and value is not None:
+                mark_changed(obj, name, None)  # not loaded: what it held is unknown
         d[name] = value
 
     return setter
