@@ -145,7 +145,7 @@ class TrackedList(RelationList):
         self._touched()
         return self
 
-    def __imul__(self, n: SupportsIndex) -> "RelationList":  # type: ignore[override, misc]
+    def __imul__(self, n: SupportsIndex) -> "RelationList":  # type: ignore[override]
         list.__imul__(self, n)
         self._touched()
         return self

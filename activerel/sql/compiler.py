@@ -106,7 +106,8 @@ def relation_subquery(comp: Compiler, prop: Prop, where: Callable[[Compiler], Op
                                   for c in near.columns])
 
         if prop.symmetric:  # a row links its two sides both ways
-            q = q_cls.from_(p).join(a).on(Criterion.any([joined(remote), joined(local)])).select(1)
+            either = Criterion.any([joined(remote), joined(local)])
+            q = q_cls.from_(p).join(a).on(either).select(1)  # type: ignore[arg-type]
             q = q.where(Criterion.any([correlated(local) & joined(remote),
                                        correlated(remote) & joined(local)]))
         else:
