@@ -8,6 +8,7 @@ where it is a failure."""
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 from functools import lru_cache
 from typing import Any, Optional
@@ -35,11 +36,22 @@ HOW_TO_START = {
 NAMESPACE = f"activerel_test_{os.getpid()}"
 
 
+#: the driver module each server backend needs, and the extra that installs it
+DRIVERS = {"postgresql": ("psycopg", "postgresql"), "mysql": ("MySQLdb", "mysql")}
+
+
 @lru_cache(maxsize=None)
 def unreachable(backend: str) -> Optional[str]:
-    """Why ``backend`` cannot be used here, or None when it can."""
+    """Why ``backend`` cannot be used here, or None when it can: its driver
+    is missing, or its server cannot be reached."""
     if backend == "sqlite":
         return None
+    module, extra = DRIVERS[backend]
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return (f"{backend}: the driver {module} is not installed: "
+                f"pip install -e '.[test,{extra}]'")
     from activerel import ActiverelError, Database
     url = URLS[backend]
     try:

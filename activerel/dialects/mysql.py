@@ -63,6 +63,8 @@ class MySQLDialect(Dialect):
 
     def __init__(self, url: Any) -> None:
         super().__init__(url)
+        # the URL is checked first: a wrong one is wrong with or without the driver
+        self.check_url(_OPTIONS, "MySQL", "mysql://user@host:3306/dbname")
         try:
             import MySQLdb
             from MySQLdb.constants import CLIENT
@@ -72,7 +74,6 @@ class MySQLDialect(Dialect):
                 "against the MySQL/MariaDB client headers: apt-get install pkg-config "
                 "libmariadb-dev)") from None
         self.driver = MySQLdb
-        self.check_url(_OPTIONS, "MySQL", "mysql://user@host:3306/dbname")
         params: dict[str, Any] = {"host": url.host or "localhost", "user": url.user or "root",
                                   "database": url.database, "charset": "utf8mb4",
                                   "client_flag": CLIENT.FOUND_ROWS, "autocommit": True}

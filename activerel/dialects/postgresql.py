@@ -52,6 +52,8 @@ class PostgreSQLDialect(Dialect):
 
     def __init__(self, url: Any) -> None:
         super().__init__(url)
+        # the URL is checked first: a wrong one is wrong with or without the driver
+        self.check_url(_OPTIONS, "PostgreSQL", "postgresql://user@host:5432/dbname")
         try:
             import psycopg
             from psycopg.types.json import Jsonb
@@ -60,7 +62,6 @@ class PostgreSQLDialect(Dialect):
                 "postgresql:// needs psycopg 3: pip install 'activerel[postgresql]'") from None
         self.psycopg = psycopg
         self.types = {**_TYPES, "json": TypeMap("JSONB", Jsonb, json_value)}
-        self.check_url(_OPTIONS, "PostgreSQL", "postgresql://user@host:5432/dbname")
         self.params = {k: v for k, v in {
             "host": url.host, "port": url.port, "user": url.user, "password": url.password,
             "dbname": url.database}.items() if v is not None}
