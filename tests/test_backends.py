@@ -42,6 +42,7 @@ def test_bad_connection_settings_are_clear_errors(url, fragment):
 
 
 def test_a_server_that_does_not_answer_is_a_configuration_error():
+    pytest.importorskip("psycopg", reason="needs the PostgreSQL driver: pip install -e '.[postgresql]'")
     db = Database("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", models=[User])
     try:
         with pytest.raises(ConfigurationError, match="cannot connect to postgresql://nobody@127.0.0.1:1/none"):
