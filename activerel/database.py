@@ -77,6 +77,13 @@ class Database:
     def closed(self) -> bool:
         return self.engine.closed
 
+    def __enter__(self) -> "Database":
+        """``with Database(url) as db:`` closes the database when the block ends."""
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
+
     def bind(self) -> "Database":
         """Make this the default database for active-record calls."""
         global _default

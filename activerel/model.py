@@ -18,7 +18,8 @@ from typing_extensions import Self, dataclass_transform
 
 from .errors import FieldNotLoaded, ModelDefinitionError, ReferenceNotLoaded
 from .instance.instrument import Record, install
-from .instance.state import StateOnDemand, identity_key, state_if_made
+from .instance.state import (PERSISTENT, SESSION_KEY, STATE_KEY, StateOnDemand, identity_key, new_state,
+                             state_if_made)
 from .mapping.mapper import Mapper, mapper_of, snake_case
 from .mapping.markers import field
 from .mapping.properties import BackRefProp
@@ -124,6 +125,20 @@ class Model(Record, metaclass=ModelMeta):
             object.__setattr__(self, name, value)
         else:
             setter(self, value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickling (or ``copy``) keeps: the fields, loaded relations and
+        state, without the session (which holds a connection). The copy is
+        detached, like an object whose session has ended: persisting or
+        deleting it in a session attaches it there."""
+        d = dict(self.__dict__)
+        if SESSION_KEY in d:  # loaded, its state not made: make a detached one
+            del d[SESSION_KEY]
+            d[STATE_KEY] = new_state(PERSISTENT, type(self).__ar_mapper__.key_of(self))
+        return d
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         mapper = type(self).__ar_mapper__

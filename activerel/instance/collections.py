@@ -97,7 +97,11 @@ class TrackedList(RelationList):
 
     # -- changes made by the user: recorded on the owner ----------------------
     def _touched(self) -> None:
-        mark_changed(self.owner, self.name, self.baseline)
+        try:
+            owner = self.owner
+        except AttributeError:
+            return  # being rebuilt (unpickled): its items come before its owner
+        mark_changed(owner, self.name, self.baseline)
 
     def append(self, obj: Any) -> None:
         list.append(self, obj)

@@ -85,6 +85,13 @@ class ObjectState:
         """Changed field -> its value before the change (a copy)."""
         return dict(self.dirty) if self.dirty else {}
 
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        """Pickled without its session (which holds a connection): the copy
+        is detached, as an object of a finished session is."""
+        slots = {name: getattr(self, name) for name in ObjectState.__slots__}
+        slots["session"] = None
+        return None, slots
+
     def __repr__(self) -> str:
         status = STATUS_NAMES[self.status]
         extra = " stub" if self.stub_of else ""
@@ -234,7 +241,12 @@ def mark_changed(obj: Any, name: str, original: Any) -> None:
     tracked by their setters): ``original`` is what it held when loaded or
     last flushed. Inside an active session the object is then flushed at the
     end, as an object with a changed field is."""
-    st: ObjectState = obj._ar_state
+    d = obj.__dict__
+    st = d.get(STATE_KEY)
+    if st is None:
+        if SESSION_KEY not in d:
+            return  # being built (copied or unpickled): no row of its own yet
+        st = obj._ar_state
     if st.status != PERSISTENT:
         return  # a new object is inserted whole; a deleted one is gone
     dirty = st.dirty
