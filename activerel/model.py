@@ -71,6 +71,38 @@ def _not_loaded(obj: Any, name: str) -> FieldNotLoaded:
         "select() or drop select() to load every field")
 
 
+def _as_dict(obj: Any, relations: bool, path: set[int]) -> dict[str, Any]:
+    mapper = type(obj).__ar_mapper__
+    d = obj.__dict__
+    out: dict[str, Any] = {}
+    path = path | {id(obj)}
+    for prop in mapper.props.values():
+        name = prop.name
+        if name not in d:
+            continue  # not loaded
+        value = d[name]
+        if isinstance(prop, BackRefProp):
+            if relations:
+                out[name] = ([_nested(o, path) for o in value] if prop.many
+                             else None if value is None else _nested(value, path))
+        elif prop in mapper.references:
+            if relations and value is not None:
+                out[name] = _nested(value, path)
+            else:
+                out[name] = None if value is None else identity_key(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _nested(obj: Any, path: set[int]) -> Any:
+    """A related object: a dict, or its key for a stub or one already on the path."""
+    state = state_if_made(obj)
+    if id(obj) in path or (state is not None and state.stub_of is not None):
+        return identity_key(obj)
+    return _as_dict(obj, True, path)
+
+
 class ModelMeta(type):
     """Reads a model's annotations once and registers the class."""
 
@@ -125,6 +157,14 @@ class Model(Record, metaclass=ModelMeta):
             object.__setattr__(self, name, value)
         else:
             setter(self, value)
+
+    def to_dict(self, relations: bool = False) -> dict[str, Any]:
+        """The loaded fields as a dict, in declaration order: plain fields by
+        value, references by the target's key (None when NULL). With
+        ``relations``, loaded references and back references are nested as
+        dicts (lists for to-many), stubs and objects already on the way down
+        given by their key; relations that were not loaded are left out."""
+        return _as_dict(self, relations, set())
 
     def __getstate__(self) -> dict[str, Any]:
         """What pickling (or ``copy``) keeps: the fields, loaded relations and

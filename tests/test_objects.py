@@ -45,3 +45,25 @@ def test_a_database_closes_at_the_end_of_its_block(tmp_path):
         database.migrate()
         assert database.closed is False
     assert database.closed is True
+
+
+def test_to_dict_gives_the_loaded_fields_and_on_request_the_loaded_relations(db):
+    ada = User(username="ada")
+    Post(author=ada, title="t")
+    ada.persist()
+    with db.session():
+        user = User.query().join_with("posts").find_one()
+        post = user.posts[0]
+        assert user.to_dict() == {"id": ada.id, "username": "ada", "created": user.created}
+        assert post.to_dict() == {"id": post.id, "author": ada.id, "reviewer": None, "title": "t",
+                                  "published": False}
+        assert user.to_dict(relations=True) == {
+            "id": ada.id, "username": "ada", "created": user.created,
+            "posts": [{"id": post.id, "author": ada.id, "reviewer": None, "title": "t",
+                       "published": False}]}
+    with db.session():
+        partial = User.query().select("username").find_one()   # the fields not loaded are left out
+        assert partial.to_dict() == {"id": ada.id, "username": "ada"}
+    with db.session():
+        post = Post.query().find_one()          # its author a stub: given by key
+        assert post.to_dict(relations=True)["author"] == ada.id

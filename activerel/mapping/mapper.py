@@ -25,7 +25,7 @@ from .types import ColumnType
 #: before_insert(self)``) and a database may listen to (``db.listen``)
 EVENTS = ("before_insert", "after_insert", "before_update", "after_update", "before_delete",
           "after_delete")
-RESERVED = frozenset({"persist", "delete", "reload", "get", "query", *EVENTS})
+RESERVED = frozenset({"persist", "delete", "reload", "get", "query", "to_dict", *EVENTS})
 
 #: held while mappers are resolved: the first use of the models from several
 #: threads at once must parse and generate each model's code once
