@@ -6,18 +6,8 @@ from __future__ import annotations
 
 import factory
 
+from activerel.factory import ActiverelFactory
 from tests import models as m
-
-
-class ActiverelFactory(factory.Factory):
-    class Meta:
-        abstract = True
-
-    @classmethod
-    def _create(cls, model_class, *args, **kwargs):
-        obj = model_class(*args, **kwargs)
-        obj.persist()
-        return obj
 
 
 class UserFactory(ActiverelFactory):

@@ -1,14 +1,17 @@
 """Objects outside their session: pickled and copied (for a cache, a task
 queue or a web session) they are detached, with their fields, loaded
 relations and state; persisted again they attach to the new session. And
-a Database used as a context manager."""
+a Database used as a context manager; to_dict(); and factory_boy factories."""
 from __future__ import annotations
 
 import copy
 import pickle
 
+import factory
+
 from activerel import Database, inspect
-from tests.models import ALL_MODELS, Post, User
+from activerel.factory import ActiverelFactory
+from tests.models import ALL_MODELS, Comment, Group, Post, User
 
 
 def test_a_loaded_object_pickles_detached_and_persists_again(db):
@@ -67,3 +70,47 @@ def test_to_dict_gives_the_loaded_fields_and_on_request_the_loaded_relations(db)
     with db.session():
         post = Post.query().find_one()          # its author a stub: given by key
         assert post.to_dict(relations=True)["author"] == ada.id
+
+
+class WriterFactory(ActiverelFactory):
+    class Meta:
+        model = User
+
+    username = factory.Sequence(lambda n: f"writer{n}")
+    posts = factory.RelatedFactoryList("tests.test_objects.ArticleFactory", "author", size=2)
+
+
+class ArticleFactory(ActiverelFactory):
+    class Meta:
+        model = Post
+
+    author = factory.SubFactory(WriterFactory, posts=[])
+    title = factory.Sequence(lambda n: f"title{n}")
+
+
+class TeamFactory(ActiverelFactory):
+    class Meta:
+        model = Group
+
+    name = factory.Sequence(lambda n: f"team{n}")
+
+
+class RemarkFactory(ActiverelFactory):
+    class Meta:
+        model = Comment
+
+    post = factory.SubFactory(ArticleFactory)
+    author = factory.SelfAttribute("post.author")
+    text = "hi"
+
+
+def test_factories_persist_graphs_through_the_unit_of_work(db):
+    built = WriterFactory.build()
+    assert inspect(built).is_new and built.id == 0
+    writer = WriterFactory(groups=[TeamFactory(), TeamFactory()])   # many-to-many through a pivot
+    assert inspect(writer).is_persistent
+    assert db.execute('SELECT COUNT(*) FROM "posts" WHERE "author_id" = ?', (writer.id,)) == [(2,)]
+    assert db.execute('SELECT COUNT(*) FROM "user_groups" WHERE "user_id" = ?', (writer.id,)) == [(2,)]
+    remark = RemarkFactory()
+    assert (remark.post.author is remark.author, inspect(remark).is_persistent) == (True, True)
+    assert db.execute('SELECT COUNT(*) FROM "comments"') == [(1,)]
