@@ -58,7 +58,34 @@ class Engine:
         #: idle connections opened before this moment are not handed out
         #: again: one of their kind was found lost (a server restart loses all)
         self._invalid_before = 0.0
+        #: the one connection every session shares while pinned (test isolation)
+        self.pinned: Any = None
+        self._savepoints = 0
         self.closed = False
+
+    def pin(self) -> None:
+        """Give every session one connection, in one open transaction, in
+        which each session's transaction is a savepoint: what sessions commit
+        is seen by later ones and undone by :meth:`unpin` (the isolation of
+        ``activerel.testing``)."""
+        if self.pinned is not None:
+            raise ActiverelError("this Database's connection is pinned already")
+        conn = self.connect()
+        self.dialect.begin(conn, False)
+        self.pinned = conn
+
+    def unpin(self) -> None:
+        """Roll back everything done since :meth:`pin` and close its connection."""
+        conn, self.pinned = self.pinned, None
+        if conn is not None:
+            try:
+                self.dialect.rollback(conn)
+            finally:
+                self._close_quietly(conn)
+
+    def savepoint_name(self) -> str:
+        self._savepoints += 1
+        return f"ar_tx{self._savepoints}"
 
     def invalidate(self) -> None:
         """A connection was lost: the idle ones opened before now are suspect
@@ -69,6 +96,8 @@ class Engine:
         """An idle DB-API connection that is still usable, or a new one."""
         if self.closed:
             raise ActiverelError(f"Database({self.url.safe!r}) is closed")
+        if self.pinned is not None:
+            return self.pinned
         if not self._slots.acquire(timeout=self.pool_timeout):
             raise PoolExhausted(
                 f"no connection of {self.url.safe} came free within {self.pool_timeout} s: all "
@@ -108,6 +137,8 @@ class Engine:
     def release(self, conn: Any, broken: bool = False) -> None:
         """Give a connection back; a broken one (or any, once the engine is
         closed) is closed instead."""
+        if conn is self.pinned:
+            return  # it stays for the next session
         opened = self._opened.pop(id(conn), time.monotonic())
         try:
             if broken or self.closed:
@@ -172,6 +203,8 @@ class Connection:
         self._write_next = False
         #: the open transaction began as a write one, or has written
         self._writing = False
+        #: on a pinned connection: the savepoint that is this session's transaction
+        self._pinned_at = ""
 
     def _log(self, sql: str, params: Any) -> None:
         if self.engine.echo:
@@ -206,6 +239,16 @@ class Connection:
 
     def _begin(self) -> None:
         write = self.write or self._write_next
+        if self.conn is self.engine.pinned:
+            # a pinned connection: this transaction is a savepoint of its one
+            self._pinned_at = self.engine.savepoint_name()
+            sql = self.dialect.savepoint_sql(self._pinned_at)
+            self._log(sql, ())
+            self.cursor.execute(sql)
+            self.in_transaction = True
+            self._writing = True  # (the pinned transaction decides the locks)
+            self._write_next = False
+            return
         sent = self.dialect.begin(self.conn, write)
         if sent:
             self._log(sent, ())
@@ -308,6 +351,14 @@ class Connection:
         rolled back (a failed COMMIT may leave it open, holding its locks)
         and the error raised."""
         self.in_transaction = False
+        if self.conn is self.engine.pinned:
+            sql = self.dialect.release_savepoint_sql(self._pinned_at)
+            self._log(sql, ())
+            try:
+                self.cursor.execute(sql)
+            except Exception as exc:
+                self._driver_error(exc)
+            return
         try:
             self._log("COMMIT", ())
             self.dialect.commit(self.conn)
@@ -331,6 +382,12 @@ class Connection:
         self.in_transaction = False
         if self.broken:
             return  # the transaction died with the connection
+        if self.conn is self.engine.pinned:
+            for sql in (self.dialect.rollback_to_savepoint_sql(self._pinned_at),
+                        self.dialect.release_savepoint_sql(self._pinned_at)):
+                self._log(sql, ())
+                self.cursor.execute(sql)
+            return
         self._log("ROLLBACK", ())
         self._rollback_quietly()
 
