@@ -3,6 +3,8 @@ project of its own, run by pytest in a subprocess, whose code under test
 opens its own sessions."""
 from __future__ import annotations
 
+from tests.backends import namespace_url, require
+
 pytest_plugins = ["pytester"]
 
 APP_TESTS = '''
@@ -47,7 +49,9 @@ def test_a_failing_session_rolls_back_only_itself(activerel_db):
 '''
 
 
-def test_the_plugin_isolates_each_test_in_a_rolled_back_transaction(pytester):
+def test_the_plugin_isolates_each_test_in_a_rolled_back_transaction(pytester, backend):
+    require(backend)
     pytester.makepyfile(test_app=APP_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    url = "sqlite://" if backend == "sqlite" else namespace_url(backend, "_plugin", fresh=True)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", f"--activerel-url={url}")
     result.assert_outcomes(passed=3)
