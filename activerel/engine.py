@@ -237,14 +237,21 @@ class Connection:
         self.conn = self.engine.acquire()
         self.cursor = self.conn.cursor()
 
+    def _control(self, sql: str) -> None:
+        """Send a transaction-control statement (no parameters, no transaction
+        of its own to begin): logged, driver errors translated."""
+        self._log(sql, ())
+        try:
+            self.cursor.execute(sql)
+        except Exception as exc:
+            self._driver_error(exc)
+
     def _begin(self) -> None:
         write = self.write or self._write_next
         if self.conn is self.engine.pinned:
             # a pinned connection: this transaction is a savepoint of its one
             self._pinned_at = self.engine.savepoint_name()
-            sql = self.dialect.savepoint_sql(self._pinned_at)
-            self._log(sql, ())
-            self.cursor.execute(sql)
+            self._control(self.dialect.savepoint_sql(self._pinned_at))
             self.in_transaction = True
             self._writing = True  # (the pinned transaction decides the locks)
             self._write_next = False
@@ -352,12 +359,7 @@ class Connection:
         and the error raised."""
         self.in_transaction = False
         if self.conn is self.engine.pinned:
-            sql = self.dialect.release_savepoint_sql(self._pinned_at)
-            self._log(sql, ())
-            try:
-                self.cursor.execute(sql)
-            except Exception as exc:
-                self._driver_error(exc)
+            self._control(self.dialect.release_savepoint_sql(self._pinned_at))
             return
         try:
             self._log("COMMIT", ())
@@ -383,10 +385,11 @@ class Connection:
         if self.broken:
             return  # the transaction died with the connection
         if self.conn is self.engine.pinned:
-            for sql in (self.dialect.rollback_to_savepoint_sql(self._pinned_at),
-                        self.dialect.release_savepoint_sql(self._pinned_at)):
-                self._log(sql, ())
-                self.cursor.execute(sql)
+            try:
+                self._control(self.dialect.rollback_to_savepoint_sql(self._pinned_at))
+                self._control(self.dialect.release_savepoint_sql(self._pinned_at))
+            except ActiverelError:
+                self.broken = True  # as for a ROLLBACK that fails: it does not raise
             return
         self._log("ROLLBACK", ())
         self._rollback_quietly()
