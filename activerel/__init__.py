@@ -8,9 +8,9 @@ from __future__ import annotations
 from .database import Database
 from .errors import (ActiverelError, ConfigurationError, ConnectionLost, FieldNotLoaded,
                      IntegrityError, ModelDefinitionError, NotFound, PoolExhausted, QueryError,
-                     ReferenceNotLoaded, StaleObjectError, ValidationError)
-from .mapping.markers import (AutoIncrement, BackReference, Index, PrimaryKey, Reference, Unique,
-                              Version, field)
+                     ReferenceNotLoaded, SchemaError, StaleObjectError, ValidationError)
+from .mapping.markers import (AutoIncrement, BackReference, Index, PrimaryKey, Reference, Sql,
+                              Unique, Version, field)
 from .model import Model
 from .query import Query
 from .session import Session
@@ -23,5 +23,5 @@ __all__ = [
     "Database",
     "FieldNotLoaded", "Index", "IntegrityError", "Model", "ModelDefinitionError", "NotFound",
     "ObjectState", "PoolExhausted", "PrimaryKey", "Query", "QueryError", "Reference", "ReferenceNotLoaded",
-    "Session", "StaleObjectError", "Unique", "ValidationError", "Version", "field", "inspect",
+    "SchemaError", "Session", "Sql", "StaleObjectError", "Unique", "ValidationError", "Version", "field", "inspect",
 ]

@@ -62,3 +62,15 @@ class StaleObjectError(ActiverelError):
     changed or deleted by another transaction since the object was loaded.
     The flush wrote nothing and the objects are as they were: reload and
     apply the change again."""
+
+
+class SchemaError(ActiverelError):
+    """The database's schema does not match the models (a missing table or
+    column, a column that cannot hold its field), or a migration cannot be
+    made or applied; the message names the model, the field and the command
+    that fixes it."""
+
+
+class MigrationError(SchemaError):
+    """A migration failed, or the migration files are inconsistent; the
+    message says what ran and what did not."""

@@ -107,7 +107,8 @@ class ModelMeta(type):
     """Reads a model's annotations once and registers the class."""
 
     def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
-                table: Optional[str] = None, **kwargs: Any) -> "ModelMeta":
+                table: Optional[str] = None, unique: Any = (), indexes: Any = (),
+                checks: Optional[dict[str, str]] = None, **kwargs: Any) -> "ModelMeta":
         if not any(isinstance(b, ModelMeta) for b in bases):
             return super().__new__(mcls, name, bases, namespace, **kwargs)
         annotations = dict(namespace.get("__annotations__", {}))
@@ -121,7 +122,9 @@ class ModelMeta(type):
                 raise ModelDefinitionError(
                     f"{name}: model inheritance is not supported; derive from Model directly")
         cls.__ar_mapper__ = Mapper(cls, table or snake_case(name), annotations, defaults,  # type: ignore[attr-defined]
-                                   on_resolved=install)
+                                   on_resolved=install,
+                                   constraints={"unique": unique, "indexes": indexes,
+                                                "checks": checks})
         for fname in annotations:
             if not fname.startswith("_"):
                 setattr(cls, fname, FieldAttr(cls, fname))

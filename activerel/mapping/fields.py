@@ -3,8 +3,10 @@ its markers and default) becomes a :class:`ScalarProp`, a
 :class:`ReferenceProp` or a :class:`BackRefProp` on the mapper, or a
 ModelDefinitionError that names the model and field and says what to write.
 
-Called only by :meth:`activerel.mapping.mapper.Mapper._parse` (which passes
-itself: this module cannot import the mapper that imports it). Imports the
+Called only by :class:`activerel.mapping.mapper.Mapper` while it resolves
+(it passes itself: this module cannot import the mapper that imports it);
+also the class keywords unique=/indexes=/checks= and the pairing of pivot
+sides. Imports the
 rest of :mod:`activerel.mapping` below the mapper and :mod:`activerel.errors`."""
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any, Optional, cast
 
 from ..errors import ModelDefinitionError
 from .markers import (MISSING, AutoIncrement, BackReference, FieldSpec, Index, PrimaryKey, Reference,
-                      Unique, Version)
+                      Sql, Unique, Version)
 from .properties import BackRefProp, Direction, ReferenceProp, ScalarProp
 from .registry import is_model_class
 from .types import ColumnType, describe, unwrap_optional
@@ -83,6 +85,22 @@ def parse_field(mapper: Any, name: str, ann: Any) -> None:
             f"{where}: a list of models needs a BackReference marker, e.g. "
             f"BackReference[{ann!r}]")
     ctype = ColumnType.from_annotation(inner, nullable, where)
+    server_default = spec.server_default if spec else MISSING
+    if spec is not None and spec.max_length is not None:
+        if ctype.kind not in ("str", "bytes"):
+            raise ModelDefinitionError(
+                f"{where}: max_length is for str and bytes fields, not {ctype.kind}")
+        ctype.length = spec.max_length
+    if server_default is not MISSING:
+        if flags & {PrimaryKey, AutoIncrement, Version}:
+            raise ModelDefinitionError(
+                f"{where}: a key or Version field cannot have a server_default")
+        if not isinstance(server_default, Sql) and (
+                server_default is None or not ctype.is_valid(server_default)):
+            raise ModelDefinitionError(
+                f"{where}: server_default={describe(server_default)} is not a valid "
+                f"{ctype.kind}; give a value of the field's type or Sql(\"...\")")
+        default = None
     if AutoIncrement in flags and ctype.kind != "int":
         raise ModelDefinitionError(f"{where}: AutoIncrement needs an int field, not {ctype.kind}")
     if Version in flags:
@@ -95,7 +113,7 @@ def parse_field(mapper: Any, name: str, ann: Any) -> None:
                 f"{where}: {mapper.name} already has the Version field {mapper.version.name!r}")
     if AutoIncrement in flags and PrimaryKey not in flags:
         raise ModelDefinitionError(f"{where}: AutoIncrement is only for a primary key")
-    if default is not MISSING:
+    if default is not MISSING and server_default is MISSING:
         if isinstance(default, (list, dict, set)):
             raise ModelDefinitionError(
                 f"{where}: a mutable default is shared by every instance; use "
@@ -105,7 +123,8 @@ def parse_field(mapper: Any, name: str, ann: Any) -> None:
                 f"{where}: the default {describe(default)} is not a valid {ctype.kind}")
     prop = ScalarProp(mapper, name, ctype, default, factory, column,
                       primary_key=PrimaryKey in flags, autoincrement=AutoIncrement in flags,
-                      unique=Unique in flags, index=Index in flags)
+                      unique=Unique in flags, index=Index in flags,
+                      server_default=server_default)
     mapper.scalars.append(prop)
     if prop.primary_key:
         mapper.pk_props.append(prop)
@@ -144,3 +163,46 @@ def _parse_backref(mapper: Any, name: str, tp: Any, inner: Any, nullable: bool, 
         prop.direction = Direction.MANY_TO_MANY
     mapper.backrefs.append(prop)
     mapper.props[name] = prop
+
+
+def table_constraints(mapper: Any) -> None:
+    """The class keywords ``unique=[("a", "b")]``, ``indexes=[...]`` (field
+    names; a reference stands for its columns) and ``checks={"name": "sql"}``."""
+    def columns(fields: Any, what: str) -> tuple[str, ...]:
+        if isinstance(fields, str):
+            fields = (fields,)
+        out: list[str] = []
+        for f in fields:
+            prop = mapper.props.get(f)
+            cols = getattr(prop, "columns", None)
+            if not cols:
+                raise ModelDefinitionError(
+                    f"{mapper.name}: {what} names {f!r}, which is not a column field of "
+                    f"{mapper.name} (fields: {', '.join(mapper.props)})")
+            out += [c.name for c in cols]
+        return tuple(out)
+
+    mapper.unique_together = [columns(f, "unique=") for f in mapper._constraints.get("unique", ())]
+    mapper.index_together = [columns(f, "indexes=") for f in mapper._constraints.get("indexes", ())]
+    checks = mapper._constraints.get("checks") or {}
+    if not isinstance(checks, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in checks.items()):
+        raise ModelDefinitionError(
+            f"{mapper.name}: checks= takes a dict of name -> SQL condition, "
+            "e.g. checks={\"positive_price\": \"price > 0\"}")
+    mapper.checks = dict(checks)
+
+
+def pair_pivot_sides(mapper: Any) -> None:
+    """Give each many-to-many back reference of ``mapper`` its inverse: the
+    back reference that sees the same pivot rows from the other side (itself
+    when symmetric)."""
+    for back in mapper.backrefs:
+        if back.via is not None:
+            if back.symmetric:
+                back.via_inverse = back  # the same list, on the other object
+                continue
+            for other in back.target_mapper.backrefs:
+                if (other.via is back.via and other is not back
+                        and other.via_local is back.via_remote):
+                    back.via_inverse = other

@@ -16,8 +16,9 @@ import typing
 from typing import Any, Callable, Optional, Union
 
 from ..errors import ModelDefinitionError, QueryError, ValidationError
+from .markers import MISSING
 from .properties import BackRefProp, Column, Prop, ReferenceProp, ScalarProp
-from .fields import parse_field
+from .fields import pair_pivot_sides, parse_field, table_constraints
 from .registry import is_model_instance, registry
 from .types import ColumnType
 
@@ -45,7 +46,8 @@ class Mapper:
 
     def __init__(self, cls: type, table: str, annotations: dict[str, Any],
                  defaults: dict[str, Any],
-                 on_resolved: Optional[Callable[["Mapper"], None]] = None) -> None:
+                 on_resolved: Optional[Callable[["Mapper"], None]] = None,
+                 constraints: Optional[dict[str, Any]] = None) -> None:
         self.cls = cls
         self.name = cls.__name__
         self.table = table
@@ -65,8 +67,10 @@ class Mapper:
         self.autoincrement: Optional[ScalarProp] = None
         #: the optimistic-locking field (marked Version), if any
         self.version: Optional[ScalarProp] = None
-        #: the JSON fields, whose values can change in place (set on resolution)
+        #: the JSON fields, whose values can change in place, and (field, column)
+        #: of the fields with a server default (set on resolution)
         self.json_fields: tuple[str, ...] = ()
+        self.server_defaults: tuple[tuple[str, str], ...] = ()
         #: event -> the model's own method for it (before_insert, ...)
         self.hooks: dict[str, Callable[[Any], None]] = {}
         #: called once the mapping is resolved (the model layer installs the
@@ -81,6 +85,13 @@ class Mapper:
         #: written as rows, without pivot objects
         self.pure_link = False
         self._key_checks: Optional[list[tuple[str, ColumnType, Callable[[Any], bool]]]] = None
+        #: the class keywords unique=, indexes= and checks= as declared; on
+        #: resolution: composite unique constraints and indexes as column
+        #: names, and the checks as name -> SQL condition
+        self._constraints = constraints or {}
+        self.unique_together: list[tuple[str, ...]] = []
+        self.index_together: list[tuple[str, ...]] = []
+        self.checks: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<Mapper {self.name} -> {self.table}>"
@@ -226,7 +237,7 @@ class Mapper:
             raise ModelDefinitionError(
                 f"{self.name}.{name}: column= names {len(names)} column(s) but "
                 f"{target.name}'s primary key has {len(target_pks)}")
-        return [Column(cname, ColumnType(tc.ctype.kind, tc.ctype.python_type, prop.nullable),
+        return [Column(cname, ColumnType(tc.ctype.kind, tc.ctype.python_type, prop.nullable, tc.ctype.length),
                        prop, primary_key=prop.primary_key, unique=prop.unique,
                        index=prop.index, target=tc)
                 for cname, tc in zip(names, target_pks)]
@@ -276,24 +287,18 @@ class Mapper:
                 "primary key")
 
     def _finish(self) -> None:
-        for back in self.backrefs:
-            if back.via is not None:
-                if back.symmetric:
-                    back.via_inverse = back  # the same list, on the other object
-                    continue
-                for other in back.target_mapper.backrefs:
-                    # the same pivot rows seen from the other side
-                    if (other.via is back.via and other is not back
-                            and other.via_local is back.via_remote):
-                        back.via_inverse = other
+        pair_pivot_sides(self)
         self.backref_names = tuple(b.name for b in self.backrefs)
         self.json_fields = tuple(p.name for p in self.scalars if p.ctype.kind == "json")
+        self.server_defaults = tuple((p.name, p.column.name) for p in self.scalars
+                                     if p.server_default is not MISSING)
         self.hooks = {event: getattr(self.cls, event) for event in EVENTS
                       if callable(getattr(self.cls, event, None))}
         auto = self.autoincrement
         self.insert_columns_all = tuple(c.name for c in self.columns)
         self.insert_columns_generated = tuple(c.name for c in self.columns
                                               if auto is None or c.prop is not auto)
+        table_constraints(self)
         refs = self.references
         self.pure_link = (len(refs) == 2 and refs[0].target_mapper is not refs[1].target_mapper
                           and set(self.insert_columns_generated)

@@ -72,17 +72,22 @@ class Reference:
     """The owning side of a relation: the field holds the referenced object and
     the table holds its key as a foreign key (``<field>_id`` unless ``column=``).
 
+    ``index=False``: no index of its own on the foreign key's columns (by
+    default one is made, unless the primary key or another index begins
+    with them).
+
     ``Reference[T]`` is shorthand for ``Annotated[T, Reference()]``."""
 
-    __slots__ = ("on_delete", "on_update", "column", "name")
+    __slots__ = ("on_delete", "on_update", "column", "name", "index")
 
     def __init__(self, on_delete: str = "NO ACTION", on_update: str = "NO ACTION",
                  column: Union[str, tuple[str, ...], None] = None,
-                 name: Optional[str] = None) -> None:
+                 name: Optional[str] = None, index: bool = True) -> None:
         self.on_delete = _action(on_delete, "on_delete")
         self.on_update = _action(on_update, "on_update")
         self.column = column
         self.name = name
+        self.index = index
 
     def __class_getitem__(cls, item: Any) -> Any:
         return Annotated[item, cls()]
@@ -117,6 +122,31 @@ class BackReference:
         return f"BackReference(mapped_by={self.mapped_by!r}, via={self.via!r})"
 
 
+class Sql:
+    """A server-side default written as SQL rather than a value:
+    ``field(server_default=Sql("CURRENT_TIMESTAMP"))``."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sql) and _norm_sql(other.text) == _norm_sql(self.text)
+
+    def __hash__(self) -> int:
+        return hash(_norm_sql(self.text))
+
+    def __repr__(self) -> str:
+        return f"Sql({self.text!r})"
+
+
+def _norm_sql(text: str) -> str:
+    text = " ".join(text.split()).lower()
+    return {"now()": "current_timestamp", "current_timestamp()": "current_timestamp",
+            "current_timestamp(6)": "current_timestamp"}.get(text, text)
+
+
 class _Missing:
     __slots__ = ()
 
@@ -131,21 +161,37 @@ MISSING: Any = _Missing()
 
 
 class FieldSpec:
-    """What ``field()`` returns: a default, a default factory and a column name."""
+    """What ``field()`` returns: a default, a default factory, a column name,
+    a maximum length and a server-side default."""
 
-    __slots__ = ("default", "default_factory", "column")
+    __slots__ = ("default", "default_factory", "column", "max_length", "server_default")
 
     def __init__(self, default: Any, default_factory: Optional[Callable[[], Any]],
-                 column: Optional[str]) -> None:
+                 column: Optional[str], max_length: Optional[int] = None,
+                 server_default: Any = MISSING) -> None:
         if default is not MISSING and default_factory is not None:
             raise ModelDefinitionError("field() takes default or default_factory, not both")
+        if server_default is not MISSING and (default is not MISSING
+                                               or default_factory is not None):
+            raise ModelDefinitionError(
+                "field() takes server_default or a Python default, not both: the database "
+                "fills a server default in when the object is inserted")
+        if max_length is not None and (not isinstance(max_length, int) or max_length <= 0):
+            raise ModelDefinitionError(f"field(max_length={max_length!r}) takes a positive int")
         self.default = default
         self.default_factory = default_factory
         self.column = column
+        self.max_length = max_length
+        self.server_default = server_default
 
 
 def field(*, default: Any = MISSING, default_factory: Optional[Callable[[], Any]] = None,
-          column: Optional[str] = None) -> Any:
-    """Declare a field's default (``default=`` or ``default_factory=``) and,
-    optionally, its column name."""
-    return FieldSpec(default, default_factory, column)
+          column: Optional[str] = None, max_length: Optional[int] = None,
+          server_default: Any = MISSING) -> Any:
+    """Declare a field's default (``default=`` or ``default_factory=``), its
+    column name, its maximum length (``max_length=80``: ``VARCHAR(80)``, and
+    longer values are refused before they reach SQL) and a server-side
+    default (``server_default=0``, ``server_default=Sql("CURRENT_TIMESTAMP")``):
+    the database fills it in when the object is inserted with the field left
+    None, and the value is read back into the object."""
+    return FieldSpec(default, default_factory, column, max_length, server_default)

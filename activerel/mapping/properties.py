@@ -91,11 +91,15 @@ class ScalarProp(Prop):
 
     def __init__(self, owner: Mapper, name: str, ctype: ColumnType, default: Any,
                  default_factory: Optional[Callable[[], Any]], column: str, *,
-                 primary_key: bool, autoincrement: bool, unique: bool, index: bool) -> None:
+                 primary_key: bool, autoincrement: bool, unique: bool, index: bool,
+                 server_default: Any = MISSING) -> None:
         self.owner = owner
         self.name = name
         self.ctype = ctype
         self.default = default
+        #: the database's default (a value or Sql), used when an insert
+        #: leaves the field None; MISSING when there is none
+        self.server_default = server_default
         self.default_factory = default_factory
         self.primary_key = primary_key
         self.autoincrement = autoincrement
@@ -113,7 +117,7 @@ class ScalarProp(Prop):
 
     def check_source(self, var: str, globs: dict[str, Any]) -> str:
         src = self.ctype.check_source(var, globs, self.name)
-        if self.autoincrement and not self.ctype.nullable:
+        if (self.autoincrement or self.server_default is not MISSING) and not self.ctype.nullable:
             src = f"({var} is None or {src})"  # None: let the database generate it
         return src
 
@@ -132,6 +136,8 @@ class ReferenceProp(Prop):
         self.on_update = marker.on_update
         self.column_names = marker.column
         self.constraint_name = marker.name
+        #: whether the foreign key gets an index of its own (Reference(index=...))
+        self.marker_index = marker.index
         self.default = default
         self.default_factory = None
         self.primary_key = primary_key

@@ -12,7 +12,7 @@ import types
 import typing
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Optional
 from uuid import UUID
 
 from .._util.codegen import compile_function
@@ -59,7 +59,7 @@ CHECK_GLOBALS: dict[str, Any] = {
     "_ar_" + k: v for k, v in {
         "Decimal": Decimal, "datetime": datetime, "date": date, "time": time, "UUID": UUID,
         "type": type, "isinstance": isinstance, "int": int, "float": float, "bool": bool,
-        "str": str, "bytes": bytes, "dict": dict, "list": list,
+        "str": str, "bytes": bytes, "dict": dict, "list": list, "len": len,
     }.items()
 }
 
@@ -68,12 +68,15 @@ class ColumnType:
     """The type of one column: its kind (``int``, ``str``, ``json``, ...), the
     Python class it holds (the enum class for enums), and nullability."""
 
-    __slots__ = ("kind", "python_type", "nullable")
+    __slots__ = ("kind", "python_type", "nullable", "length")
 
-    def __init__(self, kind: str, python_type: type, nullable: bool) -> None:
+    def __init__(self, kind: str, python_type: type, nullable: bool,
+                 length: Optional[int] = None) -> None:
         self.kind = kind
         self.python_type = python_type
         self.nullable = nullable
+        #: the most characters (str) or bytes (bytes) a value may have, if limited
+        self.length = length
 
     @classmethod
     def from_annotation(cls, tp: Any, nullable: bool, where: str) -> "ColumnType":
@@ -102,6 +105,8 @@ class ColumnType:
             src = _CHECKS["json_dict" if self.python_type is dict else "json_list"].format(v=var)
         else:
             src = _CHECKS[self.kind].format(v=var)
+        if self.length is not None:
+            src = f"({src} and _ar_len({var}) <= {int(self.length)})"
         if self.nullable:
             src = f"({var} is None or {src})"
         return src
@@ -111,7 +116,7 @@ class ColumnType:
         ns = dict(CHECK_GLOBALS)
         src = f"def check(v):\n    return {self.check_source('v', ns, 'x')}\n"
         return compile_function(src, ns, name="check", kind="check", owner=self.kind,
-                                variant="nullable" if self.nullable else "")
+                                variant=("nullable" if self.nullable else "") + (f"len{self.length}" if self.length else ""))
 
     def is_valid(self, value: Any) -> bool:
         """Whether ``value`` may be stored in this column (slow path, for defaults)."""
