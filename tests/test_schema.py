@@ -390,7 +390,11 @@ def test_schema_sql_fragments(fresh):
     users = ddl_for(statements, "users")
     assert '"username" TEXT NOT NULL' in users
     joined = "\n".join(statements)
-    assert re.search(r'UNIQUE', users + joined)
+    # unique constraints are named unique indexes, foreign keys named constraints
+    assert 'CREATE UNIQUE INDEX "uq_users_username" ON "users" ("username")' in statements
+    assert "UNIQUE" not in users
+    assert ('CONSTRAINT "fk_posts_author_id" FOREIGN KEY ("author_id") REFERENCES "users" ("id") '
+            "ON DELETE CASCADE ON UPDATE NO ACTION") in posts
     assert re.search(r'CREATE\s+INDEX\s+(IF\s+NOT\s+EXISTS\s+)?"[^"]+"\s+ON\s+"everything"\s*\(\s*"s"\s*\)',
                      joined, re.IGNORECASE)
 

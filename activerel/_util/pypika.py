@@ -1,14 +1,13 @@
 """What activerel adds to PyPika: :class:`SqlTemplate` for the few SQL
-fragments PyPika has no builder for, the constant criteria :data:`TRUE`
-and :data:`FALSE`, and a CREATE TABLE that takes several foreign keys.
+fragments PyPika has no builder for, and the constant criteria :data:`TRUE`
+and :data:`FALSE`.
 
 Used by :mod:`activerel.sql` and by the dialects (their one-parameter key
 sets). Imports nothing of activerel."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from pypika.queries import CreateQueryBuilder
 from pypika.terms import Criterion
 
 
@@ -41,19 +40,3 @@ def not_true(criterion: Any) -> SqlTemplate:
 #: a criterion that always holds, and one that never does
 TRUE = SqlTemplate("1=1")
 FALSE = SqlTemplate("1=0")
-
-
-class CreateTable(CreateQueryBuilder):
-    """PyPika's CREATE TABLE takes one foreign key; this one takes any number."""
-
-    def __init__(self, dialect: Optional[Any] = None) -> None:
-        super().__init__(dialect=dialect)
-        self._foreign_keys: list[str] = []
-
-    def add_foreign_key_sql(self, clause: str) -> "CreateTable":
-        self._foreign_keys.append(clause)
-        return self
-
-    def _body_sql(self, **kwargs: Any) -> str:
-        body = super()._body_sql(**kwargs)
-        return ",".join([body] + self._foreign_keys) if self._foreign_keys else body

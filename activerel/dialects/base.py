@@ -16,6 +16,8 @@ from pypika import Parameter, Query, Table
 
 from ..errors import ActiverelError, ConfigurationError, ValidationError
 from ..mapping.types import ColumnType
+from ..schema.tables import ColumnDef, TableDef
+from .ddl_hooks import DDLHooks
 
 Adapter = Optional[Callable[[Any], Any]]
 
@@ -55,6 +57,20 @@ class Features:
     #: whether SELECT ... FOR UPDATE locks rows (else a write transaction
     #: takes the database's write lock up front: begin(write=True))
     row_locks: bool = True
+    #: whether DDL runs inside a transaction (MySQL and MariaDB commit each
+    #: DDL statement at once, so a failed migration is not rolled back)
+    transactional_ddl: bool = True
+    #: whether ALTER TABLE changes a column's type, nullability and default
+    #: in place (else the table is rebuilt: sql/rebuild.py)
+    alter_column: bool = True
+    #: whether ALTER TABLE adds and drops foreign keys and check constraints
+    #: (else the table is rebuilt)
+    alter_constraints: bool = True
+    #: whether ALTER TABLE ... DROP COLUMN exists (else the table is rebuilt)
+    drop_column: bool = True
+    #: whether a foreign key that no index serves gets an index of its own,
+    #: named as the constraint, which outlives DROP FOREIGN KEY (InnoDB)
+    foreign_key_index: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,17 @@ class TypeMap:
     adapt: Adapter = None
     convert: Adapter = None
     indexed_ddl: Optional[str] = None
+
+
+#: declared kind -> the other live kinds that hold its values exactly
+_HOLDS: dict[str, tuple[str, ...]] = {
+    "bool": ("int",),
+    "int": ("decimal",),
+    "float": ("decimal",),
+    "str": (),
+    "uuid": ("str",),
+    "json": ("str",),
+}
 
 
 def to_float(value: Any) -> float:
@@ -93,7 +120,7 @@ def json_value(value: Any) -> Any:
     return value
 
 
-class Dialect:
+class Dialect(DDLHooks):
     """Base class of the backends. Subclasses declare ``features`` and
     ``types`` and implement ``connect``, ``translate_error`` and the schema
     hooks; every other difference is a named hook here with a default."""
@@ -120,6 +147,9 @@ class Dialect:
         #: databases of one scheme never share capabilities read from their
         #: servers, and the bindings go when the Database does.
         self.bindings: dict[Any, Any] = {}
+        #: called with a mapper before its first binding to this dialect is
+        #: made: the Database's first-use schema check
+        self.on_bind: Optional[Callable[[Any], None]] = None
 
     def check_url(self, known: set[str], label: str, example: str) -> None:
         """Refuse query options this backend does not know, and a URL without
@@ -192,12 +222,29 @@ class Dialect:
             return TypeMap(base.ddl, _enum_value, ctype.python_type, base.indexed_ddl)
         return self.types[ctype.kind]
 
-    def ddl_type(self, ctype: ColumnType, *, indexed: bool, autoincrement: bool) -> str:
-        """The column type of CREATE TABLE."""
-        if autoincrement:
-            return self.autoincrement_ddl
-        t = self.type_map(ctype)
-        return t.indexed_ddl if indexed and t.indexed_ddl else t.ddl
+    def stored_type(self, kind: str) -> str:
+        """The DDL type a column of ``kind`` gets, lower-cased, without
+        length or character set (what a live column's type is compared with)."""
+        return self.types[kind].ddl.split(" ")[0].lower()
+
+    def can_hold(self, live: Any, declared: Any) -> bool:
+        """Whether the live column (a ColumnDef read from the database) can
+        hold the values of the declared one (a ColumnDef from the model)."""
+        if live.type == declared.type or live.type in _HOLDS.get(declared.type, ()):
+            return True
+        sql_type = (live.sql_type or "").split("(")[0]
+        return sql_type == self.stored_type(declared.type).split("(")[0]
+
+    def same_type(self, live: Any, declared: Any) -> bool:
+        """Whether a live column has the declared column's type, for the
+        differ: the same kind (or the type this dialect stores that kind as)
+        and, where the model gives one, the same length."""
+        if declared.length is not None and live.length != declared.length:
+            return False
+        if live.type == declared.type:
+            return True
+        sql_type = (live.sql_type or "").split("(")[0]
+        return sql_type == self.stored_type(declared.type).split("(")[0]
 
     def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
                      tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
@@ -220,6 +267,32 @@ class Dialect:
                        f"{self.current_schema_sql} AND table_name = {self.placeholder} "
                        "ORDER BY ordinal_position", (table,))
         return [r[0] for r in rows]
+
+    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                           table: str) -> list[ColumnDef]:
+        """The columns of ``table`` as the database has them, in table order
+        (empty when there is no such table), read with exactly ONE catalog
+        statement (a cheap drift check runs it on first use). ``execute`` is
+        a driver-level fetch such as ``Session.fetch``: it takes this
+        dialect's own :attr:`placeholder` (``?`` on SQLite, ``%s`` on the
+        servers), not the ``?`` of ``Database.execute``."""
+        raise NotImplementedError
+
+    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                   tables: Optional[Sequence[str]] = None) -> dict[str, TableDef]:
+        """The live description of ``tables`` (those that exist), by name in
+        name order: columns, primary key, indexes, foreign keys and checks,
+        each list in name order. None: every table of the current schema or
+        database but the backend's own and the migration version table
+        ``activerel_migrations``. A handful of catalog statements, through a
+        driver-level ``execute`` as for :meth:`introspect_columns`."""
+        raise NotImplementedError
+
+    def column_kind(self, sql_type: str) -> tuple[str, Optional[int]]:
+        """The abstract column kind (:data:`activerel.schema.tables.KINDS`)
+        and length of a type as this database names it (``varchar(80)`` is
+        ``("str", 80)``); an unknown type is ``"str"``."""
+        raise NotImplementedError
 
     def truncate_sql(self, tables: Sequence[str]) -> list[str]:
         """Statements that empty ``tables`` and restart their generated keys."""

@@ -25,6 +25,9 @@ from pypika import MySQLQuery, Parameter
 
 from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
+from ..mapping.markers import Sql
+from ..schema.tables import ColumnDef, TableDef
+from . import mysql_schema
 from .base import Dialect, Features, TypeMap, json_value, to_float
 from .paramstyle import qmark_to_format
 
@@ -58,8 +61,37 @@ class MySQLDialect(Dialect):
         # mysqlclient's executemany batches INSERTs only: an UPDATE per row is a
         # round trip per row
         batch_updates=True,
+        # every DDL statement commits the transaction at once
+        transactional_ddl=False,
+        foreign_key_index=True,
     )
     autoincrement_ddl = "BIGINT AUTO_INCREMENT"
+
+    # -- DDL (see dialects/ddl_hooks.py) ---------------------------------------
+    def sized_type_sql(self, kind: str, length: int) -> str:
+        if kind == "str":  # with the character set and collation of the text type
+            return self.types["str"].ddl.replace("LONGTEXT", f"VARCHAR({int(length)})", 1)
+        if kind == "bytes":
+            return f"VARBINARY({int(length)})"
+        return super().sized_type_sql(kind, length)
+
+    def default_sql(self, value: Any, col: ColumnDef) -> str:
+        if col.type == "datetime" and value == Sql("CURRENT_TIMESTAMP"):
+            return "CURRENT_TIMESTAMP(6)"  # a DATETIME(6) takes the same precision only
+        return super().default_sql(value, col)
+
+    def string_literal(self, text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    def alter_column_sql(self, table: str, old: ColumnDef, new: ColumnDef,
+                         definition: str) -> list[str]:
+        return [f"ALTER TABLE {self.quote(table)} MODIFY COLUMN {definition}"]
+
+    def drop_index_sql(self, table: str, name: str) -> str:
+        return f"DROP INDEX {self.quote(name)} ON {self.quote(table)}"
+
+    def drop_foreign_key_sql(self, table: str, name: str) -> str:
+        return f"ALTER TABLE {self.quote(table)} DROP FOREIGN KEY {self.quote(name)}"
 
     def __init__(self, url: Any) -> None:
         super().__init__(url)
@@ -148,7 +180,9 @@ class MySQLDialect(Dialect):
 
     def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
         d = self.driver
-        if isinstance(exc, d.IntegrityError):
+        if isinstance(exc, d.IntegrityError) or (
+                isinstance(exc, d.OperationalError) and exc.args
+                and exc.args[0] in _CHECK_VIOLATIONS):
             return IntegrityError(str(exc))
         if isinstance(exc, d.DataError):
             return ValidationError(f"mysql cannot store a value: {exc}")
@@ -192,6 +226,17 @@ class MySQLDialect(Dialect):
         rows = execute("SELECT table_name FROM information_schema.tables "
                        "WHERE table_schema = DATABASE()", ())
         return {r[0] for r in rows}
+
+    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                           table: str) -> list[ColumnDef]:
+        return mysql_schema.introspect_columns(execute, table)
+
+    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                   tables: Optional[Sequence[str]] = None) -> dict[str, TableDef]:
+        return mysql_schema.introspect(execute, tables)
+
+    def column_kind(self, sql_type: str) -> tuple[str, Optional[int]]:
+        return mysql_schema.column_kind(sql_type)
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         # mysqlclient binds parameters client-side, cheaply; JSON_TABLE is for
@@ -246,6 +291,10 @@ class MySQLDialect(Dialect):
 #: away, lost during a query, lost while reading, connection killed
 #: (MariaDB), disconnected for inactivity
 _DISCONNECTS = frozenset({2006, 2013, 2055, 1927, 4031})
+#: a row that fails a CHECK constraint (MariaDB's ER_CONSTRAINT_FAILED,
+#: MySQL's ER_CHECK_CONSTRAINT_VIOLATED), which mysqlclient raises as an
+#: OperationalError
+_CHECK_VIOLATIONS = frozenset({4025, 3819})
 #: mysql_set_server_option() values (enum_mysql_set_option)
 _MULTI_STATEMENTS_ON, _MULTI_STATEMENTS_OFF = 0, 1
 #: a multi-statement batch stays far below max_allowed_packet (16 MiB by default)

@@ -22,6 +22,9 @@ from pypika import Parameter, SQLLiteQuery
 
 from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
+from ..mapping.markers import Sql
+from ..schema.tables import ColumnDef, TableDef
+from . import sqlite_schema
 from .base import Dialect, Features, TypeMap, json_value, to_float
 
 _memory_ids = itertools.count(1)
@@ -45,8 +48,36 @@ class SQLiteDialect(Dialect):
         row_locks=False,
         # NUMERIC affinity keeps 15 significant digits (see _decimal_text)
         decimal_digits=15,
+        # ALTER TABLE cannot change a column or a constraint: the table is
+        # rebuilt (sql/rebuild.py); DROP COLUMN came with SQLite 3.35
+        alter_column=False,
+        alter_constraints=False,
+        drop_column=sqlite3.sqlite_version_info >= (3, 35, 0),
     )
     autoincrement_ddl = "INTEGER PRIMARY KEY AUTOINCREMENT"
+
+    # -- DDL (see dialects/ddl_hooks.py) ---------------------------------------
+    def can_add_column(self, col: ColumnDef) -> bool:
+        # ADD COLUMN takes neither a NOT NULL column without a default nor a
+        # default that is not a constant (CURRENT_TIMESTAMP, an expression)
+        return (not col.autoincrement and not isinstance(col.default, Sql)
+                and (col.nullable or col.default is not None))
+
+    def foreign_keys_off_sql(self) -> list[str]:
+        # (a no-op inside a transaction: sent between transactions)
+        return ["PRAGMA foreign_keys = OFF"]
+
+    def foreign_keys_on_sql(self) -> list[str]:
+        return ["PRAGMA foreign_keys = ON"]
+
+    def foreign_key_check_sql(self) -> Optional[str]:
+        return "PRAGMA foreign_key_check"
+
+    def rebuild_sequence_sql(self, old: str, new: str) -> list[str]:
+        # AUTOINCREMENT's counter lives in sqlite_sequence, one row per table
+        return [f"DELETE FROM sqlite_sequence WHERE name = {self.string_literal(new)}",
+                f"INSERT INTO sqlite_sequence (name, seq) SELECT {self.string_literal(new)}, seq "
+                f"FROM sqlite_sequence WHERE name = {self.string_literal(old)}"]
 
     def __init__(self, url: Any) -> None:
         super().__init__(url)
@@ -159,6 +190,17 @@ class SQLiteDialect(Dialect):
         rows = execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                        "AND name NOT LIKE 'sqlite_%'", ())
         return {r[0] for r in rows}
+
+    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                           table: str) -> list[ColumnDef]:
+        return sqlite_schema.introspect_columns(execute, table)
+
+    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+                   tables: Optional[Sequence[str]] = None) -> dict[str, TableDef]:
+        return sqlite_schema.introspect(execute, tables)
+
+    def column_kind(self, sql_type: str) -> tuple[str, Optional[int]]:
+        return sqlite_schema.column_kind(sql_type)
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         if len(keys) <= 64:

@@ -39,6 +39,8 @@ def binding(mapper: Mapper, dialect: Dialect) -> Binding:
     """The binding of ``mapper`` to ``dialect`` (made on first use)."""
     b = dialect.bindings.get(mapper)
     if b is None:
+        if dialect.on_bind is not None:
+            dialect.on_bind(mapper)  # may raise: then nothing is cached
         # setdefault: of two threads binding at once, both get the same one
         b = dialect.bindings.setdefault(mapper, Binding(mapper, dialect))
     return b
