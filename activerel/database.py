@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import functools
 import inspect
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar
 
 from .dialects import dialect_for
 from .engine import Engine
-from .errors import ActiverelError
+from .errors import ActiverelError, SchemaError
 from .mapping.catalog import Catalog
 from .mapping.mapper import Mapper
 from .mapping.registry import is_model_class
 from .query import Query
+from .schema.declared import declared_schema
+from .schema.diff import diff, is_additive
+from .schema.drift import check_table
+from .schema.operations import AddForeignKey, DropCheck, DropForeignKey, DropIndex
+from .schema.tables import Schema
+from .schema_apply import apply_operations
 from .session import Session, set_default_factory, use_session
 from .sql.schema import SchemaBuilder
 from .unitofwork.deleteplan import DeletePlan, plan_delete
@@ -59,6 +66,9 @@ class Database:
         self.engine = Engine(self.url, self.dialect, echo, pool_size=pool_size,
                              pool_timeout=pool_timeout, pool_recycle=pool_recycle)
         self.catalog = Catalog(listed, repr(self))
+        #: the mappers whose tables were checked against the database
+        self._checked: set[Mapper] = set()
+        self.dialect.on_bind = self._first_use
         self.bind()
 
     def __repr__(self) -> str:
@@ -113,16 +123,74 @@ class Database:
         """The DDL that ``migrate()`` would run on an empty database."""
         return SchemaBuilder(self.mappers, self.dialect).statements()
 
-    def migrate(self) -> None:
-        """Create every served table (with its indexes and foreign keys) that
-        does not exist yet."""
-        builder = SchemaBuilder(self.mappers, self.dialect)
-        self.engine.forget_foreign_keys()
+    def live_schema(self, tables: Optional[Iterable[str]] = None) -> Schema:
+        """The database's schema as it is (the named tables, or every table),
+        read from its catalog."""
         with self.session() as s:
-            existing = self.dialect.table_names(s.fetch)
-            missing = {m.table for m in self.mappers if m.table not in existing}
-            for sql in builder.statements(only=missing):
-                s.execute(sql)
+            return Schema(self.dialect.introspect(s.fetch, list(tables) if tables else None))
+
+    def declared_schema(self) -> Schema:
+        """The schema the served models declare, as this backend stores it
+        (a referential action it cannot apply is stored as the nearest one)."""
+        declared = declared_schema(self.mappers)
+        stored = self.dialect.stored_actions
+        for table in declared.tables.values():
+            table.foreign_keys = [replace(fk, on_delete=a[0], on_update=a[1]) for fk in
+                                  table.foreign_keys
+                                  for a in [stored(fk.on_delete, fk.on_update)]]
+        return declared
+
+    def schema_diff(self) -> list[Any]:
+        """The operations that would bring the served tables in line with the
+        models (tables the models do not declare are left alone)."""
+        declared = self.declared_schema()
+        live = self.live_schema(declared.tables)
+        return diff(live, declared, same_type=self.dialect.same_type, compare_check_sql=False,
+                    droppable=())
+
+    def migrate(self) -> None:
+        """Bring the database up to the models where nothing can be lost:
+        create missing tables (with their indexes and foreign keys), add
+        missing columns that are nullable or have a default (the rows there
+        get it), and missing indexes, unique constraints and checks. Anything
+        else (a
+        changed type, a new NOT NULL column without default, a dropped or
+        renamed column) raises SchemaError and leaves the database as it
+        was: write a migration with ``python -m activerel makemigrations``.
+        Indexes, foreign keys and checks the models do not declare are left
+        in place, and a foreign key missing from an existing table is not
+        added (``schema_diff()`` lists it). Every served table is checked again afterwards."""
+        self.engine.forget_foreign_keys()
+        declared = self.declared_schema()
+        live = self.live_schema(declared.tables)
+        ops = diff(live, declared, same_type=self.dialect.same_type, compare_check_sql=False,
+                   droppable=())
+        # extras the models do not declare stay, and so does a table made
+        # without some foreign key (it may be left out on purpose)
+        ops = [op for op in ops if not isinstance(op, (DropIndex, DropForeignKey, DropCheck))
+               and not (isinstance(op, AddForeignKey) and op.table in live)]
+        refused = [op for op in ops if not is_additive(op)]
+        if refused:
+            lines = "\n".join(f"  - {op.describe()}" + (f" ({op.note})" if getattr(op, "note", "")
+                                                        else "") for op in refused)
+            raise SchemaError(
+                f"migrate() only adds what loses nothing; {self.url.safe} needs changes it "
+                f"will not make by itself:\n{lines}\nwrite them as a migration: "
+                "`python -m activerel makemigrations`, then `python -m activerel migrate`")
+        if ops:
+            apply_operations(self, ops, live)
+        self._checked = set(self.mappers)
+
+    def _first_use(self, mapper: Mapper) -> None:
+        """Check ``mapper``'s table against the database, once per Database
+        (one catalog query): raises SchemaError naming the model and field
+        when the table cannot hold what the model declares."""
+        if mapper in self._checked:
+            return
+        with use_session(self) as s:
+            live = self.dialect.introspect_columns(s.fetch, mapper.table)
+        check_table(mapper, live, self.dialect.can_hold, self.url.safe)
+        self._checked.add(mapper)
 
     def drop_all(self) -> None:
         """Drop every served table, children first."""

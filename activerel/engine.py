@@ -246,6 +246,16 @@ class Connection:
         except Exception as exc:
             self._driver_error(exc)
 
+    def outside_transaction(self, sql: str) -> None:
+        """Send a statement that must run between transactions (SQLite's
+        ``PRAGMA foreign_keys``, which a transaction ignores) on this
+        session's connection, before its next transaction begins."""
+        if self.in_transaction:
+            raise ActiverelError(f"{sql!r} must run outside a transaction; commit first")
+        if self.conn is None:
+            self._attach()
+        self._control(sql)
+
     def _begin(self) -> None:
         write = self.write or self._write_next
         if self.conn is self.engine.pinned:

@@ -165,10 +165,7 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
     else:
         given = objs
     limit = plan.dialect.features.param_limit
-    for objs_, with_auto in ((generated, False), (given, True)):
-        if not objs_:
-            continue
-        columns = mapper.insert_columns(with_auto)
+    for objs_, with_auto, columns in _shapes(mapper, generated, given):
         row_of = _row_maker(plan, w, columns)
         if not with_auto and plan.dialect.single_row_inserts():
             # the server cannot promise consecutive generated keys
@@ -190,6 +187,8 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
             else:
                 keys = s.insert_generated(sql, params, len(chunk), c.pk_names[0])
                 _set_generated(auto, chunk, keys)
+    if mapper.server_defaults:
+        _read_server_defaults(plan, mapper, objs)
     imap = s.identity.for_mapper(mapper)
     if len(mapper.pk_props) == 1 and isinstance(mapper.pk_props[0], ScalarProp):
         name = mapper.pk_props[0].name
@@ -205,6 +204,55 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
             st.key = k
             st.session = s
         imap[k] = o
+
+
+def _shapes(mapper: Mapper, generated: list[Any], given: list[Any]
+            ) -> list[tuple[list[Any], bool, tuple[str, ...]]]:
+    """The row groups of one INSERT each: (objects, with the generated key,
+    columns). A field with a server default left None is not written, so
+    that the database fills it in: its rows go apart."""
+    out = []
+    for objs, with_auto in ((generated, False), (given, True)):
+        if not objs:
+            continue
+        columns = mapper.insert_columns(with_auto)
+        if not mapper.server_defaults:
+            out.append((objs, with_auto, columns))
+            continue
+        groups: dict[tuple[str, ...], list[Any]] = {}
+        for o in objs:
+            d = o.__dict__
+            left = tuple(c for n, c in mapper.server_defaults if d.get(n) is None)
+            groups.setdefault(left, []).append(o)
+        for left, group in groups.items():
+            out.append((group, with_auto, tuple(c for c in columns if c not in left)))
+    return out
+
+
+def _read_server_defaults(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
+    """Read back the fields the database filled in with their server
+    defaults (one SELECT per chunk of keys), into the new objects."""
+    todo = [o for o in objs if any(o.__dict__.get(n) is None for n, _ in mapper.server_defaults)]
+    if not todo:
+        return
+    c = statements(mapper, plan.dialect)
+    values = codec(mapper, plan.dialect)
+    names = [n for n, _ in mapper.server_defaults]
+    columns = tuple(c.pk_names) + tuple(col for _, col in mapper.server_defaults)
+    converters = [values.converters[col] for _, col in mapper.server_defaults]
+    nkey = len(c.pk_names)
+    limit = plan.dialect.features.param_limit
+    by_key = {mapper.key_of(o): o for o in todo}
+    for chunk in chunks(list(by_key), limit, nkey):
+        params = [p for key in chunk for p in values.key_params(key)]
+        for row in plan.session.fetch(c.select_by_key_sql(columns, len(chunk)), params):
+            o = by_key.get(values.row_key(row))
+            if o is None:
+                continue
+            d = o.__dict__
+            for name, conv, value in zip(names, converters, row[nkey:]):
+                if d.get(name) is None:
+                    d[name] = conv(value) if conv is not None and value is not None else value
 
 
 def _fill_deferred(plan: FlushPlan, new: list[Any]) -> None:
