@@ -452,7 +452,8 @@ def no_fk_db(tmp_path):
         ddl = [x for x in ddl.split(";") if x.strip()]
     raw = sqlite3.connect(path)
     for stmt in ddl:
-        stmt = re.sub(r',\s*(CONSTRAINT "\w+" )?FOREIGN KEY \([^)]*\) REFERENCES "?\w+"? \([^)]*\)'
+        stmt = re.sub(r',\s*(CONSTRAINT [`"]\w+[`"] )?FOREIGN KEY \([^)]*\) REFERENCES [`"]?\w+[`"]? '
+                      r'\([^)]*\)'
                       r'( ON (DELETE|UPDATE) (CASCADE|RESTRICT|NO ACTION|SET NULL|SET DEFAULT))*',
                       "", stmt)
         assert "REFERENCES" not in stmt.upper(), stmt

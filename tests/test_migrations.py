@@ -291,3 +291,18 @@ def test_makemigrations_and_migrate_forward_and_back(url: str, tmp_path: Path, b
                               "done\n")
     code, out = _run(capsys, "showmigrations")
     assert out.splitlines()[0] == "[X] 0001_initial"
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_never_reads_a_missing_column_as_its_name(url: str) -> None:
+    """SQLite reads an unknown "double-quoted" name as a string literal; a
+    column dropped behind the check's back is an error, not its own name."""
+    with Database(url, models=[MgGadgetV2]) as db:
+        db.migrate()
+        db.persist(MgGadgetV2(name="g1"))
+        assert [g.colour for g in MgGadgetV2.query().find()] == ["red"]
+        db.execute("ALTER TABLE mg_gadgets DROP COLUMN colour")
+        with db.session():
+            with pytest.raises(Exception, match="no such column"):
+                MgGadgetV2.query().find()
+        assert db.execute('SELECT "colour" FROM mg_gadgets') == [("colour",)]

@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 from uuid import UUID
 
 from pypika import Parameter, SQLLiteQuery
+from pypika.dialects import SQLLiteQueryBuilder
 
 from .._util.pypika import SqlTemplate
 from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
@@ -31,11 +32,30 @@ _memory_ids = itertools.count(1)
 
 
 
+class _BacktickBuilder(SQLLiteQueryBuilder):
+    # SQLite reads an unknown "double-quoted" name as a string literal (a
+    # column missing from the table would select its own name); a
+    # `backquoted` one is always an identifier, an unknown one an error
+    QUOTE_CHAR = "`"
+
+
+class SQLiteQuery(SQLLiteQuery):
+    """PyPika's SQLite query with identifiers in backquotes."""
+
+    @classmethod
+    def _builder(cls, **kwargs: Any) -> SQLLiteQueryBuilder:
+        return _BacktickBuilder(**kwargs)
+
+
+_BacktickBuilder.QUERY_CLS = SQLiteQuery
+
+
 class SQLiteDialect(Dialect):
     """SQLite through the standard library's sqlite3."""
 
     name = "sqlite"
-    query_class = SQLLiteQuery
+    query_class = SQLiteQuery
+    identifier_quote = "`"
     placeholder = "?"
     features = Features(
         inline_forward_foreign_keys=True,

@@ -51,27 +51,27 @@ def make_dialect(name: str) -> Dialect:
 
 EXPECTED = {
     "sqlite": {
-        "insert 1": 'INSERT INTO "unit_st_books" ("title","author_id","editor_id") VALUES (?,?,?)',
-        "insert 3": 'INSERT INTO "unit_st_books" ("title","author_id","editor_id") '
+        "insert 1": 'INSERT INTO `unit_st_books` (`title`,`author_id`,`editor_id`) VALUES (?,?,?)',
+        "insert 3": 'INSERT INTO `unit_st_books` (`title`,`author_id`,`editor_id`) '
                     'VALUES (?,?,?),(?,?,?),(?,?,?)',
-        "insert defaults 2": 'INSERT INTO "unit_st_books" ("id") VALUES (NULL),(NULL)',
-        "select by key 1": 'SELECT "id","title","author_id","editor_id" FROM "unit_st_books" '
-                           'WHERE "id"=?',
-        "select by key 3": 'SELECT "id","title","author_id","editor_id" FROM "unit_st_books" '
-                           'WHERE "id" IN (?,?,?)',
-        "update": 'UPDATE "unit_st_books" SET "title"=?,"author_id"=? WHERE "id"=?',
-        "update case 2": 'UPDATE "unit_st_books" SET '
-                         '"title"=CASE WHEN "id"=? THEN ? WHEN "id"=? THEN ? END,'
-                         '"author_id"=CASE WHEN "id"=? THEN ? WHEN "id"=? THEN ? END '
-                         'WHERE "id" IN (?,?)',
-        "delete 1": 'DELETE FROM "unit_st_books" WHERE "id"=?',
-        "delete 3": 'DELETE FROM "unit_st_books" WHERE "id" IN (?,?,?)',
-        "fk select 1": 'SELECT "id" FROM "unit_st_books" WHERE "author_id"=?',
-        "fk select 3": 'SELECT "id" FROM "unit_st_books" WHERE "author_id" IN (?,?,?)',
-        "set ref 1": 'UPDATE "unit_st_books" SET "editor_id"=? WHERE "id"=?',
-        "set ref 2": 'UPDATE "unit_st_books" SET "editor_id"=? WHERE "id" IN (?,?)',
-        "delete where 1": 'DELETE FROM "unit_st_books" WHERE ("author_id","editor_id") IN ((?,?))',
-        "delete where 2": 'DELETE FROM "unit_st_books" WHERE ("author_id","editor_id") '
+        "insert defaults 2": 'INSERT INTO `unit_st_books` (`id`) VALUES (NULL),(NULL)',
+        "select by key 1": 'SELECT `id`,`title`,`author_id`,`editor_id` FROM `unit_st_books` '
+                           'WHERE `id`=?',
+        "select by key 3": 'SELECT `id`,`title`,`author_id`,`editor_id` FROM `unit_st_books` '
+                           'WHERE `id` IN (?,?,?)',
+        "update": 'UPDATE `unit_st_books` SET `title`=?,`author_id`=? WHERE `id`=?',
+        "update case 2": 'UPDATE `unit_st_books` SET '
+                         '`title`=CASE WHEN `id`=? THEN ? WHEN `id`=? THEN ? END,'
+                         '`author_id`=CASE WHEN `id`=? THEN ? WHEN `id`=? THEN ? END '
+                         'WHERE `id` IN (?,?)',
+        "delete 1": 'DELETE FROM `unit_st_books` WHERE `id`=?',
+        "delete 3": 'DELETE FROM `unit_st_books` WHERE `id` IN (?,?,?)',
+        "fk select 1": 'SELECT `id` FROM `unit_st_books` WHERE `author_id`=?',
+        "fk select 3": 'SELECT `id` FROM `unit_st_books` WHERE `author_id` IN (?,?,?)',
+        "set ref 1": 'UPDATE `unit_st_books` SET `editor_id`=? WHERE `id`=?',
+        "set ref 2": 'UPDATE `unit_st_books` SET `editor_id`=? WHERE `id` IN (?,?)',
+        "delete where 1": 'DELETE FROM `unit_st_books` WHERE (`author_id`,`editor_id`) IN ((?,?))',
+        "delete where 2": 'DELETE FROM `unit_st_books` WHERE (`author_id`,`editor_id`) '
                           'IN ((?,?),(?,?))',
     },
     "postgresql": {
@@ -241,34 +241,34 @@ def where_key_set(dialect: Dialect, keys: list[Any], terms: int = 1) -> tuple[st
 @pytest.mark.parametrize("name", [pytest.param(n, id=f"dialect_{n}") for n in EXPECTED])
 def test_no_keys_is_never_true(name: str):
     sql, params = where_key_set(make_dialect(name), [])
-    q = "`" if name == "mysql" else '"'
+    q = '"' if name == "postgresql" else "`"
     assert sql == f"SELECT {q}id{q} FROM {q}t{q} WHERE 1=0"
     assert params == []
 
 
 def test_few_keys_are_one_parameter_each():
     sql, params = where_key_set(make_dialect("sqlite"), [5, 6, 7])
-    assert sql == 'SELECT "id" FROM "t" WHERE "id" IN (?,?,?)'
+    assert sql == 'SELECT `id` FROM `t` WHERE `id` IN (?,?,?)'
     assert params == [5, 6, 7]
 
 
 def test_sqlite_keeps_one_parameter_each_up_to_64_keys():
     keys = list(range(64))
     sql, params = where_key_set(make_dialect("sqlite"), keys)
-    assert sql == 'SELECT "id" FROM "t" WHERE "id" IN (' + ",".join(["?"] * 64) + ")"
+    assert sql == 'SELECT `id` FROM `t` WHERE `id` IN (' + ",".join(["?"] * 64) + ")"
     assert params == keys
 
 
 def test_sqlite_sends_more_int_keys_as_one_json_parameter():
     sql, params = where_key_set(make_dialect("sqlite"), list(range(65)))
-    assert sql == 'SELECT "id" FROM "t" WHERE "id" IN (SELECT value FROM json_each(?))'
+    assert sql == 'SELECT `id` FROM `t` WHERE `id` IN (SELECT value FROM json_each(?))'
     assert params == ["[" + ",".join(str(i) for i in range(65)) + "]"]
 
 
 def test_sqlite_sends_more_text_keys_as_one_json_parameter():
     keys = [f"k{i}" for i in range(64)] + ['say "hi"']
     sql, params = where_key_set(make_dialect("sqlite"), keys)
-    assert sql == 'SELECT "id" FROM "t" WHERE "id" IN (SELECT value FROM json_each(?))'
+    assert sql == 'SELECT `id` FROM `t` WHERE `id` IN (SELECT value FROM json_each(?))'
     assert params == ['["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", '
                       + ", ".join(f'"k{i}"' for i in range(10, 64)) + ', "say \\"hi\\""]']
 
@@ -280,20 +280,20 @@ def test_sqlite_sends_more_text_keys_as_one_json_parameter():
 ])
 def test_sqlite_keeps_other_key_types_one_parameter_each(keys: list[Any]):
     sql, params = where_key_set(make_dialect("sqlite"), keys)
-    assert sql == 'SELECT "id" FROM "t" WHERE "id" IN (' + ",".join(["?"] * 65) + ")"
+    assert sql == 'SELECT `id` FROM `t` WHERE `id` IN (' + ",".join(["?"] * 65) + ")"
     assert params == keys
 
 
 def test_sqlite_composite_keys_are_row_values():
     sql, params = where_key_set(make_dialect("sqlite"), [(1, "a"), (2, "b")], terms=2)
-    assert sql == 'SELECT "id" FROM "t" WHERE ("k0","k1") IN ((?,?),(?,?))'
+    assert sql == 'SELECT `id` FROM `t` WHERE (`k0`,`k1`) IN ((?,?),(?,?))'
     assert params == [1, "a", 2, "b"]
 
 
 def test_sqlite_many_composite_keys_stay_one_parameter_each():
     keys = [(i, i + 1) for i in range(65)]
     sql, params = where_key_set(make_dialect("sqlite"), keys, terms=2)
-    assert sql == ('SELECT "id" FROM "t" WHERE ("k0","k1") IN ('
+    assert sql == ('SELECT `id` FROM `t` WHERE (`k0`,`k1`) IN ('
                    + ",".join(["(?,?)"] * 65) + ")")
     assert params == [v for k in keys for v in k]
 
