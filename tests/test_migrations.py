@@ -18,6 +18,7 @@ from activerel import (AutoIncrement, Database, IntegrityError, Model, PrimaryKe
 from activerel.cli import main
 from activerel.schema.tables import IndexDef
 from tests.backends import namespace_url, require
+from tests.test_introspection import _ddl as hand_made_ddl
 
 
 @pytest.fixture
@@ -306,3 +307,35 @@ def test_sqlite_never_reads_a_missing_column_as_its_name(url: str) -> None:
             with pytest.raises(Exception, match="no such column"):
                 MgGadgetV2.query().find()
         assert db.execute('SELECT "colour" FROM mg_gadgets') == [("colour",)]
+
+
+def test_inspect_writes_models_that_match_the_database(url: str, tmp_path: Path, backend: str,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schema made by hand (a composite key, a self reference, a pivot with
+    extra columns, defaults, checks, unique and plain indexes) -> inspect ->
+    models that makemigrations, against the database, finds nothing to change
+    in; and the models load the rows."""
+    with Database(url, models=[]) as db:
+        for statement in hand_made_ddl(backend):
+            db.execute(statement)
+        db.execute("INSERT INTO authors (name) VALUES (?)", ("Ada",))
+        db.execute("INSERT INTO books (author_id, seq, title) VALUES (?, ?, ?)", (1, 1, "Notes"))
+        db.execute("INSERT INTO tags (label) VALUES (?)", ("math",))
+        db.execute("INSERT INTO book_tags (author_id, seq, tag_id, note) VALUES (?, ?, ?, ?)",
+                   (1, 1, 1, "first"))
+    root = _project(tmp_path, url)
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    module = f"inspected_{backend}"
+    code, out = _run(capsys, "inspect", "-o", f"{module}.py")
+    assert (code, out) == (0, f"Wrote 4 model(s) to {module}.py.\n")
+    code, out = _run(capsys, "makemigrations", f"--models={module}", "--from-db", "--check")
+    assert (code, out) == (0, "No changes: the models match the database.\n")
+    models = __import__(module)
+    with Database(url, models=[models.Authors, models.Books, models.Tags, models.BookTags]):
+        ada = models.Authors.query().join_with("books").find_one()
+        assert (ada.name, ada.status, ada.score, [b.title for b in ada.books]) == (
+            "Ada", "it's new", 0, ["Notes"])
+        link = models.BookTags.query().find_one()
+        assert (link.note, link.added_by_ref) == ("first", None)
