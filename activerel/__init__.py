@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from .database import Database
 from .errors import (ActiverelError, ConfigurationError, ConnectionLost, FieldNotLoaded,
-                     IntegrityError, ModelDefinitionError, NotFound, PoolExhausted, QueryError,
-                     ReferenceNotLoaded, SchemaError, StaleObjectError, ValidationError)
+                     IntegrityError, MigrationError, ModelDefinitionError, NotFound,
+                     PoolExhausted, QueryError, ReferenceNotLoaded, SchemaError,
+                     StaleObjectError, ValidationError)
 from .mapping.markers import (AutoIncrement, BackReference, Index, PrimaryKey, Reference, Sql,
                               Unique, Version, field)
 from .model import Model
@@ -21,7 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ActiverelError", "AutoIncrement", "BackReference", "ConfigurationError", "ConnectionLost",
     "Database",
-    "FieldNotLoaded", "Index", "IntegrityError", "Model", "ModelDefinitionError", "NotFound",
+    "FieldNotLoaded", "Index", "IntegrityError", "MigrationError", "Model", "ModelDefinitionError", "NotFound",
     "ObjectState", "PoolExhausted", "PrimaryKey", "Query", "QueryError", "Reference", "ReferenceNotLoaded",
     "SchemaError", "Session", "Sql", "StaleObjectError", "Unique", "ValidationError", "Version", "field", "inspect",
 ]

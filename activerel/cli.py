@@ -36,7 +36,8 @@ _COMMON.add_argument("--url", metavar="URL",
                           "[tool.activerel])")
 _COMMON.add_argument("--migrations", metavar="DIR",
                      help="directory of the migration files (default: migrations in "
-                          "[tool.activerel], else ./migrations)")
+                          "[tool.activerel], else migrations/ beside pyproject.toml, else "
+                          "./migrations)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,16 +133,19 @@ def makemigrations(args: argparse.Namespace, cfg: Settings) -> int:
         base = state(existing)
         ops = diff(base, declared, renames=_renames(args.rename))
         against = f"the migrations in {cfg.migrations}" if existing else "an empty database"
+    if args.check:
+        if not ops:
+            print(f"No changes: the models match {against}.")
+            return 0
+        print(f"The models differ from {against}:")
+        for op in ops:
+            print(f"  - {op.describe()}")
+        return 1
     if args.empty:
         ops = []
     elif not ops:
         print(f"No changes: the models match {against}.")
         return 0
-    if args.check:
-        print(f"The models differ from {against}:")
-        for op in ops:
-            print(f"  - {op.describe()}")
-        return 1
     path = write(cfg.migrations, ops, existing, args.name)
     print(f"Wrote {path}:")
     for op in ops:
@@ -191,8 +195,7 @@ def inspect(args: argparse.Namespace, cfg: Settings) -> int:
     url = cfg.require_url("inspect")
     with Database(url, models=[]) as db:
         schema: Schema = db.live_schema(args.table or None)
-    text = models_source(schema, header=f"Models of {db.url.safe}, written by "
-                                        "`python -m activerel inspect`.")
+    text = models_source(schema, header=f"Database: {db.url.safe}")
     if args.output:
         Path(args.output).write_text(text)
         print(f"Wrote {len(schema.tables)} model(s) to {args.output}.")

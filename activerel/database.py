@@ -159,7 +159,7 @@ class Database:
         was: write a migration with ``python -m activerel makemigrations``.
         Indexes, foreign keys and checks the models do not declare are left
         in place, and a foreign key missing from an existing table is not
-        added (``schema_diff()`` lists it). Every served table is checked again afterwards."""
+        added (``schema_diff()`` lists it)."""
         self.engine.forget_foreign_keys()
         declared = self.declared_schema()
         live = self.live_schema(declared.tables)
@@ -179,7 +179,14 @@ class Database:
                 "`python -m activerel makemigrations`, then `python -m activerel migrate`")
         if ops:
             apply_operations(self, ops, live)
-        self._checked = set(self.mappers)
+        self.schema_changed(checked=True)
+
+    def schema_changed(self, checked: bool = False) -> None:
+        """Forget what was derived from the tables as they were: statements
+        and the first-use checks, which run again at each model's next use
+        (``checked``: the tables are known to match the models)."""
+        self.dialect.bindings.clear()
+        self._checked = set(self.mappers) if checked else set()
 
     def _first_use(self, mapper: Mapper) -> None:
         """Check ``mapper``'s table against the database, once per Database

@@ -69,6 +69,9 @@ def _wanted(prop: Prop) -> str:
     if isinstance(prop, ScalarProp):
         kind = prop.ctype.kind
         want = prop.ctype.python_type.__name__ if kind in ("enum", "json") else kind
+        if prop.ctype.length is not None:
+            unit = "characters" if kind == "str" else "bytes"
+            want += f" of at most {prop.ctype.length} {unit}"
     elif isinstance(prop, BackRefProp) and prop.many:
         want = f"a list of {prop.target.__name__}"
     else:

@@ -128,7 +128,7 @@ class Migrator:
                                      ) from exc
             report(f"{verb} {m.name}... done")
         # the first-use check reads the tables again
-        self.db._checked = set()
+        self.db.schema_changed()
         return direction, todo
 
     def _recorder(self, name: str, add: bool) -> Callable[[Any], None]:
