@@ -13,10 +13,11 @@ from typing import Annotated, Optional
 
 import pytest
 
-from activerel import (AutoIncrement, Database, IntegrityError, Model, PrimaryKey, Reference,
-                       SchemaError, Sql, ValidationError, field)
+from activerel import (AutoIncrement, Database, IntegrityError, Model, PrimaryKey, SchemaError,
+                       Sql, ValidationError, field)
 from activerel.cli import main
-from activerel.schema.tables import IndexDef
+from activerel.errors import MigrationError
+from activerel.migrations.runner import Migrator
 from tests.backends import namespace_url, require
 from tests.test_introspection import _ddl as hand_made_ddl
 
@@ -63,8 +64,8 @@ def test_a_new_field_raises_schema_error_until_migrate_adds_it(url: str) -> None
         with pytest.raises(SchemaError) as err:
             MgGadgetV2.query().find()
         message = str(err.value)
-        assert message.startswith("MgGadgetV2.colour: the table 'mg_gadgets' has no column "
-                                   "'colour'")
+        assert message.startswith(
+            "MgGadgetV2.colour: the table 'mg_gadgets' has no column 'colour'")
         assert "db.migrate()" in message and "makemigrations" in message
         with pytest.raises(SchemaError):
             MgGadgetV2.query().filter(colour="colour").count()
@@ -339,3 +340,83 @@ def test_inspect_writes_models_that_match_the_database(url: str, tmp_path: Path,
             "Ada", "it's new", 0, ["Notes"])
         link = models.BookTags.query().find_one()
         assert (link.note, link.added_by_ref) == ("first", None)
+
+
+DATA_0001 = '''
+from activerel.migrations.ops import Column, CreateTable, Table
+
+previous = None
+
+operations = [
+    CreateTable(Table("dm_people", [
+        Column("id", "int", autoincrement=True),
+        Column("name", "str", length=40),
+    ], primary_key=("id",))),
+]
+'''
+
+DATA_0002 = '''
+from activerel.migrations.ops import AddColumn, Column, RunPython, RunSQL
+
+
+def split_names(db):
+    for pk, name in db.execute("SELECT id, name FROM dm_people ORDER BY id"):
+        db.execute("UPDATE dm_people SET first = ? WHERE id = ?", (name.split()[0], pk))
+
+
+def clear_names(db):
+    db.execute("UPDATE dm_people SET first = NULL")
+
+
+previous = "0001_people"
+
+operations = [
+    RunSQL("INSERT INTO dm_people (name) VALUES ('Ada Lovelace')",
+           "DELETE FROM dm_people WHERE name = 'Ada Lovelace'"),
+    AddColumn("dm_people", Column("first", "str", nullable=True, length=40)),
+    RunPython(split_names, clear_names),
+]
+'''
+
+
+def test_a_data_migration_runs_forward_and_back(url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_people.py").write_text(DATA_0001)
+    (folder / "0002_first_names.py").write_text(DATA_0002)
+    with Database(url, models=[]) as db:
+        migrator = Migrator(db, folder)
+        assert [(m.name, done) for m, done in migrator.status()] == [
+            ("0001_people", False), ("0002_first_names", False)]
+        migrator.migrate("0001")
+        db.execute("INSERT INTO dm_people (name) VALUES (?)", ("Grace Hopper",))
+        migrator.migrate()
+        assert _rows(db, "SELECT name, first FROM dm_people ORDER BY id") == [
+            ("Grace Hopper", "Grace"), ("Ada Lovelace", "Ada")]
+        assert migrator.applied() == ["0001_people", "0002_first_names"]
+        migrator.migrate("0001")
+        assert _rows(db, "SELECT * FROM dm_people ORDER BY id") == [(1, "Grace Hopper")]
+        assert migrator.applied() == ["0001_people"]
+
+
+def test_a_failing_migration_is_not_recorded(url: str, tmp_path: Path, backend: str) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_people.py").write_text(DATA_0001)
+    (folder / "0002_broken.py").write_text(
+        "from activerel.migrations.ops import AddColumn, Column, RunSQL\n"
+        "previous = '0001_people'\n"
+        "operations = [AddColumn('dm_people', Column('age', 'int', nullable=True)),\n"
+        "              RunSQL('SELECT no_such_column FROM dm_people')]\n")
+    with Database(url, models=[]) as db:
+        migrator = Migrator(db, folder)
+        with pytest.raises(MigrationError) as err:
+            migrator.migrate()
+        assert str(err.value).startswith("0002_broken: ")
+        assert "0002_broken is not recorded as applied." in str(err.value)
+        assert migrator.applied() == ["0001_people"]
+        columns = [c.name for c in db.live_schema(["dm_people"]).table("dm_people").columns]
+        if db.dialect.features.transactional_ddl:
+            assert "rolled back" in str(err.value) and columns == ["id", "name"]
+        else:  # MariaDB: the ALTER TABLE ran and stays
+            assert "These ran:" in str(err.value) and columns == ["id", "name", "age"]

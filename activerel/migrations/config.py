@@ -21,10 +21,10 @@ from typing import Any, Optional
 from ..errors import ConfigurationError
 from ..mapping.registry import registry
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # Python 3.10
+    import tomli as tomllib
 
 URL_VARIABLE = "ACTIVEREL_DATABASE_URL"
 

@@ -86,7 +86,7 @@ def diff(old: Schema, new: Schema, *, renames: Optional[dict[str, str]] = None,
     state = old.copy()
 
     def emit(op: Operation, note: str = "") -> None:
-        op.note = note  # type: ignore[attr-defined]
+        op.note = note
         op.apply(state)
         ops.append(op)
 

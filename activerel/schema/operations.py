@@ -30,6 +30,9 @@ class Operation:
     destructive = False
     #: whether it is a data step that the schema replay skips
     data = False
+    #: what the differ wants a reader of the migration file to know (a
+    #: WARNING for a drop that may be a rename), written above it as a comment
+    note = ""
 
     def apply(self, schema: Schema) -> None:
         """Change ``schema`` as the operation changes the database."""

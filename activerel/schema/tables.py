@@ -12,11 +12,11 @@ migration files (:mod:`activerel.schema.operations`). Imports
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import SchemaError
-from ..mapping.markers import Sql
+from ..mapping.markers import Sql  # noqa: F401 - part of a description's vocabulary
 
 #: the abstract column types a description may use
 KINDS = ("int", "bool", "float", "str", "bytes", "decimal", "datetime", "date", "time", "uuid",
