@@ -7,7 +7,6 @@ Called by the model and the database facade. Imports :mod:`activerel.session`,
 updates), :mod:`activerel.sql` and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Generic, Iterator, Optional, Sequence, TypeVar, Union
 
 from pypika import Table
@@ -16,10 +15,12 @@ from pypika.terms import Star
 
 from ._util.gcpause import gc_paused
 from .errors import NotFound, QueryError, ValidationError
-from .loading.joins import Join, add_path, get_path, inner_conditions, merge_joins, needed_fields, set_path
+from .loading.joins import Join, add_path, inner_conditions, needed_fields
 from .loading.strategies import hydrate
 from .mapping.mapper import Mapper, mapper_of
-from .mapping.properties import BackRefProp, ReferenceProp
+from .querying.checks import (checked_conditions, checked_ordering, column_prop, join_path,
+                              page_count, selection)
+from .querying.joinquery import JoinQuery
 from .session import Session, SessionFactory, use_session
 from .sql.compiler import Compiler
 from .sql.expressions import Condition, FieldExpr, ValueExpr
@@ -31,75 +32,12 @@ from .unitofwork.cascade import delete_keys, delete_where
 T = TypeVar("T")
 
 
-def _column_prop(mapper: Mapper, name: str, what: str) -> Any:
-    """The column field ``name`` of ``mapper``, for ``what()``."""
-    prop = mapper.props.get(name)
-    if prop is None:
-        raise QueryError(f"{what}(): {mapper.name} has no field {name!r}; its fields are "
-                         f"{', '.join(mapper.props)}")
-    if isinstance(prop, BackRefProp):
-        raise QueryError(f"{what}(): {mapper.name}.{name} is a back reference, not a column")
-    return prop
-
-
-def _conditions(mapper: Mapper, conditions: Sequence[Any],
-                equals: dict[str, Any]) -> tuple[Condition, ...]:
-    """The conditions of ``filter()`` on ``mapper``, checked."""
-    added = []
-    for cond in conditions:
-        if not isinstance(cond, Condition):
-            raise QueryError(f"{mapper.name}.query().filter() takes conditions such as "
-                             f"{mapper.name}.id > 3, not {cond!r}")
-        cond.mapper_check(mapper)
-        added.append(cond)
-    for name, value in equals.items():
-        added.append(FieldExpr(_column_prop(mapper, name, "filter")) == value)
-    return tuple(added)
-
-
-def _ordering(mapper: Mapper, fields: Sequence[Any]) -> tuple[tuple[str, bool], ...]:
-    """(field, descending) of each ``order_by()`` argument, checked."""
-    order = []
-    for f in fields:
-        if isinstance(f, FieldExpr):
-            f.mapper_check(mapper)
-            order.append((f.prop.name, False))
-            continue
-        if not isinstance(f, str):
-            raise QueryError(f"order_by() takes field names, not {f!r}")
-        name = f.lstrip("-+")
-        _column_prop(mapper, name, "order_by")
-        order.append((name, f.startswith("-")))
-    return tuple(order)
-
-
-def _count(n: Optional[int], what: str) -> Optional[int]:
-    """``n`` if it is a valid ``limit()`` / ``skip()`` argument."""
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
-        raise QueryError(f"{what}() takes a non-negative int, not {n!r}")
-    return n
-
-
-def _selection(mapper: Mapper, fields: Sequence[str],
-               joins: tuple[Join, ...]) -> tuple[tuple[str, ...], tuple[Join, ...]]:
-    """``select()``'s plain fields, and ``joins`` with the relations it names."""
-    plain = []
-    for f in fields:
-        prop = mapper.props.get(f.split(".", 1)[0])
-        if isinstance(prop, BackRefProp) or (isinstance(prop, ReferenceProp) and "." in f):
-            joins = add_path(joins, mapper, f, False)
-        else:
-            _column_prop(mapper, f, "select")
-            plain.append(f)
-    return tuple(plain), joins
-
-
 class Query(Generic[T]):
     """A query over one model. Build with ``filter``, ``order_by``, ``limit``,
     ``skip`` and ``select``; run with ``find``, ``find_one``, ``count``, ..."""
 
     __slots__ = ("_cls", "_mapper", "_db", "_session", "_where", "_order", "_limit", "_offset",
-                 "_fields", "_joins", "_lock")
+                 "_fields", "_joins", "_lock", "_distinct", "_group", "_having", "_aggregates")
 
     def __init__(self, cls: type[T], db: Optional[SessionFactory] = None,
                  session: Optional[Session] = None) -> None:
@@ -115,6 +53,12 @@ class Query(Generic[T]):
         self._joins: tuple[Join, ...] = ()
         #: for_update(): (nowait, skip_locked), or None
         self._lock: Optional[tuple[bool, bool]] = None
+        #: distinct(), group_by(...) and having(...) (see querying.aggregates)
+        self._distinct = False
+        self._group: tuple[Any, ...] = ()
+        self._having: tuple[Any, ...] = ()
+        #: relation aggregates loaded onto the objects (with_count, ...)
+        self._aggregates: tuple[Any, ...] = ()
 
     def _copy(self, **changes: Any) -> "Query[T]":
         q = object.__new__(Query)
@@ -129,22 +73,22 @@ class Query(Generic[T]):
     def filter(self, *conditions: Condition, **equals: Any) -> "Query[T]":
         """Keep rows matching every condition; ``name=value`` means equality
         (a reference compares by key: ``author=user`` or ``author=5``)."""
-        return self._copy(_where=self._where + _conditions(self._mapper, conditions, equals))
+        return self._copy(_where=self._where + checked_conditions(self._mapper, conditions, equals))
 
     def order_by(self, *fields: Union[str, FieldExpr]) -> "Query[T]":
         """Sort by fields; ``"-name"`` sorts descending."""
-        return self._copy(_order=self._order + _ordering(self._mapper, fields))
+        return self._copy(_order=self._order + checked_ordering(self._mapper, fields))
 
     def limit(self, n: Optional[int]) -> "Query[T]":
-        return self._copy(_limit=_count(n, "limit"))
+        return self._copy(_limit=page_count(n, "limit"))
 
     def skip(self, n: Optional[int]) -> "Query[T]":
-        return self._copy(_offset=_count(n, "skip"))
+        return self._copy(_offset=page_count(n, "skip"))
 
     def select(self, *fields: str) -> "Query[T]":
         """Load only these fields (and the primary key): partial objects.
         Naming a relation (or a dotted path) loads it, as ``join_with`` does."""
-        plain, joins = _selection(self._mapper, fields, self._joins)
+        plain, joins = selection(self._mapper, fields, self._joins)
         return self._copy(_fields=plain, _joins=joins)
 
     def for_update(self, nowait: bool = False, skip_locked: bool = False) -> "Query[T]":
@@ -163,19 +107,19 @@ class Query(Generic[T]):
     def join_with(self, path: str) -> "Query[T]":
         """Load the relation at ``path`` (e.g. ``"posts.comments.author"``) with
         the results; parents without a match are kept (LEFT semantics)."""
-        return self._copy(_joins=add_path(self._joins, self._mapper, _path(path), False))
+        return self._copy(_joins=add_path(self._joins, self._mapper, join_path(path), False))
 
     def inner_join_with(self, path: str) -> "Query[T]":
         """Like ``join_with``, keeping only rows that have a match."""
-        return self._copy(_joins=add_path(self._joins, self._mapper, _path(path), True))
+        return self._copy(_joins=add_path(self._joins, self._mapper, join_path(path), True))
 
     def use_join_with(self, path: str) -> "JoinQuery[T]":
         """Shape the joined relation at ``path``: ``.filter()``, ``.order_by()``,
         ``.limit()`` (per parent row), ... then ``.end()`` back to this query."""
-        return JoinQuery(self, _path(path).split("."), False)
+        return JoinQuery(self, join_path(path).split("."), False)
 
     def use_inner_join_with(self, path: str) -> "JoinQuery[T]":
-        return JoinQuery(self, _path(path).split("."), True)
+        return JoinQuery(self, join_path(path).split("."), True)
 
     # the origin protocol of JoinQuery
     def _root_mapper_for_join(self) -> Mapper:
@@ -355,7 +299,7 @@ class Query(Generic[T]):
         mapper = self._mapper
         if not values:
             raise QueryError(f"{what}() on {mapper.name} needs field=value arguments")
-        props = [_column_prop(mapper, name, what) for name in values]
+        props = [column_prop(mapper, name, what) for name in values]
         for prop in props:
             if prop.primary_key:
                 raise QueryError(f"{what}() cannot change the primary key {mapper.name}.{prop.name}")
@@ -371,95 +315,3 @@ class Query(Generic[T]):
             values = {**values, version.name: FieldExpr(version) + 1}
             props.append(version)
         return props, values
-
-
-def _path(path: str) -> str:
-    if not isinstance(path, str) or not path or any(not p for p in path.split(".")):
-        raise QueryError(f"a join path is a dotted string of relation names, not {path!r}")
-    return path
-
-
-class JoinQuery(Generic[T]):
-    """Shapes one joined relation of a query (``use_join_with``); ``end()``
-    returns the query (or outer join) it was opened from, with the change."""
-
-    __slots__ = ("_origin", "_path", "_mapper")
-
-    def __init__(self, origin: Any, path: Sequence[str], inner: bool) -> None:
-        root = origin._root_mapper_for_join()
-        joins = origin._current_joins()
-        joins = add_path(joins, root, ".".join(path), inner)
-        self._origin = origin._with_joins(joins)
-        self._path = tuple(path)
-        mapper = root
-        for name in path:
-            mapper = mapper.props[name].target_mapper
-        self._mapper = mapper
-
-    # the origin protocol, so joins can nest
-    def _root_mapper_for_join(self) -> Mapper:
-        return self._mapper
-
-    def _current_joins(self) -> tuple[Join, ...]:
-        return self._join().joins
-
-    def _with_joins(self, joins: tuple[Join, ...]) -> "JoinQuery[T]":
-        return self._edit(joins=joins)
-
-    def _join(self) -> Join:
-        return get_path(self._origin._current_joins(), self._path)
-
-    def _edit(self, **changes: Any) -> "JoinQuery[T]":
-        joins = set_path(self._origin._current_joins(), self._path, replace(self._join(), **changes))
-        q = object.__new__(JoinQuery)
-        q._origin = self._origin._with_joins(joins)
-        q._path = self._path
-        q._mapper = self._mapper
-        return q
-
-    def filter(self, *conditions: Condition, **equals: Any) -> "JoinQuery[T]":
-        return self._edit(where=self._join().where + _conditions(self._mapper, conditions, equals))
-
-    def order_by(self, *fields: Union[str, FieldExpr]) -> "JoinQuery[T]":
-        return self._edit(order=self._join().order + _ordering(self._mapper, fields))
-
-    def limit(self, n: Optional[int]) -> "JoinQuery[T]":
-        """At most ``n`` related rows per parent row."""
-        _count(n, "limit")
-        self._to_many("limit")
-        return self._edit(limit=n)
-
-    def skip(self, n: Optional[int]) -> "JoinQuery[T]":
-        """Skip the first ``n`` related rows of each parent row."""
-        _count(n, "skip")
-        self._to_many("skip")
-        return self._edit(offset=n)
-
-    def _to_many(self, what: str) -> None:
-        parent = self._origin._root_mapper_for_join()
-        for name in self._path[:-1]:
-            parent = parent.props[name].target_mapper
-        prop = parent.props[self._path[-1]]
-        if not isinstance(prop, BackRefProp) or not prop.many:
-            raise QueryError(f"{what}() pages a to-many relation per parent row; "
-                             f"{parent.name}.{prop.name} is to-one")
-
-    def select(self, *fields: str) -> "JoinQuery[T]":
-        plain, joins = _selection(self._mapper, fields, ())
-        return self._edit(fields=plain, joins=merge_joins(self._join().joins, joins))
-
-    def join_with(self, path: str) -> "JoinQuery[T]":
-        return self._edit(joins=add_path(self._join().joins, self._mapper, _path(path), False))
-
-    def inner_join_with(self, path: str) -> "JoinQuery[T]":
-        return self._edit(joins=add_path(self._join().joins, self._mapper, _path(path), True))
-
-    def use_join_with(self, path: str) -> "JoinQuery[T]":
-        return JoinQuery(self, _path(path).split("."), False)
-
-    def use_inner_join_with(self, path: str) -> "JoinQuery[T]":
-        return JoinQuery(self, _path(path).split("."), True)
-
-    def end(self) -> Any:
-        """Back to the query (or outer join) this join was opened from."""
-        return self._origin

@@ -1,0 +1,105 @@
+"""``JoinQuery``: shapes one joined relation of a query (``use_join_with``):
+its filter, order, per-parent paging, fields and nested joins; ``end()``
+returns to the query it was opened from.
+
+Used by :mod:`activerel.query`. Imports :mod:`activerel.querying.checks`,
+:mod:`activerel.loading.joins` and :mod:`activerel.mapping`."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Generic, Optional, Sequence, TypeVar, Union
+
+from ..errors import QueryError
+from ..loading.joins import Join, add_path, get_path, merge_joins, set_path
+from ..mapping.mapper import Mapper
+from ..mapping.properties import BackRefProp
+from ..sql.expressions import Condition, FieldExpr
+from .checks import checked_conditions, checked_ordering, join_path, page_count, selection
+
+T = TypeVar("T")
+
+
+class JoinQuery(Generic[T]):
+    """Shapes one joined relation of a query (``use_join_with``); ``end()``
+    returns the query (or outer join) it was opened from, with the change."""
+
+    __slots__ = ("_origin", "_path", "_mapper")
+
+    def __init__(self, origin: Any, path: Sequence[str], inner: bool) -> None:
+        root = origin._root_mapper_for_join()
+        joins = origin._current_joins()
+        joins = add_path(joins, root, ".".join(path), inner)
+        self._origin = origin._with_joins(joins)
+        self._path = tuple(path)
+        mapper = root
+        for name in path:
+            mapper = mapper.props[name].target_mapper
+        self._mapper = mapper
+
+    # the origin protocol, so joins can nest
+    def _root_mapper_for_join(self) -> Mapper:
+        return self._mapper
+
+    def _current_joins(self) -> tuple[Join, ...]:
+        return self._join().joins
+
+    def _with_joins(self, joins: tuple[Join, ...]) -> "JoinQuery[T]":
+        return self._edit(joins=joins)
+
+    def _join(self) -> Join:
+        return get_path(self._origin._current_joins(), self._path)
+
+    def _edit(self, **changes: Any) -> "JoinQuery[T]":
+        joins = set_path(self._origin._current_joins(), self._path, replace(self._join(), **changes))
+        q = object.__new__(JoinQuery)
+        q._origin = self._origin._with_joins(joins)
+        q._path = self._path
+        q._mapper = self._mapper
+        return q
+
+    def filter(self, *conditions: Condition, **equals: Any) -> "JoinQuery[T]":
+        return self._edit(where=self._join().where + checked_conditions(self._mapper, conditions, equals))
+
+    def order_by(self, *fields: Union[str, FieldExpr]) -> "JoinQuery[T]":
+        return self._edit(order=self._join().order + checked_ordering(self._mapper, fields))
+
+    def limit(self, n: Optional[int]) -> "JoinQuery[T]":
+        """At most ``n`` related rows per parent row."""
+        page_count(n, "limit")
+        self._to_many("limit")
+        return self._edit(limit=n)
+
+    def skip(self, n: Optional[int]) -> "JoinQuery[T]":
+        """Skip the first ``n`` related rows of each parent row."""
+        page_count(n, "skip")
+        self._to_many("skip")
+        return self._edit(offset=n)
+
+    def _to_many(self, what: str) -> None:
+        parent = self._origin._root_mapper_for_join()
+        for name in self._path[:-1]:
+            parent = parent.props[name].target_mapper
+        prop = parent.props[self._path[-1]]
+        if not isinstance(prop, BackRefProp) or not prop.many:
+            raise QueryError(f"{what}() pages a to-many relation per parent row; "
+                             f"{parent.name}.{prop.name} is to-one")
+
+    def select(self, *fields: str) -> "JoinQuery[T]":
+        plain, joins = selection(self._mapper, fields, ())
+        return self._edit(fields=plain, joins=merge_joins(self._join().joins, joins))
+
+    def join_with(self, path: str) -> "JoinQuery[T]":
+        return self._edit(joins=add_path(self._join().joins, self._mapper, join_path(path), False))
+
+    def inner_join_with(self, path: str) -> "JoinQuery[T]":
+        return self._edit(joins=add_path(self._join().joins, self._mapper, join_path(path), True))
+
+    def use_join_with(self, path: str) -> "JoinQuery[T]":
+        return JoinQuery(self, join_path(path).split("."), False)
+
+    def use_inner_join_with(self, path: str) -> "JoinQuery[T]":
+        return JoinQuery(self, join_path(path).split("."), True)
+
+    def end(self) -> Any:
+        """Back to the query (or outer join) this join was opened from."""
+        return self._origin
