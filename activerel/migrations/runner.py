@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Union
 
 from ..database import Database
 from ..errors import MigrationError
-from ..schema.operations import Operation
+from ..schema.operations import Operation, RunPython
 from ..schema.tables import ColumnDef, Schema, TableDef
 from ..schema_apply import apply_operations
 from ..sql.ddl import create_table_sql, operation_sql
@@ -155,7 +155,12 @@ class Migrator:
         else:
             current = state(self.migrations[:k])
             ops = m.operations
-        return operations_sql(ops, current, self.db.dialect)
+        d = self.db.dialect
+        # what apply_operations sends around the transaction (SQLite: foreign
+        # keys off for a table rebuild, checked, then on again)
+        check = d.foreign_key_check_sql()
+        return (d.foreign_keys_off_sql() + operations_sql(ops, current, d)
+                + ([check] if check else []) + d.foreign_keys_on_sql())
 
 
 def backward_operations(m: Migration, before: Schema) -> list[Operation]:
@@ -176,7 +181,7 @@ def operations_sql(ops: list[Operation], before: Schema, dialect: Any) -> list[s
     out: list[str] = []
     current = before.copy()
     for op in ops:
-        if op.data and not op.statements() if hasattr(op, "statements") else op.data:
+        if isinstance(op, RunPython):
             out.append(f"-- {op.describe()} (Python, not SQL)")
         out += operation_sql(op, current, dialect)
         op.apply(current)
