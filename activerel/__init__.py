@@ -14,6 +14,7 @@ from .mapping.markers import (AutoIncrement, BackReference, Index, PrimaryKey, R
                               Unique, Version, field)
 from .model import Model
 from .query import Query
+from .sql.aggregates import agg
 from .session import Session
 from .instance.state import ObjectState, inspect
 
@@ -24,5 +25,6 @@ __all__ = [
     "Database",
     "FieldNotLoaded", "Index", "IntegrityError", "MigrationError", "Model", "ModelDefinitionError", "NotFound",
     "ObjectState", "PoolExhausted", "PrimaryKey", "Query", "QueryError", "Reference", "ReferenceNotLoaded",
-    "SchemaError", "Session", "Sql", "StaleObjectError", "Unique", "ValidationError", "Version", "field", "inspect",
+    "SchemaError", "Session", "Sql", "StaleObjectError", "Unique", "ValidationError", "Version", "agg",
+    "field", "inspect",
 ]

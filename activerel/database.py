@@ -288,6 +288,21 @@ class Database:
         with use_session(self) as s:
             return s.get(cls, pk)
 
+    def upsert(self, objs: Any, on: Any = None, update: Any = None) -> list[Any]:
+        """Insert new objects, or update the rows they match on ``on`` (the
+        primary key by default, or the fields of a unique constraint):
+        ``db.upsert(users, on=("email",), update=("name",))``. Returns the
+        persistent objects in order (the session's own where it had loaded
+        the row). See docs/upsert.md."""
+        with use_session(self) as s:
+            return s.upsert(objs, on, update)
+
+    def raw(self, cls: type[T], sql: str, params: Sequence[Any] = ()) -> list[T]:
+        """The ``cls`` objects of a raw SELECT (``?`` placeholders) whose
+        result columns are ``cls``'s columns, through the identity map."""
+        with use_session(self) as s:
+            return s.raw(cls, sql, params)
+
     def query(self, cls: type[T]) -> "Query[T]":
         """A query over ``cls`` that runs on this database."""
         return Query(cls, db=self)

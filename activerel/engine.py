@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from .dialects.base import Dialect
 from .errors import ActiverelError, ConfigurationError, ConnectionLost, PoolExhausted, ValidationError
@@ -92,13 +92,16 @@ class Engine:
         and are replaced as they come up (SQLAlchemy's pool does the same)."""
         self._invalid_before = time.monotonic()
 
-    def acquire(self) -> Any:
-        """An idle DB-API connection that is still usable, or a new one."""
+    def acquire(self, wait: bool = True) -> Any:
+        """An idle DB-API connection that is still usable, or a new one
+        (``wait=False``: None when none is free at once, or it is pinned)."""
         if self.closed:
             raise ActiverelError(f"Database({self.url.safe!r}) is closed")
         if self.pinned is not None:
-            return self.pinned
-        if not self._slots.acquire(timeout=self.pool_timeout):
+            return self.pinned if wait else None
+        if not wait and not self._slots.acquire(blocking=False):
+            return None
+        if wait and not self._slots.acquire(timeout=self.pool_timeout):
             raise PoolExhausted(
                 f"no connection of {self.url.safe} came free within {self.pool_timeout} s: all "
                 f"{self.pool_size} are in use by open sessions; finish sessions sooner or raise "
@@ -205,6 +208,9 @@ class Connection:
         self._writing = False
         #: on a pinned connection: the savepoint that is this session's transaction
         self._pinned_at = ""
+        #: transactions begun so far, and the stream cursors open in this one
+        self.transactions = 0
+        self._streams: list[Any] = []
 
     def _log(self, sql: str, params: Any) -> None:
         if self.engine.echo:
@@ -262,6 +268,7 @@ class Connection:
             # a pinned connection: this transaction is a savepoint of its one
             self._pinned_at = self.engine.savepoint_name()
             self._control(self.dialect.savepoint_sql(self._pinned_at))
+            self.transactions += 1
             self.in_transaction = True
             self._writing = True  # (the pinned transaction decides the locks)
             self._write_next = False
@@ -269,6 +276,7 @@ class Connection:
         sent = self.dialect.begin(self.conn, write)
         if sent:
             self._log(sent, ())
+        self.transactions += 1
         self.in_transaction = True
         self._writing = write
         self._write_next = False
@@ -340,13 +348,71 @@ class Connection:
         return self._send(sql, params,
                           lambda cur: (cur.execute(sql, params), list(cur.fetchall()))[1])
 
+    def stream(self, sql: str, params: Sequence[Any], size: int,
+               own_connection: bool = True) -> Iterator[list[tuple]]:
+        """Run a SELECT; yield its rows in lists of at most ``size``, each
+        fetched when asked for through the dialect's ``stream_cursor`` (a
+        server-side cursor) beside the cursor other statements use. Where an
+        open stream blocks its connection (``features.stream_blocks_connection``)
+        it takes a free pool connection of its own (``own_connection``) if this
+        transaction has not written (that connection would not see it); else
+        the rows are read at once. A COMMIT or ROLLBACK ends the stream."""
+        self._cursor()  # the transaction, begun
+        began, conn, side = self.transactions, self.conn, None
+        if self.dialect.features.stream_blocks_connection:
+            side = self.engine.acquire(wait=False) if own_connection and not self._writing else None
+            if side is None:
+                rows = self.fetch(sql, params)
+                for i in range(0, len(rows), size):
+                    self._stream_alive(began)
+                    yield rows[i:i + size]
+                return
+            conn = side
+        self._log(sql, params)
+        cur, done = None, False
+        try:
+            try:
+                cur = self.dialect.stream_cursor(conn)
+                if side is None:
+                    self._streams.append(cur)  # closed before the transaction ends
+                cur.execute(sql, params)
+                while self._stream_alive(began) and (rows := list(cur.fetchmany(size))):
+                    yield rows
+            except (ActiverelError, GeneratorExit):
+                raise
+            except Exception as exc:
+                if side is not None:  # not the session's connection: the session lost nothing
+                    raise self.dialect.translate_error(exc) or exc from exc
+                self._driver_error(exc)
+            done = True
+        finally:
+            if cur in self._streams:
+                self._streams.remove(cur)
+            # (an unbuffered result left unread is dropped with its connection, not read)
+            if cur is not None and (done or side is None):
+                _close_cursor(cur)
+            if side is not None:
+                self.engine.release(side, broken=not done)
+
+    def _stream_alive(self, began: int) -> bool:
+        if self.transactions != began or not self.in_transaction:
+            raise ActiverelError("the transaction a stream (iterate()) read in ended (a commit or "
+                                 "rollback) while the stream was open: it cannot go on")
+        return True
+
+    def _close_streams(self) -> None:
+        while self._streams:  # the transaction they read in ends
+            _close_cursor(self._streams.pop())
+
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
         """A multi-row INSERT leaving ``pk_column`` to the database: the keys."""
+        self._writing = True
         return self._send(sql, params, lambda cur: self.dialect.insert_generated(
             cur, sql, params, count, pk_column))
 
     def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
         """The single-row INSERT ``sql`` for every row; the generated keys."""
+        self._writing = True
         return self._send(sql, rows, lambda cur: self.dialect.insert_each(
             cur, sql, rows, pk_column))
 
@@ -367,6 +433,7 @@ class Connection:
         """COMMIT the open transaction. If that fails, the transaction is
         rolled back (a failed COMMIT may leave it open, holding its locks)
         and the error raised."""
+        self._close_streams()
         self.in_transaction = False
         if self.conn is self.engine.pinned:
             self._control(self.dialect.release_savepoint_sql(self._pinned_at))
@@ -391,6 +458,7 @@ class Connection:
     def rollback(self) -> None:
         """ROLLBACK the open transaction. It never raises: a connection whose
         ROLLBACK fails is marked broken, and closing it ends the transaction."""
+        self._close_streams()
         self.in_transaction = False
         if self.broken:
             return  # the transaction died with the connection
@@ -420,3 +488,10 @@ class Connection:
         conn, self.conn, self.cursor = self.conn, None, None
         broken, self.broken = self.broken, False
         self.engine.release(conn, broken=broken)
+
+
+def _close_cursor(cursor: Any) -> None:
+    try:
+        cursor.close()
+    except Exception:  # noqa: S110 - a cursor of a transaction that ended
+        pass

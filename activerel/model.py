@@ -26,7 +26,7 @@ from .mapping.properties import BackRefProp
 from .mapping.registry import registry
 from .query import Query
 from .session import current_session, use_session
-from .sql.expressions import expression_for
+from .sql.paths import expression_for
 
 M = TypeVar("M", bound="Model")
 

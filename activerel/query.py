@@ -15,12 +15,18 @@ from pypika.terms import Star
 
 from ._util.gcpause import gc_paused
 from .errors import NotFound, QueryError, ValidationError
-from .loading.joins import Join, add_path, inner_conditions, needed_fields
+from .loading.aggregates import load_aggregates
+from .loading.joins import Join, add_path, inner_conditions
 from .loading.strategies import hydrate
 from .mapping.mapper import Mapper, mapper_of
 from .querying.checks import (checked_conditions, checked_ordering, column_prop, join_path,
                               page_count, selection)
+from .querying.aggregates import AggregateQueries, grouped_error
 from .querying.joinquery import JoinQuery
+from .querying.relaggregates import RelationAggregateQueries
+from .querying.statement import StatementQueries
+from .querying.stream import StreamMixin
+from .querying.subqueries import SubqueryMixin
 from .session import Session, SessionFactory, use_session
 from .sql.compiler import Compiler
 from .sql.expressions import Condition, FieldExpr, ValueExpr
@@ -32,7 +38,8 @@ from .unitofwork.cascade import delete_keys, delete_where
 T = TypeVar("T")
 
 
-class Query(Generic[T]):
+class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQueries,
+            StatementQueries[T], Generic[T]):
     """A query over one model. Build with ``filter``, ``order_by``, ``limit``,
     ``skip`` and ``select``; run with ``find``, ``find_one``, ``count``, ..."""
 
@@ -104,22 +111,27 @@ class Query(Generic[T]):
         return self._copy(_lock=(bool(nowait), bool(skip_locked)))
 
     # -- relations -----------------------------------------------------------------
-    def join_with(self, path: str) -> "Query[T]":
+    def join_with(self, path: str, *, depth: Optional[int] = None) -> "Query[T]":
         """Load the relation at ``path`` (e.g. ``"posts.comments.author"``) with
-        the results; parents without a match are kept (LEFT semantics)."""
-        return self._copy(_joins=add_path(self._joins, self._mapper, join_path(path), False))
+        the results; parents without a match are kept (LEFT semantics). A
+        name ending in ``*`` (``"children*"``, ``"parent*"``) follows a
+        relation of a model to itself again from every object it reaches (a
+        whole subtree, or the ancestors), at most ``depth`` levels."""
+        return self._copy(_joins=add_path(self._joins, self._mapper, join_path(path), False,
+                                          depth=depth))
 
-    def inner_join_with(self, path: str) -> "Query[T]":
+    def inner_join_with(self, path: str, *, depth: Optional[int] = None) -> "Query[T]":
         """Like ``join_with``, keeping only rows that have a match."""
-        return self._copy(_joins=add_path(self._joins, self._mapper, join_path(path), True))
+        return self._copy(_joins=add_path(self._joins, self._mapper, join_path(path), True,
+                                          depth=depth))
 
-    def use_join_with(self, path: str) -> "JoinQuery[T]":
+    def use_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
         """Shape the joined relation at ``path``: ``.filter()``, ``.order_by()``,
         ``.limit()`` (per parent row), ... then ``.end()`` back to this query."""
-        return JoinQuery(self, join_path(path).split("."), False)
+        return JoinQuery(self, join_path(path).split("."), False, depth)
 
-    def use_inner_join_with(self, path: str) -> "JoinQuery[T]":
-        return JoinQuery(self, join_path(path).split("."), True)
+    def use_inner_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+        return JoinQuery(self, join_path(path).split("."), True, depth)
 
     # the origin protocol of JoinQuery
     def _root_mapper_for_join(self) -> Mapper:
@@ -148,12 +160,14 @@ class Query(Generic[T]):
     def _base(self, c: ValueCodec, select: Sequence[Any], comp: Compiler,
               ordered: bool = True, paged: bool = True) -> Any:
         t = comp.table(self._mapper)
-        order = order_terms(self._mapper, t, self._order, c.pk_names) if ordered else ()
+        order = order_terms(self._mapper, t, self._order, c.pk_names, comp) if ordered else ()
         return query_select(comp, t, select, self._conditions(), order,
                             self._limit if paged else None, self._offset if paged else None,
                             c.dialect.features.limit_max)
 
-    def _run(self, fn: Any) -> Any:
+    def _run(self, fn: Any, grouped: bool = False) -> Any:
+        if (self._group or self._having) and not grouped:  # rows of groups, not objects
+            raise grouped_error(self._mapper)
         if self._session is not None and self._session.active:
             self._session.catalog.serving(self._cls)
             return fn(self._session)
@@ -171,23 +185,15 @@ class Query(Generic[T]):
 
     def _find(self, s: Session, limit: Optional[int] = None) -> list[Any]:
         s.flush()
-        c = self._codec(s)
-        columns = c.select_columns(needed_fields(self._mapper, self._fields, self._joins))
-        comp = self._compiler(c)
-        q = self if limit is None else self._copy(_limit=limit)
-        select = q._base(c, columns, comp)
         if self._lock is not None:
             s.connection.require_write_lock()
-            if c.dialect.features.row_locks:
-                nowait, skip_locked = self._lock
-                select = select.for_update(nowait=nowait, skip_locked=skip_locked)
-        sql = select.get_sql()
-        # no condition and no paging: the rows are the whole table
-        whole = q._limit is None and not q._offset and not self._conditions()
+        sql, params, columns, whole = self._find_statement(self._codec(s), limit)
         with gc_paused():
-            rows = s.fetch(sql, comp.params)
+            rows = s.fetch(sql, params)
             objs = hydrate(s, self._mapper, rows, columns, self._joins, whole=whole)
             del rows  # freed before the collector's catch-up pass, which need not scan them
+            if self._aggregates:
+                load_aggregates(s, self._mapper, objs, self._aggregates, whole)
         return objs
 
     def find_one(self) -> T:
@@ -202,7 +208,10 @@ class Query(Generic[T]):
         return found[0] if found else None
 
     def count(self) -> int:
-        """How many rows match (limit and skip apply)."""
+        """How many rows match (limit and skip apply); groups after group_by()."""
+        if self._group or self._having:
+            return self._count_groups()
+
         def run(s: Session) -> int:
             s.flush()
             c = self._codec(s)

@@ -23,11 +23,13 @@ from .instance.collections import RelationList
 from .instance.identity import IdentityMap
 from .instance.state import DELETED, NEW, PERSISTENT, changed_in_place, state_if_made
 from .instance.undo import UndoLog
-from .loading.strategies import load_key
+from .loading.raw import raw_objects
+from .loading.strategies import hydrate, load_key
 from .mapping.catalog import Catalog
 from .mapping.mapper import Mapper, normalize_key
 from .mapping.properties import ReferenceProp
 from .unitofwork.flush import flush as flush_session
+from .unitofwork.upsert import Upsert
 
 T = TypeVar("T")
 
@@ -193,6 +195,22 @@ class Session:
                 continue
             self.to_delete[id(obj)] = obj
 
+    def upsert(self, objs: Any, on: Any = None, update: Any = None) -> list[Any]:
+        """Insert new objects, or update the rows they match on ``on`` (field
+        names of the primary key, the default, or of a unique constraint),
+        setting ``update`` (default: every column but the keys), at once;
+        the session's persistent objects, in order. Pending changes are
+        flushed first; a failure rolls back as a failed flush does. See
+        :mod:`activerel.unitofwork.upsert` and docs/upsert.md."""
+        self.flush()
+        upsert = Upsert(self, objs, on, update)  # checked before any SQL
+        try:
+            with gc_paused():
+                return upsert.write(hydrate)
+        except BaseException:
+            self._undo_failed_write()
+            raise
+
     def flush(self) -> None:
         """Send every pending change now, in dependency order. On failure the
         transaction (or, inside ``savepoint()``, the innermost savepoint) is
@@ -208,13 +226,18 @@ class Session:
             with gc_paused():
                 flush_session(self)
         except BaseException:
-            if self._savepoints and not self.connection.broken:
-                self._savepoints[-1].roll_back()
-            else:
-                self.rollback()
+            self._undo_failed_write()
             raise
         finally:
             self._flushing = False
+
+    def _undo_failed_write(self) -> None:
+        """Roll back the innermost savepoint (else the transaction) and
+        restore every object it touched."""
+        if self._savepoints and not self.connection.broken:
+            self._savepoints[-1].roll_back()
+        else:
+            self.rollback()
 
     def _find_json_changes(self) -> None:
         """JSON values changed in place notify no one: compare the loaded and
@@ -251,6 +274,15 @@ class Session:
         if found is None:
             raise NotFound(f"{mapper.name} with primary key {pk!r} does not exist")
         return found
+
+    def raw(self, cls: type[T], sql: str, params: Sequence[Any] = ()) -> list[T]:
+        """The ``cls`` objects of a raw SELECT (``?`` placeholders) whose
+        result columns are columns of ``cls`` (those left out: not loaded),
+        through the identity map; pending changes are flushed first, as for
+        a query. See :mod:`activerel.loading.raw`."""
+        mapper = self.catalog.serving(cls)
+        self.flush()
+        return raw_objects(self, mapper, self.execute(self.dialect.raw_sql(sql), tuple(params)))
 
     def reload(self, obj: Any) -> None:
         """Read ``obj``'s row again; unsaved changes are kept."""

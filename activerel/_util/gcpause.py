@@ -21,7 +21,10 @@ from typing import Iterator
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(catch_up: bool = True) -> Iterator[None]:
+    """Pause the collector for the block; ``catch_up=False``: no catch-up
+    collection after it (a stream's batch, whose objects are released soon
+    and collected young, must not be moved to the oldest generation)."""
     if not gc.isenabled():
         yield
         return
@@ -32,7 +35,7 @@ def gc_paused() -> Iterator[None]:
         # read before enabling: the first allocation after gc.enable() may
         # already start the gen-0 collection this replaces
         threshold0, threshold1, _ = gc.get_threshold()
-        catch_up = threshold0 and gc.get_count()[0] > threshold0 * threshold1
+        due = catch_up and threshold0 and gc.get_count()[0] > threshold0 * threshold1
         gc.enable()
-        if catch_up:
+        if due:
             gc.collect(1)

@@ -57,6 +57,9 @@ class Features:
     #: whether SELECT ... FOR UPDATE locks rows (else a write transaction
     #: takes the database's write lock up front: begin(write=True))
     row_locks: bool = True
+    #: whether FOR UPDATE names the query's own table (FOR UPDATE OF t), as
+    #: PostgreSQL needs beside a LEFT JOIN of a path (Post.author.username)
+    lock_of_table: bool = False
     #: whether DDL runs inside a transaction (MySQL and MariaDB commit each
     #: DDL statement at once, so a failed migration is not rolled back)
     transactional_ddl: bool = True
@@ -71,6 +74,9 @@ class Features:
     #: whether a foreign key that no index serves gets an index of its own,
     #: named as the constraint, which outlives DROP FOREIGN KEY (InnoDB)
     foreign_key_index: bool = False
+    #: whether a streamed result left unread blocks its connection (MySQL's
+    #: unbuffered results): a stream then runs on a connection of its own
+    stream_blocks_connection: bool = False
 
 
 @dataclass(frozen=True)
@@ -319,6 +325,21 @@ class Dialect(DDLHooks):
         parameter per key."""
         return None
 
+    def aggregate_param(self, param: Any, kind: Optional[str]) -> Any:
+        """A bound parameter compared with an aggregate of a ``kind`` column
+        (``SUM(price) > ?``; None: a count), which has no column type of its
+        own to convert the parameter to: where the adapted value would not
+        compare as the column's values do, a term that does."""
+        return param
+
+    # -- recursive queries -------------------------------------------------
+    def with_recursive_sql(self, cte: str, select: str, depth: Optional[int]) -> str:
+        """The statement ``WITH RECURSIVE <cte> <select>`` (``cte`` is
+        ``name(columns) AS (anchor UNION step)``), whose step runs at most
+        ``depth`` times (None: as often as the data needs). A server that caps
+        recursion below that has the cap lifted for this statement."""
+        return f"WITH RECURSIVE {cte} {select}"
+
     # -- generated keys ----------------------------------------------------
     def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
         """A one-row INSERT of nothing but defaults, shaped ``... VALUES (...)``
@@ -332,10 +353,31 @@ class Dialect(DDLHooks):
         database, and return the generated keys in row order."""
         raise NotImplementedError
 
-    def with_returning(self, sql: str, pk_column: str) -> str:
-        """An INSERT that also returns its generated ``pk_column`` (where
-        ``features.returning``): the one RETURNING clause of the package."""
-        return f'{sql} RETURNING "{pk_column}"'
+    def with_returning(self, sql: str, *columns: str) -> str:
+        """An INSERT that also returns ``columns`` of the rows it wrote (where
+        ``features.returning``): its generated key, or (upsert) whole rows.
+        The one RETURNING clause of the package."""
+        return f"{sql} RETURNING " + ", ".join(map(self.quote, columns))
+
+    # -- upsert --------------------------------------------------------------
+    def upsert_clause(self, table: str, on: Sequence[str], update: Sequence[str],
+                      increment: Sequence[str] = ()) -> str:
+        """What follows a multi-row ``INSERT ... VALUES`` so that a row whose
+        ``on`` columns (a primary key or unique constraint) match an existing
+        row updates that row instead: ``update`` set to the values the INSERT
+        gave, ``increment`` increased by one. The standard form (PostgreSQL,
+        SQLite 3.24+): ``ON CONFLICT (...) DO UPDATE SET c = excluded.c``."""
+        q = self.quote
+        sets = [f"{q(c)} = excluded.{q(c)}" for c in update]
+        sets += [f"{q(c)} = {q(table)}.{q(c)} + 1" for c in increment]
+        return f" ON CONFLICT ({', '.join(map(q, on))}) DO UPDATE SET {', '.join(sets)}"
+
+    # -- streaming -----------------------------------------------------------
+    def stream_cursor(self, conn: Any) -> Any:
+        """A new cursor of ``conn`` that reads a SELECT's rows as they are
+        fetched (``fetchmany``), beside the connection's other cursors: a
+        server-side cursor where the backend has one."""
+        return conn.cursor()
 
     def explicit_keys_sql(self, table: str, pk_column: str) -> Optional[str]:
         """A statement to run after rows were inserted with explicit values for

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 from pypika import MySQLQuery, Parameter
 
 from .._util.pypika import SqlTemplate
-from ..errors import ActiverelError, ConfigurationError, IntegrityError, ValidationError
+from ..errors import ActiverelError, ConfigurationError, IntegrityError, QueryError, ValidationError
 from ..mapping.markers import Sql
 from ..schema.tables import ColumnDef, TableDef
 from . import mysql_schema
@@ -64,6 +64,8 @@ class MySQLDialect(Dialect):
         # every DDL statement commits the transaction at once
         transactional_ddl=False,
         foreign_key_index=True,
+        # an unbuffered (SSCursor) result holds the connection until read
+        stream_blocks_connection=True,
     )
     autoincrement_ddl = "BIGINT AUTO_INCREMENT"
 
@@ -100,12 +102,14 @@ class MySQLDialect(Dialect):
         try:
             import MySQLdb
             from MySQLdb.constants import CLIENT
+            from MySQLdb.cursors import SSCursor
         except ImportError:
             raise ConfigurationError(
                 "mysql:// needs mysqlclient: pip install 'activerel[mysql]' (it compiles "
                 "against the MySQL/MariaDB client headers: apt-get install pkg-config "
                 "libmariadb-dev)") from None
         self.driver = MySQLdb
+        self.unbuffered_cursor = SSCursor
         params: dict[str, Any] = {"host": url.host or "localhost", "user": url.user or "root",
                                   "database": url.database, "charset": "utf8mb4",
                                   "client_flag": CLIENT.FOUND_ROWS, "autocommit": True}
@@ -127,6 +131,9 @@ class MySQLDialect(Dialect):
         self.consecutive_ids = False
         self.increment = 1
         self.json_table = False
+        #: the server's flavour and version (its recursion cap and WITH RECURSIVE)
+        self.mariadb = False
+        self.version: tuple[int, ...] = ()
 
     def connect(self) -> Any:
         conn = self.driver.connect(**self.params)
@@ -150,6 +157,7 @@ class MySQLDialect(Dialect):
                     f" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE={collation}"))
             self.probed = True
             self.json_table = (mariadb and numbers >= (10, 6)) or (not mariadb and numbers >= (8, 0))
+            self.mariadb, self.version = mariadb, numbers
             self.consecutive_ids = int(lock_mode) in (0, 1)
             self.increment = int(increment)
         cur.close()
@@ -238,6 +246,22 @@ class MySQLDialect(Dialect):
     def column_kind(self, sql_type: str) -> tuple[str, Optional[int]]:
         return mysql_schema.column_kind(sql_type)
 
+    def with_recursive_sql(self, cte: str, select: str, depth: Optional[int]) -> str:
+        # a step count past the cap (1,000 by default) ends MariaDB's walk
+        # silently and MySQL's with an error: the cap is lifted for the statement
+        if self.version and self.version < ((10, 2) if self.mariadb else (8, 0)):
+            raise QueryError(
+                f"a recursive join_with (a name ending in *) needs WITH RECURSIVE: MariaDB "
+                f"10.2+ or MySQL 8; this server is {'MariaDB' if self.mariadb else 'MySQL'} "
+                f"{'.'.join(map(str, self.version))}")
+        cap = 4294967295 if depth is None else depth + 1
+        if self.mariadb:
+            return f"SET STATEMENT max_recursive_iterations = {cap} FOR WITH RECURSIVE {cte} {select}"
+        # MySQL 8: the hint goes on the statement's first SELECT after the CTE
+        assert select.startswith("SELECT ")
+        return (f"WITH RECURSIVE {cte} SELECT /*+ SET_VAR(cte_max_recursion_depth = {cap}) */ "
+                f"{select[len('SELECT '):]}")
+
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         # mysqlclient binds parameters client-side, cheaply; JSON_TABLE is for
         # sets near the parameter limit only (MariaDB plans it poorly in DELETEs)
@@ -247,6 +271,18 @@ class MySQLDialect(Dialect):
             "{term} IN (SELECT \"k\" FROM JSON_TABLE({param}, '$[*]' COLUMNS "
             "(\"k\" BIGINT PATH '$')) AS \"_ar_keys\")",
             term=term, param=comp.param(json.dumps(list(keys))))
+
+    def upsert_clause(self, table: str, on: Sequence[str], update: Sequence[str],
+                      increment: Sequence[str] = ()) -> str:
+        # no conflict target: a row that matches ANY unique key is updated
+        q = self.quote
+        sets = [f"{q(c)} = VALUES({q(c)})" for c in update]
+        sets += [f"{q(c)} = {q(c)} + 1" for c in increment]
+        return f" ON DUPLICATE KEY UPDATE {', '.join(sets)}"
+
+    def stream_cursor(self, conn: Any) -> Any:
+        # unbuffered: rows come off the socket as fetchmany asks for them
+        return conn.cursor(self.unbuffered_cursor)
 
     def insert_defaults_sql(self, table: Any, pk_column: str) -> str:
         return self.query_class.into(table).columns(pk_column).insert(Parameter("NULL")).get_sql()

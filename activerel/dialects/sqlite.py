@@ -73,6 +73,9 @@ class SQLiteDialect(Dialect):
         alter_column=False,
         alter_constraints=False,
         drop_column=sqlite3.sqlite_version_info >= (3, 35, 0),
+        # RETURNING came with SQLite 3.35 too (generated keys still come
+        # from the last rowid, which is cheaper; an upsert reads its rows back)
+        returning=sqlite3.sqlite_version_info >= (3, 35, 0),
     )
     autoincrement_ddl = "INTEGER PRIMARY KEY AUTOINCREMENT"
 
@@ -221,6 +224,14 @@ class SQLiteDialect(Dialect):
 
     def column_kind(self, sql_type: str) -> tuple[str, Optional[int]]:
         return sqlite_schema.column_kind(sql_type)
+
+    def aggregate_param(self, param: Any, kind: Optional[str]) -> Any:
+        # a Decimal is bound as text, which the NUMERIC affinity of a column
+        # converts, but an aggregate has none: SUM(price) > '9.5' compares a
+        # number with text (text is always greater)
+        if kind == "decimal":
+            return SqlTemplate("CAST({param} AS NUMERIC)", param=param)
+        return param
 
     def key_set_criterion(self, term: Any, keys: Sequence[Any], comp: Any) -> Any:
         if len(keys) <= 64:

@@ -31,6 +31,10 @@ class Join:
     offset: Optional[int] = None
     fields: Optional[tuple[str, ...]] = None
     joins: tuple["Join", ...] = ()
+    #: ``name*``: the relation followed again from every object it reaches
+    #: (loading/recursive.py), at most ``depth`` levels (None: all)
+    recursive: bool = False
+    depth: Optional[int] = None
 
 
 def relation_prop(mapper: Mapper, name: str, path: str) -> Prop:
@@ -45,12 +49,49 @@ def relation_prop(mapper: Mapper, name: str, path: str) -> Prop:
     return prop
 
 
+def recursive_prop(mapper: Mapper, name: str, path: str) -> Prop:
+    """The relation ``name`` of ``mapper`` followed recursively (``name*``
+    in the join path ``path``): one from the model to itself."""
+    prop = relation_prop(mapper, name, path)
+    target = prop.target_mapper  # type: ignore[attr-defined]
+    if target is not mapper:
+        raise QueryError(
+            f"join path {path!r}: {mapper.name}.{name} leads to {target.name}, not back to "
+            f"{mapper.name}; {name}* (recursive) follows a relation from a model to itself, "
+            "such as Category.children or Category.parent")
+    if getattr(prop, "symmetric", False):
+        raise QueryError(
+            f"join path {path!r}: {mapper.name}.{name} is symmetric (one pivot row links both "
+            "ways); a recursive path (name*) follows a self-referencing reference, a one-to-many "
+            "or one-to-one back reference, or a one-way many-to-many relation")
+    return prop
+
+
+def _checked_depth(path: str, depth: Optional[int]) -> None:
+    if depth is None:
+        return
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+        raise QueryError(f"depth= takes a positive int (the levels to load), not {depth!r}")
+    if not any(step.endswith("*") for step in path.split(".")):
+        raise QueryError(f"depth= limits a recursive path (a name ending in *, such as "
+                         f"\"children*\"); {path!r} has none")
+
+
 def add_path(joins: tuple[Join, ...], mapper: Mapper, path: str, inner: bool,
-             full: Optional[str] = None) -> tuple[Join, ...]:
-    """``joins`` with the dotted ``path`` present (reusing joins already there)."""
+             full: Optional[str] = None, *, depth: Optional[int] = None) -> tuple[Join, ...]:
+    """``joins`` with the dotted ``path`` present (reusing joins already there).
+    A step ``name*`` is recursive, at most ``depth`` levels deep (None: the
+    depth it had, else all)."""
     head, _, rest = path.partition(".")
+    if full is None:
+        _checked_depth(path, depth)
     full = full or path
-    prop = relation_prop(mapper, head, full)
+    recursive = head.endswith("*")
+    if recursive:
+        head = head[:-1]
+        prop = recursive_prop(mapper, head, full)
+    else:
+        prop = relation_prop(mapper, head, full)
     out = list(joins)
     for i, j in enumerate(out):
         if j.name == head:
@@ -61,8 +102,11 @@ def add_path(joins: tuple[Join, ...], mapper: Mapper, path: str, inner: bool,
     j = out[i]
     if inner and not j.inner:
         j = replace(j, inner=True)
+    if recursive:
+        j = replace(j, recursive=True, depth=j.depth if depth is None else depth)
     if rest:
-        j = replace(j, joins=add_path(j.joins, prop.target_mapper, rest, inner, full))  # type: ignore[attr-defined]
+        j = replace(j, joins=add_path(j.joins, prop.target_mapper, rest, inner, full,  # type: ignore[attr-defined]
+                                      depth=depth))
     out[i] = j
     return tuple(out)
 

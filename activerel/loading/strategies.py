@@ -12,10 +12,11 @@ A ``limit`` inside a join is per parent (ROW_NUMBER() over the parent key);
 an INNER join becomes an EXISTS condition on the parent query, so root
 ``limit``/``skip``/``count`` still count root rows. Loaded rows go through the
 identity map: one row is one object across the whole result. Each back
-reference is loaded by the function its direction selects in :data:`LOADERS`.
+reference is loaded by the function its direction selects in :data:`LOADERS`;
+a recursive join (``"children*"``) by :mod:`activerel.loading.recursive`.
 
 Called by :mod:`activerel.query` and the session. Imports
-:mod:`activerel.loading.joins` and ``hydrate``, :mod:`activerel.sql`,
+:mod:`activerel.loading.joins`, ``hydrate`` and ``recursive``, :mod:`activerel.sql`,
 :mod:`activerel.instance`, :mod:`activerel.mapping` and :mod:`activerel._util`."""
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from ..sql.statements import statements
 from ..sql.values import ValueCodec, codec
 from .hydrate import LoadSession, hydrators
 from .joins import Join, inner_conditions, needed_fields
+from .recursive import load_recursive
 
 
 class Loaded:
@@ -81,13 +83,14 @@ def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple], columns: tu
     matched: list[tuple[ReferenceProp, set[Any]]] = []
     for join in joins:
         prop = mapper.props[join.name]
-        if isinstance(prop, ReferenceProp):
+        if isinstance(prop, ReferenceProp) and not join.recursive:
             found = _load_reference(session, prop, join, rows, columns, loaded)
             if found is not None:
                 matched.append((prop, found))
         else:
-            assert isinstance(prop, BackRefProp)  # join paths name relations only
-            later.append((prop, join))
+            # join paths name relations only; a recursive one loads from the objects
+            assert isinstance(prop, BackRefProp) or join.recursive
+            later.append((prop, join))  # type: ignore[arg-type]
     c = codec(mapper, session.dialect)
     objs = hydrators(mapper, session.dialect).hydrator(columns)(rows, session, unique)
     if mapper.json_fields:
@@ -103,7 +106,11 @@ def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple], columns: tu
             if not unique:
                 parents, keys = _distinct(objs, keys)
             for prop, join in later:
-                LOADERS[prop.direction](session, prop, join, parents, keys, loaded, whole)
+                if join.recursive and not (whole and isinstance(prop, BackRefProp)):
+                    # (every row a parent: each one's children are all the tree has)
+                    load_recursive(session, prop, join, parents, keys, loaded, hydrate, _assign)
+                else:
+                    LOADERS[prop.direction](session, prop, join, parents, keys, loaded, whole)
     return objs
 
 
@@ -154,7 +161,8 @@ def _child_rows_once(session: LoadSession, target: Mapper, join: Join, keys: Opt
     comp.scopes[0] = (target, a)
     conditions = list(join.where) + inner_conditions(target, join.joins)
     sql = relation_select(comp, source(comp, a), [a.field(n) for n in columns], keys, conditions,
-                          order_terms(target, a, join.order, c.pk_names), join.limit, join.offset)
+                          order_terms(target, a, join.order, c.pk_names, comp),
+                          join.limit, join.offset)
     return session.fetch(sql, comp.params)
 
 

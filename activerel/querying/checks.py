@@ -4,8 +4,9 @@ name fields, a page size must be a non-negative int, a join path a dotted
 string. Each raises QueryError naming the model and the field.
 
 Used by :mod:`activerel.query` and :mod:`activerel.querying.joinquery`.
-Imports :mod:`activerel.loading.joins`, :mod:`activerel.sql.expressions` and
-:mod:`activerel.mapping`."""
+Imports :mod:`activerel.loading.joins`, :mod:`activerel.sql.expressions`,
+:mod:`activerel.sql.paths` (dotted paths), :mod:`activerel.sql.aggregates`
+(ordering by aggregates) and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence
@@ -14,7 +15,9 @@ from ..errors import QueryError
 from ..loading.joins import Join, add_path
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, ReferenceProp
+from ..sql.aggregates import aggregate_order, is_aggregate_order, relation_aggregate
 from ..sql.expressions import Condition, FieldExpr
+from ..sql.paths import PathExpr, resolve_path
 
 
 def column_prop(mapper: Mapper, name: str, what: str) -> Any:
@@ -39,22 +42,34 @@ def checked_conditions(mapper: Mapper, conditions: Sequence[Any],
         cond.mapper_check(mapper)
         added.append(cond)
     for name, value in equals.items():
-        added.append(FieldExpr(column_prop(mapper, name, "filter")) == value)
+        added.append(field_path(mapper, name, "filter") == value)
     return tuple(added)
+
+
+def field_path(mapper: Mapper, name: str, what: str) -> PathExpr:
+    """The column expression ``name`` names on ``mapper``, for ``what()``: a
+    field, or a dotted path through references (``"author.username"``)."""
+    if "." in name:
+        return resolve_path(mapper, name, what)
+    return PathExpr(column_prop(mapper, name, what))
 
 
 def checked_ordering(mapper: Mapper, fields: Sequence[Any]) -> tuple[tuple[str, bool], ...]:
     """(field, descending) of each ``order_by()`` argument, checked."""
     order = []
     for f in fields:
+        if is_aggregate_order(f):  # User.posts.count().desc(), agg.count() (grouped)
+            order.append(aggregate_order(mapper, f))
+            continue
         if isinstance(f, FieldExpr):
             f.mapper_check(mapper)
-            order.append((f.prop.name, False))
+            order.append((f.dotted if isinstance(f, PathExpr) else f.prop.name, False))
             continue
         if not isinstance(f, str):
             raise QueryError(f"order_by() takes field names, not {f!r}")
         name = f.lstrip("-+")
-        column_prop(mapper, name, "order_by")
+        if relation_aggregate(mapper, name, "order_by") is None:  # else "posts.count", ...
+            field_path(mapper, name, "order_by")
         order.append((name, f.startswith("-")))
     return tuple(order)
 

@@ -25,14 +25,15 @@ class JoinQuery(Generic[T]):
 
     __slots__ = ("_origin", "_path", "_mapper")
 
-    def __init__(self, origin: Any, path: Sequence[str], inner: bool) -> None:
+    def __init__(self, origin: Any, path: Sequence[str], inner: bool,
+                 depth: Optional[int] = None) -> None:
         root = origin._root_mapper_for_join()
         joins = origin._current_joins()
-        joins = add_path(joins, root, ".".join(path), inner)
+        joins = add_path(joins, root, ".".join(path), inner, depth=depth)
         self._origin = origin._with_joins(joins)
-        self._path = tuple(path)
+        self._path = tuple(name.rstrip("*") for name in path)  # a recursive step's relation
         mapper = root
-        for name in path:
+        for name in self._path:
             mapper = mapper.props[name].target_mapper
         self._mapper = mapper
 
@@ -83,22 +84,27 @@ class JoinQuery(Generic[T]):
         if not isinstance(prop, BackRefProp) or not prop.many:
             raise QueryError(f"{what}() pages a to-many relation per parent row; "
                              f"{parent.name}.{prop.name} is to-one")
+        if self._join().recursive:
+            raise QueryError(f"{what}() does not apply to the recursive join "
+                             f"{parent.name}.{prop.name}*: filter() and order_by() do")
 
     def select(self, *fields: str) -> "JoinQuery[T]":
         plain, joins = selection(self._mapper, fields, ())
         return self._edit(fields=plain, joins=merge_joins(self._join().joins, joins))
 
-    def join_with(self, path: str) -> "JoinQuery[T]":
-        return self._edit(joins=add_path(self._join().joins, self._mapper, join_path(path), False))
+    def join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+        return self._edit(joins=add_path(self._join().joins, self._mapper, join_path(path), False,
+                                         depth=depth))
 
-    def inner_join_with(self, path: str) -> "JoinQuery[T]":
-        return self._edit(joins=add_path(self._join().joins, self._mapper, join_path(path), True))
+    def inner_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+        return self._edit(joins=add_path(self._join().joins, self._mapper, join_path(path), True,
+                                         depth=depth))
 
-    def use_join_with(self, path: str) -> "JoinQuery[T]":
-        return JoinQuery(self, join_path(path).split("."), False)
+    def use_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+        return JoinQuery(self, join_path(path).split("."), False, depth)
 
-    def use_inner_join_with(self, path: str) -> "JoinQuery[T]":
-        return JoinQuery(self, join_path(path).split("."), True)
+    def use_inner_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+        return JoinQuery(self, join_path(path).split("."), True, depth)
 
     def end(self) -> Any:
         """Back to the query (or outer join) this join was opened from."""

@@ -4,8 +4,11 @@ immutable trees; the query compiles them to PyPika criteria, with every
 value adapted by the column's dialect adapter and sent as a bound parameter.
 
 Also :class:`ValueExpr`, values the database computes (``Counter.value + 1``)
-for ``patch_many``. Used by the query, loading and the unit of work. Imports
-:mod:`activerel.sql.compiler`, :mod:`activerel.sql.values`,
+for ``patch_many``. The base :class:`Condition` lives in
+:mod:`activerel.sql.conditions` (re-exported here). Used by the query,
+loading and the unit of work. Imports :mod:`activerel.sql.compiler`,
+:mod:`activerel.sql.conditions`, :mod:`activerel.sql.aggregates` (the
+relation aggregates ``User.posts.count()``), :mod:`activerel.sql.values`,
 :mod:`activerel.mapping` and :mod:`activerel._util`."""
 from __future__ import annotations
 
@@ -19,70 +22,10 @@ from ..errors import QueryError, ValidationError
 from ..mapping.markers import MISSING
 from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
 from ..mapping.registry import is_model_instance
+from .aggregates import RelationAggregate
 from .compiler import Compiler, key_set, relation_subquery
+from .conditions import Condition, _cond  # Condition: re-exported for the layers above
 from .values import codec
-
-
-class Condition:
-    """A boolean expression; combine with ``&``, ``|`` and ``~``."""
-
-    #: whether compiling it needs the outer table aliased (a correlated subquery)
-    needs_alias = False
-
-    def __and__(self, other: "Condition") -> "Condition":
-        return _Bool("and", (self, _cond(other)))
-
-    def __or__(self, other: "Condition") -> "Condition":
-        return _Bool("or", (self, _cond(other)))
-
-    def __invert__(self) -> "Condition":
-        return _Not(self)
-
-    def __bool__(self) -> bool:
-        raise TypeError("use & | ~ to combine conditions, not and/or/not")
-
-    def compile(self, comp: Compiler) -> Criterion:
-        raise NotImplementedError
-
-    def mapper_check(self, mapper: Any) -> None:
-        """Raise QueryError when this condition names another model's fields."""
-
-
-def _cond(value: Any) -> Condition:
-    if not isinstance(value, Condition):
-        raise TypeError(f"expected a condition such as User.id > 3, got {value!r}")
-    return value
-
-
-class _Bool(Condition):
-    __slots__ = ("op", "parts")
-
-    def __init__(self, op: str, parts: Sequence[Condition]) -> None:
-        self.op = op
-        self.parts = tuple(parts)
-        self.needs_alias = any(p.needs_alias for p in self.parts)
-
-    def compile(self, comp: Compiler) -> Criterion:
-        terms = [p.compile(comp) for p in self.parts]
-        return Criterion.all(terms) if self.op == "and" else Criterion.any(terms)
-
-    def mapper_check(self, mapper: Any) -> None:
-        for p in self.parts:
-            p.mapper_check(mapper)
-
-
-class _Not(Condition):
-    __slots__ = ("inner",)
-
-    def __init__(self, inner: Condition) -> None:
-        self.inner = inner
-        self.needs_alias = inner.needs_alias
-
-    def compile(self, comp: Compiler) -> Criterion:
-        return negate(self.inner.compile(comp))
-
-    def mapper_check(self, mapper: Any) -> None:
-        self.inner.mapper_check(mapper)
 
 
 class _Compare(Condition):
@@ -424,6 +367,24 @@ class RelationExpr:
         """No related object (matching ``condition``)."""
         return _RelFilter(self.prop, "none", condition)
 
+    # aggregates of each row's related objects (matching ``condition``), to
+    # compare in filter() or to order by: User.posts.count() >= 2
+    def count(self, condition: Optional[Condition] = None) -> RelationAggregate:
+        """How many related objects (matching ``condition``)."""
+        return RelationAggregate(self.prop, "count", None, condition)
+
+    def sum(self, field: Any, condition: Optional[Condition] = None) -> RelationAggregate:
+        return RelationAggregate(self.prop, "sum", field, condition)
+
+    def avg(self, field: Any, condition: Optional[Condition] = None) -> RelationAggregate:
+        return RelationAggregate(self.prop, "avg", field, condition)
+
+    def min(self, field: Any, condition: Optional[Condition] = None) -> RelationAggregate:
+        return RelationAggregate(self.prop, "min", field, condition)
+
+    def max(self, field: Any, condition: Optional[Condition] = None) -> RelationAggregate:
+        return RelationAggregate(self.prop, "max", field, condition)
+
     def is_(self, condition: Any = MISSING) -> Condition:
         """For a one-to-one back reference: the related object exists (and
         matches ``condition``); ``is_(None)``: there is none, as on a reference."""
@@ -479,9 +440,3 @@ def relation_filter(comp: Compiler, prop: Prop, cond: Optional[Condition], mode:
     exists = ExistsCriterion(relation_subquery(comp, prop, where))
     return exists if mode == "some" else exists.negate()
 
-
-def expression_for(prop: Prop) -> Any:
-    """The class-level expression of a field: ``User.posts`` or ``User.name``."""
-    if isinstance(prop, BackRefProp):
-        return RelationExpr(prop)
-    return FieldExpr(prop)

@@ -6,6 +6,8 @@ others.
 
 Called by :mod:`activerel.query`, :mod:`activerel.loading.strategies` and
 the unit of work. Imports :mod:`activerel.sql.expressions`,
+:mod:`activerel.sql.paths` (ordering by a path),
+:mod:`activerel.sql.aggregates` (ordering by a relation aggregate),
 :mod:`activerel.sql.statements` and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
@@ -15,8 +17,11 @@ from pypika import Order, Parameter
 from pypika import analytics as an
 from pypika.terms import Criterion
 
-from .compiler import Compiler, key_set
+from ..errors import QueryError
+from .aggregates import OrderKey, relation_aggregate
+from .compiler import Compiler, add_path_joins, key_set
 from .expressions import Condition
+from .paths import resolve_path
 
 from ..mapping.mapper import Mapper
 from ..mapping.properties import ReferenceProp
@@ -24,14 +29,26 @@ from .statements import Statements
 
 
 def order_terms(mapper: Mapper, table: Any, order: Sequence[tuple[str, bool]],
-                pk_names: Sequence[str]) -> list[tuple[Any, Order]]:
+                pk_names: Sequence[str],
+                comp: Optional[Compiler] = None) -> list[tuple[Any, Order]]:
     """``(term, direction)`` of each ordered field's columns on ``table``,
     then the primary key ascending unless a key field is already ordered, so
-    the order is total and paging is stable."""
+    the order is total and paging is stable. A dotted path
+    (``"author.username"``) orders by a column ``comp`` joins in."""
     terms = []
     for name, desc in order:
-        for col in mapper.props[name].columns:  # type: ignore[attr-defined]
-            terms.append((table.field(col.name), Order.desc if desc else Order.asc))
+        rel = relation_aggregate(mapper, name, "order_by") if "." in name else None
+        if isinstance(name, OrderKey) or (rel is not None and comp is None):
+            raise QueryError(f"order_by({name}): an aggregate orders the rows of a grouped query "
+                             "(group_by()) and a relation aggregate those of the query itself")
+        if rel is not None and comp is not None:  # "posts.count": a correlated subquery
+            cols = [rel.sql(comp)]
+        elif "." in name and comp is not None:
+            cols = resolve_path(mapper, name, "order_by")._columns(comp)
+        else:
+            prop: Any = mapper.props[name]
+            cols = [table.field(col.name) for col in prop.columns]
+        terms += [(col, Order.desc if desc else Order.asc) for col in cols]
     if not any(name in [p.name for p in mapper.pk_props] for name, _ in order):
         terms += [(table.field(n), Order.asc) for n in pk_names]
     return terms
@@ -59,6 +76,7 @@ def query_select(comp: Compiler, table: Any, select: Sequence[Any], conditions: 
         *[table.field(s) if isinstance(s, str) else s for s in select])
     for cond in conditions:
         q = q.where(cond.compile(comp))
+    q = add_path_joins(comp, q, table)  # the LEFT JOINs of the paths in conditions and order
     for term, direction in order:
         q = q.orderby(term, order=direction)
     if limit is not None:
@@ -115,6 +133,7 @@ def relation_select(comp: Compiler, source: RelationSource, select: list[Any],
         q = q.where(key_set(comp, source.key_terms, keys))
     for cond in conditions:
         q = q.where(cond.compile(comp))
+    q = add_path_joins(comp, q)  # the paths of the conditions and order, on the related rows
     select = select + source.extra
     if limit is None and not offset:
         q = q.select(*select)

@@ -1,7 +1,8 @@
 """The rendered SQL of every statement shape the unit of work and the
 session send for one model on one dialect instance: INSERT (one or many
 rows), SELECT by key, UPDATE (one row, or many through CASE), DELETE by key,
-the foreign-key SELECT and UPDATE of cascades. Each shape is built with
+the foreign-key SELECT and UPDATE of cascades, and the upsert (an INSERT
+with the dialect's ``upsert_clause``). Each shape is built with
 PyPika once and cached (PyPika copies a query on every chained call, so
 nothing is rebuilt per row or per flush).
 
@@ -173,6 +174,30 @@ class Statements:
                 q = q.set(self.table.field(c.name), Parameter(self.ph))
             return q.where(self.key_criterion(count)).get_sql()
         return self._cached(("set_ref", ref.name, count), build)
+
+    def upsert_sql(self, columns: tuple[str, ...], nrows: int, on: tuple[str, ...],
+                   update: tuple[str, ...], increment: tuple[str, ...],
+                   returning: tuple[str, ...]) -> str:
+        """``insert_sql(columns, nrows)`` that, for a row whose ``on`` columns
+        match an existing row, updates that row instead (the dialect's
+        ``upsert_clause``): ``update`` set to the inserted values,
+        ``increment`` increased by one; RETURNING the ``returning`` columns
+        of every row written, inserted or updated (none: no RETURNING)."""
+        def build() -> str:
+            sql = self.insert_sql(columns, nrows) + self.dialect.upsert_clause(
+                self.mapper.table, on, update, increment)
+            return self.dialect.with_returning(sql, *returning) if returning else sql
+        return self._cached(("upsert", columns, nrows, on, update, increment, returning), build,
+                            always=nrows <= 2)
+
+    def select_where_sql(self, columns: tuple[str, ...], names: tuple[str, ...],
+                         count: int) -> str:
+        """SELECT ``columns`` WHERE (``names``) IN (count groups), or = for one:
+        rows by the values of a unique key."""
+        t = self.table
+        return self._cached(("select_where", columns, names, count), lambda: (
+            self.dialect.query_class.from_(t).select(*[t.field(c) for c in columns])
+            .where(self._in(names, count)).get_sql()))
 
     def delete_where_sql(self, names: tuple[str, ...], count: int) -> str:
         """DELETE FROM <this table> WHERE (names) IN (count groups): pivot rows

@@ -3,7 +3,8 @@ generated getters that read an object's INSERT row. Generated keys are
 written back onto the new objects, which then become persistent in the
 session's identity map.
 
-Called only by :mod:`activerel.unitofwork.flush`. Imports
+Called by :mod:`activerel.unitofwork.flush` (and ``upsert``, for the
+row getters and shapes). Imports
 :mod:`activerel.unitofwork.ordering` and ``cascade`` (key changes),
 :mod:`activerel.sql`, :mod:`activerel.instance`, :mod:`activerel.mapping`
 and :mod:`activerel._util`."""
@@ -165,7 +166,7 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
     else:
         given = objs
     limit = plan.dialect.features.param_limit
-    for objs_, with_auto, columns in _shapes(mapper, generated, given):
+    for objs_, with_auto, columns in insert_shapes(mapper, generated, given):
         row_of = _row_maker(plan, w, columns)
         if not with_auto and plan.dialect.single_row_inserts():
             # the server cannot promise consecutive generated keys
@@ -206,11 +207,11 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
         imap[k] = o
 
 
-def _shapes(mapper: Mapper, generated: list[Any], given: list[Any]
-            ) -> list[tuple[list[Any], bool, tuple[str, ...]]]:
+def insert_shapes(mapper: Mapper, generated: list[Any], given: list[Any]
+                  ) -> list[tuple[list[Any], bool, tuple[str, ...]]]:
     """The row groups of one INSERT each: (objects, with the generated key,
     columns). A field with a server default left None is not written, so
-    that the database fills it in: its rows go apart."""
+    that the database fills it in: its rows go apart. (Upserts too.)"""
     out = []
     for objs, with_auto in ((generated, False), (given, True)):
         if not objs:

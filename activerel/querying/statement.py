@@ -1,0 +1,91 @@
+"""The statements of a query's object terminals: the SELECT ``find()``
+sends first (also what ``first()``, ``find_one()`` and the others send),
+``sql()``, which shows it (or the one ``aggregate()`` would send) with its
+parameters without running anything, and ``first()``.
+
+:class:`StatementQueries` is a base of ``Query``. Used by
+:mod:`activerel.query`. Imports :mod:`activerel.loading.joins`,
+:mod:`activerel.sql` and :mod:`activerel.errors`."""
+from __future__ import annotations
+
+from typing import Any, Callable, Generic, NamedTuple, Optional, TypeVar
+
+from ..errors import QueryError
+from ..loading.joins import Join, needed_fields
+from ..mapping.mapper import Mapper
+from ..sql.aggregates import Aggregate
+from ..sql.compiler import Compiler
+from ..sql.values import ValueCodec, codec
+
+T = TypeVar("T")
+
+
+class Statement(NamedTuple):
+    """A statement as a terminal would send it: its SQL (with the backend's
+    placeholders) and its bound parameters, in order."""
+
+    sql: str
+    params: tuple
+
+
+class StatementQueries(Generic[T]):
+    """``first()``, ``sql()`` and the first SELECT of ``find()``."""
+
+    __slots__ = ()
+    # the query's state and helpers (``Query`` has them)
+    _mapper: Mapper
+    _fields: Optional[tuple[str, ...]]
+    _joins: tuple[Join, ...]
+    _lock: Optional[tuple[bool, bool]]
+    _limit: Optional[int]
+    _offset: Optional[int]
+    _group: tuple[str, ...]
+    _copy: Callable[..., Any]
+    _run: Callable[..., Any]
+    _find: Callable[..., list[Any]]
+    _conditions: Callable[[], list[Any]]
+    _compiler: Callable[[ValueCodec], Compiler]
+    _base: Callable[..., Any]
+    _aggregate_statement: Callable[..., tuple[str, list[Any], list[Any]]]
+
+    def first(self) -> Optional[T]:
+        """The first matching object in the query's order (primary-key order
+        without ``order_by``), or None; joins and relation aggregates loaded."""
+        found = self._run(lambda s: self._find(s, 1))
+        return found[0] if found else None
+
+    def sql(self, **aggregates: Aggregate) -> Statement:
+        """The statement ``find()`` would send first (the root SELECT; each
+        joined relation and relation aggregate then adds one SELECT keyed by
+        the rows it returns, which cannot be known before), or with
+        aggregates (or after ``group_by()``) the one ``aggregate(**aggregates)``
+        would send: SQL and parameters, built in the query's session or a new
+        one, without running anything or flushing pending changes."""
+        def run(s: Any) -> Statement:
+            if aggregates or self._group:
+                for a in aggregates.values():
+                    if not isinstance(a, Aggregate):
+                        raise QueryError(f"sql() takes aggregates such as n=agg.count(), not {a!r}")
+                    a.mapper_check(self._mapper)
+                sql, params, _ = self._aggregate_statement(s.dialect, aggregates)
+            else:
+                sql, params, _, _ = self._find_statement(codec(self._mapper, s.dialect))
+            return Statement(sql, tuple(params))
+        return self._run(run, True)
+
+    def _find_statement(self, c: ValueCodec, limit: Optional[int] = None
+                        ) -> tuple[str, list[Any], tuple[str, ...], bool]:
+        """The SELECT ``find()`` sends first: its SQL, parameters and columns,
+        and whether its rows are the whole table (no condition, no paging)."""
+        columns = c.select_columns(needed_fields(self._mapper, self._fields, self._joins))
+        comp = self._compiler(c)
+        q = self if limit is None else self._copy(_limit=limit)
+        select = q._base(c, columns, comp)
+        if self._lock is not None and c.dialect.features.row_locks:
+            nowait, skip_locked = self._lock
+            # beside a path's LEFT JOIN, PostgreSQL locks the query's own rows only by name
+            of = ((comp.table(self._mapper).get_table_name(),)
+                  if c.dialect.features.lock_of_table else ())
+            select = select.for_update(nowait=nowait, skip_locked=skip_locked, of=of)
+        whole = q._limit is None and not q._offset and not self._conditions()
+        return select.get_sql(), comp.params, columns, whole

@@ -1,0 +1,79 @@
+"""The base of every query condition: :class:`Condition`, combined with
+``&``, ``|`` and ``~`` into AND / OR / NOT trees. Kept apart from the
+expressions that make conditions (:mod:`activerel.sql.expressions`, which
+re-exports it) so that modules below them, such as the relation aggregates
+``User.posts.count()`` return (:mod:`activerel.sql.relaggregates`), can
+make conditions too.
+
+Used by every module that makes or compiles conditions. Imports
+:mod:`activerel.sql.compiler` and :mod:`activerel._util`."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from pypika.terms import Criterion
+
+from .._util.pypika import negate
+from .compiler import Compiler
+
+
+class Condition:
+    """A boolean expression; combine with ``&``, ``|`` and ``~``."""
+
+    #: whether compiling it needs the outer table aliased (a correlated subquery)
+    needs_alias = False
+
+    def __and__(self, other: "Condition") -> "Condition":
+        return _Bool("and", (self, _cond(other)))
+
+    def __or__(self, other: "Condition") -> "Condition":
+        return _Bool("or", (self, _cond(other)))
+
+    def __invert__(self) -> "Condition":
+        return _Not(self)
+
+    def __bool__(self) -> bool:
+        raise TypeError("use & | ~ to combine conditions, not and/or/not")
+
+    def compile(self, comp: Compiler) -> Criterion:
+        raise NotImplementedError
+
+    def mapper_check(self, mapper: Any) -> None:
+        """Raise QueryError when this condition names another model's fields."""
+
+
+def _cond(value: Any) -> Condition:
+    if not isinstance(value, Condition):
+        raise TypeError(f"expected a condition such as User.id > 3, got {value!r}")
+    return value
+
+
+class _Bool(Condition):
+    __slots__ = ("op", "parts")
+
+    def __init__(self, op: str, parts: Sequence[Condition]) -> None:
+        self.op = op
+        self.parts = tuple(parts)
+        self.needs_alias = any(p.needs_alias for p in self.parts)
+
+    def compile(self, comp: Compiler) -> Criterion:
+        terms = [p.compile(comp) for p in self.parts]
+        return Criterion.all(terms) if self.op == "and" else Criterion.any(terms)
+
+    def mapper_check(self, mapper: Any) -> None:
+        for p in self.parts:
+            p.mapper_check(mapper)
+
+
+class _Not(Condition):
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Condition) -> None:
+        self.inner = inner
+        self.needs_alias = inner.needs_alias
+
+    def compile(self, comp: Compiler) -> Criterion:
+        return negate(self.inner.compile(comp))
+
+    def mapper_check(self, mapper: Any) -> None:
+        self.inner.mapper_check(mapper)
