@@ -22,8 +22,9 @@ def _list(value: str, known: tuple[str, ...], what: str, upper: bool = False) ->
 def parse(argv: list[str]) -> Options:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Time the workloads W1-W8 through activerel, SQLAlchemy, peewee, Pony and raw "
-                    "DB-API on the same database, check every result, and print the table.")
+        description="Time the workloads W1-W8 and W12-W16 through activerel, SQLAlchemy, peewee, "
+                    "Pony and raw DB-API on the same database, check every result, and print "
+                    "the table.")
     p.add_argument("--n", type=int, default=2000, help="number of users (default 2000)")
     p.add_argument("--repeat", type=int, default=5, help="runs per workload and ORM; the median "
                    "is reported (default 5)")
@@ -35,7 +36,7 @@ def parse(argv: list[str]) -> Options:
                         "(default activerel_bench)")
     p.add_argument("--only", default=",".join(D.WORKLOADS),
                    type=lambda v: _list(v, tuple(D.WORKLOADS), "workload", upper=True),
-                   help="workloads to run, e.g. W1,W5 (default: all)")
+                   help="workloads to run, e.g. W1,W5,W12 (default: all)")
     p.add_argument("--orms", default=",".join(IMPLEMENTATIONS),
                    type=lambda v: _list(v, IMPLEMENTATIONS, "implementation"),
                    help=f"implementations, from {','.join(IMPLEMENTATIONS)} (default: all; raw is "

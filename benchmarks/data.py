@@ -3,7 +3,8 @@ implementation must produce from it.
 
 The dataset is a tuple graph with explicit keys: N users, 5 posts each,
 2 comments per post (the comment's author is another user), 50 tags and
-2 distinct tags per post. The same ``Dataset`` object is handed to every
+2 distinct tags per post, and a tree of N categories, 6 levels deep (W16).
+The same ``Dataset`` object is handed to every
 implementation: the raw loader inserts it as it is (keys included) for the
 loading workloads, and W1 builds new objects from it (keys left for the
 database to generate, the tuples' keys only say what links to what).
@@ -17,7 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Optional
 
 POSTS_PER_USER = 5
 COMMENTS_PER_POST = 2
@@ -27,6 +28,12 @@ TAGS_PER_POST = 2
 NEWEST = 3
 #: W8: how many users are looked up (each twice)
 LOOKUPS = 1000
+#: W14: how many users are upserted (half of them exist), at most
+UPSERTS = 2000
+#: W15: the batch size of the streamed query
+STREAM_BATCH = 1000
+#: W16: the levels of the category tree (its root is level 1)
+TREE_DEPTH = 6
 SEED = 20240605
 
 WORKLOADS = {
@@ -38,6 +45,12 @@ WORKLOADS = {
     "W6": "change the title of 10% of posts through loaded objects",
     "W7": "delete 10% of users, cascading",
     "W8": "1,000 users by primary key, twice in one session",
+    # W9-W11 are kept for another issue's workloads
+    "W12": "every user with its number of posts",
+    "W13": "all posts ordered by their author's name",
+    "W14": "upsert 2,000 users by name, half of them existing",
+    "W15": "stream all comments with their post, 1,000 a batch",
+    "W16": "a category tree of depth 6, loaded whole",
 }
 
 
@@ -58,6 +71,8 @@ class Dataset:
     comments: list[tuple[int, int, int, str]] = field(default_factory=list)
     #: (post_id, tag_id)
     post_tags: list[tuple[int, int]] = field(default_factory=list)
+    #: (id, parent_id or None, name), level by level: a parent before its children
+    categories: list[tuple[int, Optional[int], str]] = field(default_factory=list)
 
     # -- what the mutating and lookup workloads act on -------------------------
     @cached_property
@@ -79,6 +94,26 @@ class Dataset:
         """W8: 1,000 user keys spread over the table (fewer when N < 1,000)."""
         m = min(LOOKUPS, self.n)
         return [self.users[(k * self.n) // m][0] for k in range(m)]
+
+    @cached_property
+    def upserts(self) -> list[tuple[str, int]]:
+        """W14: (name, age) of ``min(UPSERTS, N)`` users by their unique name,
+        alternately one that exists (spread over the table, its age changed) and
+        a new one."""
+        m = min(UPSERTS, self.n)
+        half = m // 2
+        existing = [self.users[(k * self.n) // half] for k in range(half)]
+        new = [(f"new-user-{k:06d}", 18 + (k * 7) % 60) for k in range(1, m - half + 1)]
+        out: list[tuple[str, int]] = []
+        for k, (_, name, age) in enumerate(existing):
+            out.append((name, self.upserted_age(age)))
+            out.append(new[k])
+        out.extend(new[half:])
+        return out
+
+    @staticmethod
+    def upserted_age(age: int) -> int:
+        return (age - 18 + 1) % 60 + 18       # always another age than before
 
     # -- indexes over the tuples -------------------------------------------------
     @cached_property
@@ -114,9 +149,20 @@ class Dataset:
             out[post_id].append(tag_id)
         return out
 
+    @cached_property
+    def children_of(self) -> dict[Optional[int], list[tuple[int, Optional[int], str]]]:
+        """W16: the categories under each category key (None: the roots)."""
+        out: dict[Optional[int], list[tuple[int, Optional[int], str]]] = {None: []}
+        for c in self.categories:
+            out[c[0]] = []
+        for c in self.categories:
+            out[c[1]].append(c)
+        return out
+
     def counts(self) -> dict[str, int]:
         return {"users": len(self.users), "posts": len(self.posts), "comments": len(self.comments),
-                "tags": len(self.tags), "post_tags": len(self.post_tags)}
+                "tags": len(self.tags), "post_tags": len(self.post_tags),
+                "categories": len(self.categories)}
 
 
 def generate(n: int, seed: int = SEED) -> Dataset:
@@ -141,7 +187,35 @@ def generate(n: int, seed: int = SEED) -> Dataset:
                                    f"Comment {comment_id} on post {post_id}"))
             for tag_id in sorted(rng.sample(tag_ids, TAGS_PER_POST)):
                 d.post_tags.append((post_id, tag_id))
+    # a generator of its own, so the graph above stays what it was before the tree
+    d.categories = category_tree(max(n, TREE_DEPTH), random.Random(seed + 1))
     return d
+
+
+def category_tree(total: int, rng: random.Random) -> list[tuple[int, Optional[int], str]]:
+    """``total`` categories in one tree of exactly ``TREE_DEPTH`` levels: one
+    root, levels growing geometrically, each category's parent drawn from the
+    level above (so some inner categories are leaves). Keys are shuffled, so
+    a child's key is as often below its parent's as above; rows are listed
+    level by level, every parent before its children."""
+    lo, hi = 1.0, float(total)
+    for _ in range(60):       # the branching factor b with 1 + b + ... + b^(depth-1) = total
+        b = (lo + hi) / 2
+        if sum(b ** k for k in range(TREE_DEPTH)) > total:
+            hi = b
+        else:
+            lo = b
+    sizes = [max(1, round(lo ** k)) for k in range(TREE_DEPTH - 1)]
+    sizes.append(max(1, total - sum(sizes)))
+    keys = list(range(1, sum(sizes) + 1))
+    rng.shuffle(keys)
+    rows: list[tuple[int, Optional[int], str]] = []
+    above: list[Optional[int]] = [None]
+    for size in sizes:
+        level = [keys.pop() for _ in range(size)]
+        rows.extend((k, rng.choice(above), f"category-{k:06d}") for k in level)
+        above = list(level)
+    return rows
 
 
 # -- expected results -------------------------------------------------------------
@@ -168,7 +242,20 @@ def canonical(workload: str, result: Any) -> Any:
         return [tuple(r) for r in result]
     if workload == "W1":      # number of objects created (or None)
         return result
+    if workload == "W12":     # [(user name, number of posts)]
+        return sorted((name, int(count)) for name, count in result)
+    if workload == "W13":     # [post id], in the order loaded: the order is the result
+        return [int(pid) for pid in result]
+    if workload == "W15":     # [(comment text, post title)]
+        return sorted(tuple(r) for r in result)
+    if workload == "W16":     # [(root name, [(child name, [...]), ...])]
+        return sorted(_tree(t) for t in result)
     raise KeyError(workload)
+
+
+def _tree(node: Any) -> tuple:
+    name, children = node
+    return (name, tuple(sorted(_tree(c) for c in children)))
 
 
 def expected(workload: str, d: Dataset) -> Any:
@@ -189,20 +276,37 @@ def expected(workload: str, d: Dataset) -> Any:
     if workload == "W8":
         ids = d.lookup_ids
         return [(i, d.user_name[i]) for i in ids] * 2
+    if workload == "W12":
+        return canonical("W12", [(u[1], len(d.posts_of[u[0]])) for u in d.users])
+    if workload == "W13":
+        return [p[0] for p in sorted(d.posts, key=lambda p: (d.user_name[p[1]], p[0]))]
+    if workload == "W15":
+        return canonical("W15", [(c[3], d.post_title[c[1]]) for c in d.comments])
+    if workload == "W16":
+        def tree(c: tuple) -> tuple:
+            return (c[2], [tree(k) for k in d.children_of[c[0]]])
+        return canonical("W16", [tree(root) for root in d.children_of[None]])
     raise KeyError(workload)
 
 
-# -- expected database contents (W1, W6, W7) ---------------------------------------
+# -- expected database contents (W1, W6, W7, W14) -----------------------------------
 
 def snapshot_of(d: Dataset, *, deleted_users: frozenset[int] = frozenset(),
-                edited_posts: frozenset[int] = frozenset()) -> dict[str, list[tuple]]:
-    """What the tables must hold, by natural keys (see ``impl_raw.snapshot``)."""
+                edited_posts: frozenset[int] = frozenset(),
+                upserted: tuple[tuple[str, int], ...] = (),
+                categories: bool = True) -> dict[str, list[tuple]]:
+    """What the tables must hold, by natural keys (see ``backend.Admin.snapshot``).
+    ``upserted``: (name, age) rows written by name over the users; ``categories``:
+    whether the category tree is there (W1 starts from empty tables and does not
+    make one)."""
+    ages = {name: age for uid, name, age in d.users if uid not in deleted_users}
+    ages.update(upserted)
     title = dict(d.post_title)
     for pid in edited_posts:
         title[pid] = Dataset.edited_title(title[pid])
     live_posts = {p[0] for p in d.posts if p[1] not in deleted_users}
     out = {
-        "users": sorted((u[1], u[2]) for u in d.users if u[0] not in deleted_users),
+        "users": sorted(ages.items()),
         "posts": sorted((d.user_name[p[1]], title[p[0]], bool(p[3]))
                         for p in d.posts if p[0] in live_posts),
         "comments": sorted((title[c[1]], d.user_name[c[2]], c[3]) for c in d.comments
@@ -213,12 +317,15 @@ def snapshot_of(d: Dataset, *, deleted_users: frozenset[int] = frozenset(),
     }
     out["counts"] = [(table, len(out[table]))
                      for table in ("users", "posts", "comments", "tags", "post_tags")]
+    out["counts"].append(("categories", len(d.categories) if categories else 0))
     return out
 
 
 def expected_snapshot(workload: str, d: Dataset) -> dict[str, list[tuple]]:
     if workload == "W1":
-        return snapshot_of(d)
+        return snapshot_of(d, categories=False)
+    if workload == "W14":
+        return snapshot_of(d, upserted=tuple(d.upserts))
     if workload == "W6":
         return snapshot_of(d, edited_posts=d.edited_post_ids)
     if workload == "W7":

@@ -1,6 +1,12 @@
 """activerel, through its public API only: models declared with Annotated
 markers, ``persist`` of the object graph, ``join_with`` / ``use_join_with``
-for relations, ``with db.session()`` as the unit of work."""
+for relations, ``with db.session()`` as the unit of work.
+
+The workloads of issue 17 use its query features: ``with_count("posts")``
+(W12), a path through a reference in ``order_by("author.name")`` (W13),
+``db.upsert(..., on=("name",), update=("age",))`` (W14),
+``join_with("post").iterate(batch_size=1000)`` (W15) and the recursive
+path ``join_with("children*")`` (W16)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,7 +15,7 @@ from typing import Annotated, Any, Optional
 from activerel import AutoIncrement, BackReference, Database, Model, PrimaryKey, Reference, Unique
 
 from .backend import Target
-from .data import NEWEST, CheckFailed, Dataset
+from .data import NEWEST, STREAM_BATCH, CheckFailed, Dataset
 
 NAME = "activerel"
 LABEL = "activerel"
@@ -48,7 +54,14 @@ class PostTag(Model, table="post_tags"):
     tag: Annotated[Tag, PrimaryKey, Reference(on_delete="CASCADE")]
 
 
-MODELS = [User, Post, Comment, Tag, PostTag]
+class Category(Model, table="categories"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    name: str
+    parent: Annotated[Optional["Category"], Reference(on_delete="CASCADE")] = None
+    children: Annotated[list["Category"], BackReference(mapped_by="parent")]
+
+
+MODELS = [User, Post, Comment, Tag, PostTag, Category]
 
 db: Optional[Database] = None
 
@@ -151,3 +164,34 @@ def w8(d: Dataset) -> list:
         if any(a is not b for a, b in zip(first, second)):
             raise CheckFailed("activerel returned two objects for one user in one session")
         return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]
+
+
+def w12(d: Dataset) -> list:
+    users = User.query().with_count("posts").find()
+    return [(u.name, u.posts_count) for u in users]    # <relation>_count: docs/aggregates.md
+
+
+def w13(d: Dataset) -> list:
+    return [p.id for p in Post.query().order_by("author.name", "id").find()]
+
+
+def w14(d: Dataset) -> None:
+    db.upsert([User(name=name, age=age) for name, age in d.upserts], on=("name",),
+              update=("age",))
+    return None
+
+
+def w15(d: Dataset) -> list:
+    out = []
+    for c in Comment.query().join_with("post").iterate(batch_size=STREAM_BATCH):
+        out.append((c.text, c.post.title))
+    return out
+
+
+def _branch(c: Category) -> tuple:
+    return (c.name, [_branch(k) for k in c.children])
+
+
+def w16(d: Dataset) -> list:
+    roots = Category.query().filter(Category.parent.is_(None)).join_with("children*").find()
+    return [_branch(root) for root in roots]

@@ -20,17 +20,35 @@ identity map, which shapes W1, W6 and W8:
   one transaction (peewee's way to flush many changed objects).
 - W7 is ``User.delete().where(...)``; the database cascades (peewee opens
   SQLite with ``foreign_keys`` on).
-- W8: no identity map, so each lookup is a query (``get_by_id``), both passes."""
+- W8: no identity map, so each lookup is a query (``get_by_id``), both passes.
+- W12 is peewee's documented aggregate of a relation: the users with
+  ``fn.COUNT(Post.id)``, ``LEFT OUTER`` joined and grouped by the user.
+- W13 joins the author for the ORDER BY (``Post.select().join(User)``).
+- W14 is ``insert_many(...).on_conflict(conflict_target=[User.name],
+  preserve=[User.age])`` (on MySQL without the target, which peewee
+  refuses there: ``ON DUPLICATE KEY UPDATE``), 1,000 rows a statement, in
+  ``db.atomic()``.
+- W15 selects the comments with their post joined in and iterates with
+  ``iterator()`` (no result cache). On PostgreSQL peewee streams through a
+  server-side cursor with ``playhouse.postgres_ext.ServerSide``, which
+  takes ``PostgresqlExtDatabase`` (used there for every workload) and a
+  transaction; peewee has no server-side cursor on MySQL, where the driver
+  buffers the whole result before the first row.
+- W16 is the recursive CTE of peewee's documentation (its tree example)
+  selected into ``Category`` objects, each category's ``children`` filled
+  from them in Python the way peewee's own ``with_related()`` fills a back
+  reference. (``with_related`` itself cannot recurse: it would take a
+  ``Load(Category.children)`` chain as deep as the tree, a query per level.)"""
 from __future__ import annotations
 
 from typing import Any
 
 import peewee
-from peewee import (BooleanField, CharField, CompositeKey, DatabaseProxy, ForeignKeyField,
-                    IntegerField, Load, Model, prefetch)
+from peewee import (JOIN, BooleanField, CharField, CompositeKey, DatabaseProxy, ForeignKeyField,
+                    IntegerField, Load, Model, chunked, fn, prefetch)
 
 from .backend import Target
-from .data import NEWEST, Dataset
+from .data import NEWEST, STREAM_BATCH, Dataset
 
 NAME = "peewee"
 LABEL = "peewee"
@@ -87,6 +105,15 @@ class PostTag(Base):
         primary_key = CompositeKey("post", "tag")
 
 
+class Category(Base):
+    parent = ForeignKeyField("self", null=True, backref="children", on_delete="CASCADE",
+                             column_name="parent_id")
+    name = CharField()
+
+    class Meta:
+        table_name = "categories"
+
+
 db: Any = None
 _kind = "sqlite"
 
@@ -109,8 +136,9 @@ def setup(target: Target) -> None:
         db = peewee.SqliteDatabase(target.path, pragmas={"foreign_keys": 1},
                                    returning_clause=True)
     elif target.kind == "postgresql":
+        from playhouse.postgres_ext import PostgresqlExtDatabase   # for ServerSide (W15)
         params = target.pg_params()
-        db = peewee.PostgresqlDatabase(params.pop("dbname"), prefer_psycopg3=True, **params)
+        db = PostgresqlExtDatabase(params.pop("dbname"), prefer_psycopg3=True, **params)
     else:
         params = target.mysql_params()
         db = peewee.MySQLDatabase(params.pop("database"), **params)
@@ -201,3 +229,60 @@ def w8(d: Dataset) -> list:
         first = [User.get_by_id(pk) for pk in ids]
         second = [User.get_by_id(pk) for pk in ids]
     return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]
+
+
+def w12(d: Dataset) -> list:
+    users = (User.select(User, fn.COUNT(Post.id).alias("post_count"))
+             .join(Post, JOIN.LEFT_OUTER)
+             .group_by(User))
+    return [(u.name, u.post_count) for u in users]
+
+
+def w13(d: Dataset) -> list:
+    return [p.id for p in Post.select().join(User).order_by(User.name, Post.id)]
+
+
+def w14(d: Dataset) -> None:
+    if _kind == "mysql":
+        conflict = {"preserve": [User.age]}
+    else:
+        conflict = {"conflict_target": [User.name], "preserve": [User.age]}
+    with db.atomic():
+        for rows in chunked(d.upserts, BATCH):
+            User.insert_many(rows, fields=[User.name, User.age]).on_conflict(**conflict).execute()
+    return None
+
+
+def w15(d: Dataset) -> list:
+    query = Comment.select(Comment, Post).join(Post)
+    out = []
+    if _kind == "postgresql":
+        from playhouse.postgres_ext import ServerSide
+        with db.atomic():       # a named cursor streams inside a transaction
+            for c in ServerSide(query, array_size=STREAM_BATCH):
+                out.append((c.text, c.post.title))
+        return out
+    for c in query.iterator():
+        out.append((c.text, c.post.title))
+    return out
+
+
+def _branch(c: Category) -> tuple:
+    return (c.name, [_branch(k) for k in c.children])
+
+
+def w16(d: Dataset) -> list:
+    top = (Category.select(Category.id, Category.parent, Category.name)
+           .where(Category.parent.is_null())
+           .cte("tree", recursive=True, columns=("id", "parent_id", "name")))
+    below = Category.alias()
+    tree = top.union_all(below.select(below.id, below.parent, below.name)
+                         .join(top, on=(below.parent == top.c.id)))
+    nodes = list(Category.select(tree.c.id, tree.c.parent_id, tree.c.name)
+                 .from_(tree).with_cte(tree))
+    children: dict[Any, list] = {}
+    for node in nodes:
+        children.setdefault(node.parent_id, []).append(node)
+    for node in nodes:
+        node.children = children.get(node.id, [])   # as with_related() sets a back reference
+    return [_branch(root) for root in children.get(None, ())]

@@ -16,17 +16,36 @@ cache, ``prefetch()`` for eager loading.
   ON DELETE CASCADE does the rest (without ``bulk`` Pony loads every user,
   post and comment to delete them one by one).
 - On PostgreSQL Pony needs psycopg2 (it does not support psycopg 3), so its
-  figures there include a different driver from the others'."""
+  figures there include a different driver from the others'.
+- W12 is Pony's aggregate in a query: ``select((u, count(u.posts)) for u
+  in User)``, which Pony sends as one LEFT JOIN with GROUP BY.
+- W13 orders by a path through the relation: ``order_by(lambda p:
+  (p.author.name, p.id))``, one JOIN.
+- W14: Pony has no upsert (no ``ON CONFLICT`` in its API). Its normal way
+  is one query for the users that exist among the names, an assignment to
+  those, new objects for the rest, flushed at the end of ``db_session``
+  (one UPDATE or INSERT per row).
+- W15: Pony has no streaming or server-side cursor: every query loads its
+  whole result into the ``db_session`` cache. The normal way through a big
+  table is pages by key, each in a ``db_session`` of its own so the cache
+  stays small, 1,000 comments a page with ``prefetch(Comment.post)``.
+- W16: Pony's query language has no recursive CTE, and its documented way
+  for SQL it cannot express is ``Entity.select_by_sql``: one recursive CTE
+  loads the categories of the tree into the ``db_session``, and the tree
+  is built from each one's ``parent`` (already loaded: no query). Pony
+  cannot mark a ``Set`` as loaded from rows loaded this way, so the
+  ``children`` collections are not used; filling them would take
+  ``prefetch(Category.children)``, one more query over the same rows."""
 from __future__ import annotations
 
 from typing import Any
 
 import pony
 from pony import orm
-from pony.orm import PrimaryKey, Required, Set, db_session, desc
+from pony.orm import PrimaryKey, Required, Set, count, db_session, desc, select
 
 from .backend import Target
-from .data import NEWEST, CheckFailed, Dataset
+from .data import NEWEST, STREAM_BATCH, CheckFailed, Dataset
 
 NAME = "pony"
 LABEL = "Pony"
@@ -66,6 +85,14 @@ class Tag(db.Entity):
     id = PrimaryKey(int, auto=True)
     name = Required(str)
     posts = Set(Post, column="post_id")
+
+
+class Category(db.Entity):
+    _table_ = "categories"
+    id = PrimaryKey(int, auto=True)
+    parent = orm.Optional("Category", column="parent_id", reverse="children")
+    name = Required(str)
+    children = Set("Category", reverse="parent")
 
 
 _bound = False
@@ -192,3 +219,57 @@ def w8(d: Dataset) -> list:
         if any(a is not b for a, b in zip(first, second)):
             raise CheckFailed("Pony returned two objects for one user in one db_session")
         return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]
+
+
+def w12(d: Dataset) -> list:
+    with db_session:
+        return [(u.name, n) for u, n in select((u, count(u.posts)) for u in User)]
+
+
+def w13(d: Dataset) -> list:
+    with db_session:
+        return [p.id for p in Post.select().order_by(lambda p: (p.author.name, p.id))]
+
+
+def w14(d: Dataset) -> None:
+    names = [name for name, _ in d.upserts]
+    with db_session:
+        existing = {u.name: u for u in User.select(lambda u: u.name in names)}
+        for name, age in d.upserts:
+            user = existing.get(name)
+            if user is None:
+                User(name=name, age=age)
+            else:
+                user.age = age
+    return None
+
+
+def w15(d: Dataset) -> list:
+    out = []
+    last = 0
+    while True:
+        with db_session:
+            page = (Comment.select(lambda c: c.id > last).order_by(Comment.id)
+                    .prefetch(Comment.post).limit(STREAM_BATCH))
+            if not page:
+                return out
+            out.extend((c.text, c.post.title) for c in page)
+            last = page[-1].id
+
+
+_TREE = ("WITH RECURSIVE tree (id, parent_id, name) AS ("
+         "SELECT id, parent_id, name FROM categories WHERE parent_id IS NULL UNION ALL "
+         "SELECT c.id, c.parent_id, c.name FROM categories c JOIN tree t ON c.parent_id = t.id) "
+         "SELECT id, parent_id, name FROM tree")
+
+
+def w16(d: Dataset) -> list:
+    with db_session:
+        nodes = Category.select_by_sql(_TREE)
+        children: dict[Any, list] = {}
+        for node in nodes:
+            children.setdefault(node.parent, []).append(node)
+
+        def branch(c: Any) -> tuple:
+            return (c.name, [branch(k) for k in children.get(c, ())])
+        return [branch(root) for root in children.get(None, ())]

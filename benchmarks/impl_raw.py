@@ -13,13 +13,22 @@ the least a hand-written program would:
 - W7: one ``DELETE ... WHERE id IN (...)``; the database's ON DELETE CASCADE
   does the rest;
 - W8: the first pass fetches each user with its own SELECT, the second is
-  served from a dict (the least an identity map can cost)."""
+  served from a dict (the least an identity map can cost);
+- W12: one ``LEFT JOIN ... GROUP BY`` (users without posts count 0);
+- W14: one ``executemany`` of ``INSERT ... ON CONFLICT (name) DO UPDATE``
+  (``ON DUPLICATE KEY UPDATE`` on MySQL, which mysqlclient sends as
+  multi-row INSERTs);
+- W15: one JOIN read ``fetchmany(1000)`` at a time, through a server-side
+  cursor on PostgreSQL (a named cursor in a transaction) and MySQL
+  (``SSCursor``); sqlite3's cursor steps through its rows by itself;
+- W16: one recursive CTE from the root, the tree built from the rows'
+  parent keys in Python."""
 from __future__ import annotations
 
 from typing import Any
 
 from .backend import Target
-from .data import NEWEST, Dataset
+from .data import NEWEST, STREAM_BATCH, Dataset
 
 NAME = "raw"
 LABEL = "raw DB-API"
@@ -173,3 +182,74 @@ def w8(d: Dataset) -> list:
         row = cache[uid]
         out.append((row[0], row[1]))
     return out
+
+
+def w12(d: Dataset) -> list:
+    cur = _conn.cursor()
+    cur.execute("SELECT u.name, COUNT(p.id) FROM users u LEFT JOIN posts p ON p.author_id = u.id "
+                "GROUP BY u.id, u.name")
+    return cur.fetchall()
+
+
+def w13(d: Dataset) -> list:
+    cur = _conn.cursor()
+    cur.execute("SELECT p.id FROM posts p JOIN users u ON u.id = p.author_id ORDER BY u.name, p.id")
+    return [row[0] for row in cur.fetchall()]
+
+
+def w14(d: Dataset) -> None:
+    if _t.kind == "mysql":
+        sql = ("INSERT INTO users (name, age) VALUES (%s, %s) "
+               "ON DUPLICATE KEY UPDATE age = VALUES(age)")
+    else:
+        sql = _t.sql("INSERT INTO users (name, age) VALUES (?, ?) "
+                     "ON CONFLICT (name) DO UPDATE SET age = excluded.age")
+    cur = _conn.cursor()
+    _begin(cur)
+    cur.executemany(sql, d.upserts)
+    _commit(cur)
+    return None
+
+
+_STREAMED = "SELECT c.text, p.title FROM comments c JOIN posts p ON p.id = c.post_id"
+
+
+def w15(d: Dataset) -> list:
+    out: list = []
+    if _t.kind == "postgresql":
+        with _conn.transaction(), _conn.cursor(name="w15") as cur:
+            cur.itersize = STREAM_BATCH
+            cur.execute(_STREAMED)
+            while rows := cur.fetchmany(STREAM_BATCH):
+                out.extend(rows)
+        return out
+    if _t.kind == "mysql":
+        import MySQLdb.cursors
+        cur = _conn.cursor(MySQLdb.cursors.SSCursor)
+    else:
+        cur = _conn.cursor()
+    try:
+        cur.execute(_STREAMED)
+        while rows := cur.fetchmany(STREAM_BATCH):
+            out.extend(rows)
+    finally:
+        cur.close()
+    return out
+
+
+_TREE = ("WITH RECURSIVE tree (id, parent_id, name) AS ("
+         "SELECT id, parent_id, name FROM categories WHERE parent_id IS NULL UNION ALL "
+         "SELECT c.id, c.parent_id, c.name FROM categories c JOIN tree t ON c.parent_id = t.id) "
+         "SELECT id, parent_id, name FROM tree")
+
+
+def w16(d: Dataset) -> list:
+    cur = _conn.cursor()
+    cur.execute(_TREE)
+    children: dict[Any, list] = {}
+    for cid, parent_id, name in cur.fetchall():
+        children.setdefault(parent_id, []).append((cid, name))
+
+    def tree(cid: Any, name: str) -> tuple:
+        return (name, [tree(k, n) for k, n in children.get(cid, ())])
+    return [tree(cid, name) for cid, name in children.get(None, ())]

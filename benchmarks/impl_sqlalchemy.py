@@ -11,7 +11,23 @@ at N = 2,000 (``_LOADER`` below; see docs/benchmarks.md).
   (``passive_deletes=True`` on the relationships). On SQLite, foreign keys
   are switched on for every connection with the ``connect`` event, as
   SQLAlchemy's documentation shows.
-- W8 uses ``Session.get``, served from the identity map the second time."""
+- W8 uses ``Session.get``, served from the identity map the second time.
+- W12 selects each user with its count from a grouped subquery joined to
+  the users (``select(User, count)``), the form SQLAlchemy's documentation
+  gives for an entity with an aggregate of a relation.
+- W13 joins the author for the ORDER BY (``select(Post).join(Post.author)``).
+- W14 is the dialect's upsert construct (``insert(User).values([...])``
+  with ``on_conflict_do_update``, ``on_duplicate_key_update`` on MySQL),
+  executed through the session: the documented "ORM upsert".
+- W15 streams with ``yield_per`` (a server-side cursor on PostgreSQL and
+  MySQL), the post joined in (``joinedload``; ``yield_per`` takes no
+  eager loader of collections, and the post is a many-to-one).
+- W16 loads the tree with one recursive CTE from the root, mapped onto
+  ``Category`` with ``aliased``, and fills each category's ``children``
+  collection from the loaded rows with ``set_committed_value`` (the hook
+  the documentation gives for loading schemes of one's own). The
+  alternative, ``selectinload(Category.children, recursion_depth=...)``,
+  sends a query per level and is "alpha" in SQLAlchemy 2.x."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -21,9 +37,10 @@ from sqlalchemy import (Boolean, Column, ForeignKey, String, Table, and_, create
                         event, func, select)
 from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, aliased, joinedload,
                             mapped_column, relationship, selectinload)
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .backend import Target
-from .data import NEWEST, CheckFailed, Dataset
+from .data import NEWEST, STREAM_BATCH, CheckFailed, Dataset
 
 NAME = "sqlalchemy"
 LABEL = "SQLAlchemy"
@@ -75,6 +92,18 @@ class Tag(Base):
     __tablename__ = "tags"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    parent: Mapped[Optional["Category"]] = relationship(back_populates="children",
+                                                        remote_side="Category.id")
+    children: Mapped[list["Category"]] = relationship(back_populates="parent",
+                                                      passive_deletes=True)
 
 
 # W5: each user's NEWEST newest published posts, ranked in SQL
@@ -219,3 +248,73 @@ def w8(d: Dataset) -> list:
         if any(a is not b for a, b in zip(first, second)):
             raise CheckFailed("SQLAlchemy returned two objects for one user in one session")
         return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]
+
+
+# W12: the number of posts of each author, grouped once and joined to the users
+_post_counts = (select(Post.author_id, func.count(Post.id).label("posts"))
+                .group_by(Post.author_id).subquery())
+
+
+def w12(d: Dataset) -> list:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(User, func.coalesce(_post_counts.c.posts, 0))
+            .outerjoin(_post_counts, _post_counts.c.author_id == User.id))
+        return [(u.name, count) for u, count in rows]
+
+
+def w13(d: Dataset) -> list:
+    with Session(engine) as session:
+        posts = session.scalars(select(Post).join(Post.author).order_by(User.name, Post.id))
+        return [p.id for p in posts]
+
+
+def w14(d: Dataset) -> None:
+    rows = [{"name": name, "age": age} for name, age in d.upserts]
+    if _kind == "mysql":
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+        stmt = mysql_insert(User).values(rows)
+        stmt = stmt.on_duplicate_key_update(age=stmt.inserted.age)
+    else:
+        if _kind == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(User).values(rows)
+        stmt = stmt.on_conflict_do_update(index_elements=[User.name],
+                                          set_={"age": stmt.excluded.age})
+    with Session(engine) as session:
+        session.execute(stmt)
+        session.commit()
+    return None
+
+
+def w15(d: Dataset) -> list:
+    out = []
+    with Session(engine) as session:
+        comments = session.scalars(select(Comment).options(joinedload(Comment.post))
+                                   .execution_options(yield_per=STREAM_BATCH))
+        for c in comments:
+            out.append((c.text, c.post.title))
+    return out
+
+
+# W16: the subtree under the root categories, one recursive CTE
+_top = select(Category).where(Category.parent_id.is_(None)).cte("tree", recursive=True)
+_tree = _top.union_all(select(Category).join(_top, Category.parent_id == _top.c.id))
+TreeNode = aliased(Category, _tree)
+
+
+def _branch(c: Category) -> tuple:
+    return (c.name, [_branch(k) for k in c.children])
+
+
+def w16(d: Dataset) -> list:
+    with Session(engine) as session:
+        nodes = session.scalars(select(TreeNode)).all()
+        children: dict[Optional[int], list] = {}
+        for node in nodes:
+            children.setdefault(node.parent_id, []).append(node)
+        for node in nodes:
+            set_committed_value(node, "children", children.get(node.id, []))
+        return [_branch(root) for root in children.get(None, ())]

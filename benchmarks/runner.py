@@ -26,7 +26,7 @@ from .backend import Admin, Target
 #: every implementation, in table order; raw first (the reference)
 IMPLEMENTATIONS = ("raw", "activerel", "sqlalchemy", "peewee", "pony")
 #: workloads that change the database: each run starts from a fresh state
-MUTATING = ("W1", "W6", "W7")
+MUTATING = ("W1", "W6", "W7", "W14")
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
                     "benchmarks.md")
 
@@ -317,7 +317,8 @@ def render(res: Results) -> str:
         f"- Command: `{info['command']}`",
         f"- Data: N = {opts.n:,} users, {opts.n * D.POSTS_PER_USER:,} posts, "
         f"{opts.n * D.POSTS_PER_USER * D.COMMENTS_PER_POST:,} comments, {D.TAG_COUNT} tags, "
-        f"{opts.n * D.POSTS_PER_USER * D.TAGS_PER_POST:,} post_tags rows.",
+        f"{opts.n * D.POSTS_PER_USER * D.TAGS_PER_POST:,} post_tags rows, "
+        f"{max(opts.n, D.TREE_DEPTH):,} categories in a tree of depth {D.TREE_DEPTH}.",
         f"- Each cell: the median over {opts.repeat} run{'s' if opts.repeat > 1 else ''} "
         "as a ratio to raw DB-API's median in the "
         "same run, then the median itself. **Bold**: the fastest ORM of the row.",
