@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
 
 RUNNABLE = ["docs/relations.md", "docs/getting-started.md", "docs/querying.md",
-            "docs/concurrency.md", "README.md", "docs/migrations.md"]
+            "docs/concurrency.md", "README.md", "docs/migrations.md", "docs/aggregates.md",
+            "docs/upsert.md", "docs/streaming.md", "docs/trees.md"]
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
