@@ -23,7 +23,8 @@ from .query import Query
 from .schema.declared import declared_schema
 from .schema.diff import diff, is_additive
 from .schema.drift import check_table
-from .schema.operations import AddForeignKey, DropCheck, DropForeignKey, DropIndex
+from .schema.operations import (AddForeignKey, DropCheck, DropColumn, DropForeignKey, DropIndex,
+                               Operation)
 from .schema.tables import Schema
 from .schema_apply import apply_operations
 from .session import Session, set_default_factory, use_session
@@ -35,6 +36,14 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _default: Optional["Database"] = None
+
+
+def _harmless(live: Schema, op: Operation) -> bool:
+    """Whether a column the models no longer declare can stay: an INSERT
+    that leaves it out still works (it is nullable or has a default)."""
+    assert isinstance(op, DropColumn)
+    col = live.table(op.table).column(op.name)
+    return col.nullable or col.default is not None or col.autoincrement
 
 
 def default_database() -> "Database":
@@ -146,7 +155,7 @@ class Database:
         declared = self.declared_schema()
         live = self.live_schema(declared.tables)
         return diff(live, declared, same_type=self.dialect.same_type, compare_check_sql=False,
-                    droppable=())
+                    droppable=(), live=True)
 
     def migrate(self) -> None:
         """Bring the database up to the models where nothing can be lost:
@@ -158,17 +167,20 @@ class Database:
         renamed column) raises SchemaError and leaves the database as it
         was: write a migration with ``python -m activerel makemigrations``.
         Indexes, foreign keys and checks the models do not declare are left
-        in place, and a foreign key missing from an existing table is not
-        added (``schema_diff()`` lists it)."""
+        in place, and so are columns they no longer declare when rows can be
+        inserted without them (nullable or defaulted); a foreign key missing
+        from an existing table is not added (``schema_diff()`` lists it)."""
         self.engine.forget_foreign_keys()
         declared = self.declared_schema()
         live = self.live_schema(declared.tables)
         ops = diff(live, declared, same_type=self.dialect.same_type, compare_check_sql=False,
-                   droppable=())
-        # extras the models do not declare stay, and so does a table made
-        # without some foreign key (it may be left out on purpose)
+                   droppable=(), live=True)
+        # extras the models do not declare stay (a column too, where an
+        # INSERT without it works), and so does a table made without some
+        # foreign key (it may be left out on purpose)
         ops = [op for op in ops if not isinstance(op, (DropIndex, DropForeignKey, DropCheck))
-               and not (isinstance(op, AddForeignKey) and op.table in live)]
+               and not (isinstance(op, AddForeignKey) and op.table in live)
+               and not (isinstance(op, DropColumn) and _harmless(live, op))]
         refused = [op for op in ops if not is_additive(op)]
         if refused:
             lines = "\n".join(f"  - {op.describe()}" + (f" ({op.note})" if getattr(op, "note", "")
@@ -177,8 +189,12 @@ class Database:
                 f"migrate() only adds what loses nothing; {self.url.safe} needs changes it "
                 f"will not make by itself:\n{lines}\nwrite them as a migration: "
                 "`python -m activerel makemigrations`, then `python -m activerel migrate`")
-        if ops:
-            apply_operations(self, ops, live)
+        try:
+            if ops:
+                apply_operations(self, ops, live)
+        except BaseException:
+            self.schema_changed()  # (MySQL keeps what ran before the failure)
+            raise
         self.schema_changed(checked=True)
 
     def schema_changed(self, checked: bool = False) -> None:

@@ -4,18 +4,18 @@ server itself enforces; a :class:`Connection` is one session's use of one
 DB-API connection: the transaction begun lazily, COMMIT and ROLLBACK,
 statements sent with bound parameters and logged, driver errors translated.
 
-The pool heals: a connection that failed (lost, or left in an unknown state
-by a failed COMMIT or ROLLBACK) is closed instead of reused, an idle one
-that the driver knows to be closed or that outlived ``pool_recycle`` is
-replaced, and a BEGIN on a connection that died while idle is retried once
-on a new one. At most ``pool_size`` connections exist at once; a session
-that finds none within ``pool_timeout`` gets :class:`PoolExhausted`.
+The pool heals: a failed connection (lost, or in an unknown state after a
+failed COMMIT or ROLLBACK) is closed, not reused; an idle one the driver
+knows closed or older than ``pool_recycle`` is replaced; a BEGIN on one that
+died idle is retried once on a new one. At most ``pool_size`` connections
+exist; a session finding none within ``pool_timeout`` gets PoolExhausted.
 
 Created by :class:`~activerel.database.Database` (engine) and the session
 (connection). Imports :mod:`activerel.dialects`, :mod:`activerel.mapping`,
 :mod:`activerel.url` and :mod:`activerel.errors`."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -254,12 +254,14 @@ class Connection:
 
     def outside_transaction(self, sql: str) -> None:
         """Send a statement that must run between transactions (SQLite's
-        ``PRAGMA foreign_keys``, which a transaction ignores) on this
-        session's connection, before its next transaction begins."""
+        ``PRAGMA foreign_keys``) on this session's connection."""
         if self.in_transaction:
             raise ActiverelError(f"{sql!r} must run outside a transaction; commit first")
         if self.conn is None:
             self._attach()
+        if self.conn is self.engine.pinned:  # a test's transaction would ignore it
+            raise ActiverelError(f"{sql!r} cannot run inside the pinned test transaction; "
+                                 "migrate before it begins (activerel.testing does)")
         self._control(sql)
 
     def _begin(self) -> None:
@@ -348,52 +350,6 @@ class Connection:
         return self._send(sql, params,
                           lambda cur: (cur.execute(sql, params), list(cur.fetchall()))[1])
 
-    def stream(self, sql: str, params: Sequence[Any], size: int,
-               own_connection: bool = True) -> Iterator[list[tuple]]:
-        """Run a SELECT; yield its rows in lists of at most ``size``, each
-        fetched when asked for through the dialect's ``stream_cursor`` (a
-        server-side cursor) beside the cursor other statements use. Where an
-        open stream blocks its connection (``features.stream_blocks_connection``)
-        it takes a free pool connection of its own (``own_connection``) if this
-        transaction has not written (that connection would not see it); else
-        the rows are read at once. A COMMIT or ROLLBACK ends the stream."""
-        self._cursor()  # the transaction, begun
-        began, conn, side = self.transactions, self.conn, None
-        if self.dialect.features.stream_blocks_connection:
-            side = self.engine.acquire(wait=False) if own_connection and not self._writing else None
-            if side is None:
-                rows = self.fetch(sql, params)
-                for i in range(0, len(rows), size):
-                    self._stream_alive(began)
-                    yield rows[i:i + size]
-                return
-            conn = side
-        self._log(sql, params)
-        cur, done = None, False
-        try:
-            try:
-                cur = self.dialect.stream_cursor(conn)
-                if side is None:
-                    self._streams.append(cur)  # closed before the transaction ends
-                cur.execute(sql, params)
-                while self._stream_alive(began) and (rows := list(cur.fetchmany(size))):
-                    yield rows
-            except (ActiverelError, GeneratorExit):
-                raise
-            except Exception as exc:
-                if side is not None:  # not the session's connection: the session lost nothing
-                    raise self.dialect.translate_error(exc) or exc from exc
-                self._driver_error(exc)
-            done = True
-        finally:
-            if cur in self._streams:
-                self._streams.remove(cur)
-            # (an unbuffered result left unread is dropped with its connection, not read)
-            if cur is not None and (done or side is None):
-                _close_cursor(cur)
-            if side is not None:
-                self.engine.release(side, broken=not done)
-
     def _stream_alive(self, began: int) -> bool:
         if self.transactions != began or not self.in_transaction:
             raise ActiverelError("the transaction a stream (iterate()) read in ended (a commit or "
@@ -406,15 +362,17 @@ class Connection:
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
         """A multi-row INSERT leaving ``pk_column`` to the database: the keys."""
-        self._writing = True
-        return self._send(sql, params, lambda cur: self.dialect.insert_generated(
+        keys = self._send(sql, params, lambda cur: self.dialect.insert_generated(
             cur, sql, params, count, pk_column))
+        self._writing = True  # (after _send, whose BEGIN resets it)
+        return keys
 
     def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
         """The single-row INSERT ``sql`` for every row; the generated keys."""
-        self._writing = True
-        return self._send(sql, rows, lambda cur: self.dialect.insert_each(
+        keys = self._send(sql, rows, lambda cur: self.dialect.insert_each(
             cur, sql, rows, pk_column))
+        self._writing = True
+        return keys
 
     def savepoint(self, name: str) -> None:
         """Set a savepoint in the transaction (begun if need be)."""
@@ -491,7 +449,52 @@ class Connection:
 
 
 def _close_cursor(cursor: Any) -> None:
-    try:
+    with contextlib.suppress(Exception):  # a cursor of a transaction that ended
         cursor.close()
-    except Exception:  # noqa: S110 - a cursor of a transaction that ended
-        pass
+
+
+def stream_rows(self: Connection, sql: str, params: Sequence[Any], size: int,
+                own_connection: bool = True) -> Iterator[list[tuple]]:
+    """Run a SELECT on the session connection ``self``; yield its rows in
+    lists of at most ``size``, each fetched when asked for through the
+    dialect's ``stream_cursor`` (a
+    server-side cursor) beside the cursor other statements use. Where an
+    open stream blocks its connection (``features.stream_blocks_connection``)
+    it takes a free pool connection of its own (``own_connection``) if this
+    transaction has not written (that connection would not see it); else
+    the rows are read at once. A COMMIT or ROLLBACK ends the stream."""
+    self._cursor()  # the transaction, begun
+    began, conn, side = self.transactions, self.conn, None
+    if self.dialect.features.stream_blocks_connection:
+        side = self.engine.acquire(wait=False) if own_connection and not self._writing else None
+        if side is None:  # read at once
+            rows = self.fetch(sql, params)
+            yield from (rows[i:i + size] for i in range(0, len(rows), size)
+                        if self._stream_alive(began))
+            return
+        conn = side
+    self._log(sql, params)
+    cur, done = None, False
+    try:
+        try:
+            cur = self.dialect.stream_cursor(conn)
+            if side is None:
+                self._streams.append(cur)  # closed before the transaction ends
+            cur.execute(sql, params)
+            while self._stream_alive(began) and (rows := list(cur.fetchmany(size))):
+                yield rows
+        except (ActiverelError, GeneratorExit):
+            raise
+        except Exception as exc:
+            if side is not None:  # not the session's connection: the session lost nothing
+                raise self.dialect.translate_error(exc) or exc from exc
+            self._driver_error(exc)
+        done = True
+    finally:
+        if cur in self._streams:
+            self._streams.remove(cur)
+        # (an unbuffered result left unread is dropped with its connection, not read)
+        if cur is not None and (done or side is None):
+            _close_cursor(cur)
+        if side is not None:
+            self.engine.release(side, broken=not done)

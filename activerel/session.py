@@ -113,8 +113,14 @@ class Session:
                 self.rollback()
         finally:
             self.active = False
-            _current.reset(self._token)
-            self.connection.release()
+            try:
+                _current.reset(self._token)
+            except ValueError:
+                # ended in another context than it began in (a generator
+                # iterated from a thread pool): that context keeps its own
+                _current.set(None)
+            finally:
+                self.connection.release()
 
     def commit(self) -> None:
         """Flush and commit the transaction; the session stays usable. If the

@@ -311,3 +311,14 @@ def test_raw_flushes_pending_changes_first(db):
     with db.session() as s:
         User(username="pending").persist()
         assert [u.username for u in s.raw(User, "SELECT id, username FROM users")] == ["pending"]
+
+
+
+def test_a_stream_sees_what_its_session_just_inserted(make_db):
+    """The session's own uncommitted rows are in the stream on every backend
+    (MySQL streams on a connection of its own only when nothing was written)."""
+    database = make_db([Tick])
+    database.persist(Tick(n=1))
+    with database.session():
+        Tick(n=5).persist()
+        assert [t.n for t in Tick.query().order_by("id").iterate(batch_size=10)] == [1, 5]

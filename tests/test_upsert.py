@@ -316,3 +316,15 @@ def test_objects_returned_are_tracked_like_loaded_ones(mdb):
         out = s.upsert([Member(email="a@x.org", name="A")], on="email")
         out[0].visits = 5
     assert rows(mdb, "SELECT email, visits FROM upsert_members") == [("a@x.org", 5)]
+
+
+
+def test_an_object_with_its_own_key_matched_on_another_row_is_refused(mdb):
+    """A row keeps its key: an upsert by email of an object that carries the
+    key of another row fails, and nothing is written."""
+    ada, bob = mdb.upsert([Member(email="ada@x", name="Ada"), Member(email="bob@x", name="Bob")],
+                          on=("email",))
+    with pytest.raises(IntegrityError, match="a row keeps its key|another unique key"):
+        mdb.upsert([Member(id=bob.id, email="ada@x", name="Eve")], on=("email",))
+    assert sorted((m.id, m.email, m.name) for m in Member.query().find()) == [
+        (ada.id, "ada@x", "Ada"), (bob.id, "bob@x", "Bob")]

@@ -8,7 +8,7 @@ TABLE at all (so that :mod:`activerel.sql.rebuild` rebuilds the table) are
 ``Features`` flags and :meth:`DDLHooks.can_add_column`.
 
 Used by :mod:`activerel.sql.ddl`, :mod:`activerel.sql.rebuild` and
-:mod:`activerel.migrations.apply`. Imports :mod:`activerel.schema.tables`
+:mod:`activerel.schema_apply`. Imports :mod:`activerel.schema.tables`
 and :class:`~activerel.mapping.markers.Sql`."""
 from __future__ import annotations
 

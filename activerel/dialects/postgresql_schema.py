@@ -98,8 +98,13 @@ _COLUMNS = (
     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
     "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-    "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND a.attnum > 0 "
+    "WHERE {scope} AND a.attnum > 0 "
     "AND NOT a.attisdropped {where} ORDER BY c.relname, a.attnum")
+#: the tables of the current schema (what migrations manage)
+_OWN = "n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+#: the relation a query's name resolves to through search_path: a table, a
+#: view, a materialized view or a foreign table (what a model may map)
+_RESOLVED = "c.oid = to_regclass(quote_ident(%s))"
 
 
 def _column(row: tuple) -> ColumnDef:
@@ -116,8 +121,8 @@ def _column(row: tuple) -> ColumnDef:
 def introspect_columns(execute: Execute, table: str) -> list[ColumnDef]:
     """The columns of ``table`` in table order, from one ``pg_catalog``
     query; empty when there is no such table."""
-    return [_column(r[1:]) for r in execute(_COLUMNS.format(where="AND c.relname = %s"),
-                                            (table,))]
+    sql = _COLUMNS.format(scope=_RESOLVED, where="")
+    return [_column(r[1:]) for r in execute(sql, (table,))]
 
 
 def introspect(execute: Execute, tables: Optional[Iterable[str]] = None) -> dict[str, TableDef]:
@@ -129,7 +134,7 @@ def introspect(execute: Execute, tables: Optional[Iterable[str]] = None) -> dict
     else:
         where, params = "AND c.relname::text = ANY(%s::text[])", (list(tables),)
     out: dict[str, TableDef] = {}
-    for row in execute(_COLUMNS.format(where=where), params):
+    for row in execute(_COLUMNS.format(scope=_OWN, where=where), params):
         out.setdefault(row[0], TableDef(row[0], [])).columns.append(_column(row[1:]))
     _add_constraints(execute, out, where, params)
     _add_indexes(execute, out, where, params)

@@ -15,7 +15,8 @@ from typing import Any, Callable, Optional, Union
 
 from ..database import Database
 from ..errors import MigrationError
-from ..schema.operations import Operation, RunPython
+from ..schema.operations import (AddCheck, AddForeignKey, AlterColumn, DropCheck, DropForeignKey,
+                                 Operation, RunPython)
 from ..schema.tables import ColumnDef, Schema, TableDef
 from ..schema_apply import apply_operations
 from ..sql.ddl import create_table_sql, operation_sql
@@ -120,9 +121,11 @@ class Migrator:
                     record(s)
                 report(f"{verb} {m.name}... faked")
                 continue
+            _refuse_unknown_columns(self.db, ops, before, m.name)
             try:
                 apply_operations(self.db, ops, before, record=record)
             except MigrationError as exc:
+                self.db.schema_changed()
                 raise MigrationError(f"{m.name}: {exc}\n{m.name} is not recorded as "
                                      f"{'applied' if direction == 'forward' else 'undone'}."
                                      ) from exc
@@ -161,6 +164,33 @@ class Migrator:
         check = d.foreign_key_check_sql()
         return (d.foreign_keys_off_sql() + operations_sql(ops, current, d)
                 + ([check] if check else []) + d.foreign_keys_on_sql())
+
+
+#: operations a backend without ALTER COLUMN (SQLite) makes by rebuilding the table
+_REBUILT = (AlterColumn, AddForeignKey, DropForeignKey, AddCheck, DropCheck)
+
+
+def _refuse_unknown_columns(db: Database, ops: list[Operation], before: Schema, name: str) -> None:
+    """Where a table is rebuilt from the schema the migrations lead to, a
+    column the live table has beyond it (added by ``db.migrate()`` or by
+    hand) would be lost: refuse, naming it."""
+    if db.dialect.features.alter_column:
+        return
+    tables = {op.table for op in ops if isinstance(op, _REBUILT) and op.table in before}
+    if not tables:
+        return
+    live = db.live_schema(tables)
+    for table in sorted(tables):
+        if table not in live:
+            continue
+        known = {c.name for c in before.table(table).columns}
+        extra = [c.name for c in live.table(table).columns if c.name not in known]
+        if extra:
+            raise MigrationError(
+                f"{name}: rebuilding {table} (SQLite cannot ALTER it) would lose its column(s) "
+                f"{', '.join(extra)}, which no migration created (db.migrate() or a hand edit "
+                "did): write them into a migration first (makemigrations --from-db shows them), "
+                "or drop them")
 
 
 def backward_operations(m: Migration, before: Schema) -> list[Operation]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
+from ..engine import stream_rows
 from ..errors import QueryError
 from ..loading.joins import Join
 from ..loading.stream import stream_objects
@@ -82,6 +83,6 @@ class StreamMixin(Generic[T]):
         # the SELECT find() sends first, read in batches
         sql, params, columns, _ = self._find_statement(self._codec(s))
         # rows locked FOR UPDATE must be read on the session's own connection
-        batches = s.connection.stream(sql, params, size, own_connection=self._lock is None)
+        batches = stream_rows(s.connection, sql, params, size, own_connection=self._lock is None)
         yield from stream_objects(s, self._mapper, batches, columns, self._joins,
                                   self._aggregates)

@@ -74,12 +74,15 @@ class Renames:
 
 def diff(old: Schema, new: Schema, *, renames: Optional[dict[str, str]] = None,
          same_type: TypeCheck = same_kind, compare_check_sql: bool = True,
-         droppable: Optional[Iterable[str]] = None) -> list[Operation]:
+         droppable: Optional[Iterable[str]] = None, live: bool = False) -> list[Operation]:
     """The operations that turn ``old`` into ``new``. ``same_type`` compares a
     column as it is with the declared one; ``compare_check_sql``: whether a
     check with the same name but other SQL differs (databases rewrite the
     SQL of a check, so a live schema is compared by names); ``droppable``:
-    the tables of ``old`` that may be dropped (all when None)."""
+    the tables of ``old`` that may be dropped (all when None); ``live``:
+    ``old`` was read from a database, where a server default the models do
+    not declare is no difference (``db.migrate()`` leaves one on SQLite,
+    which cannot drop it without rebuilding the table)."""
     r = Renames(renames)
     ops: list[Operation] = []
     later: list[Operation] = []
@@ -111,7 +114,7 @@ def diff(old: Schema, new: Schema, *, renames: Optional[dict[str, str]] = None,
         emit(DropTable(name), "drops the table and its rows")
     for name, table in new.tables.items():
         if name in state:
-            _table_changes(state.tables[name], table, r, same_type, compare_check_sql, emit)
+            _table_changes(state.tables[name], table, r, same_type, compare_check_sql, emit, live)
     created: set[str] = set()
     for name, table in new.tables.items():
         if name in state:
@@ -135,7 +138,7 @@ def diff(old: Schema, new: Schema, *, renames: Optional[dict[str, str]] = None,
 
 
 def _table_changes(old: TableDef, new: TableDef, r: Renames, same_type: TypeCheck,
-                   compare_check_sql: bool, emit: Callable[..., None]) -> None:
+                   compare_check_sql: bool, emit: Callable[..., None], live: bool) -> None:
     name = new.name
     for (table, before), after in r.columns.items():
         if table == name:
@@ -172,8 +175,8 @@ def _table_changes(old: TableDef, new: TableDef, r: Renames, same_type: TypeChec
         if not old.has_column(col.name) or col.autoincrement:
             continue
         was = old.column(col.name)
-        if (not same_type(was, col) or was.nullable != col.nullable
-                or not same_default(was, col)):
+        default_differs = not same_default(was, col) and not (live and col.default is None)
+        if not same_type(was, col) or was.nullable != col.nullable or default_differs:
             changed = replace(col, sql_type=None)
             note = ""
             if not same_type(was, col):

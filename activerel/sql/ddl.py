@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any, Callable, Iterable, Optional
 
 from ..dialects.base import Dialect
+from ..schema.declared import constraint_name
 from ..schema.operations import (AddCheck, AddColumn, AddForeignKey, AlterColumn, CreateIndex,
                                  CreateTable, DropCheck, DropColumn, DropForeignKey, DropIndex,
                                  DropTable, Operation, RenameColumn, RenameTable, RunPython,
@@ -142,8 +143,13 @@ def _rebuild(op: Any, before: Schema, after: Schema, dialect: Dialect) -> list[s
     """SQLite's rebuild of the table ``op`` changes (see :mod:`.rebuild`)."""
     old, new = before.table(op.table), after.table(op.table)
     create = create_table_statement(new, dialect, new.foreign_keys, name=temporary_name(new.name))
+    # an automatic index of an inline UNIQUE (older tables) gets a name of its
+    # own: SQLite reserves sqlite_* names
+    indexes = [i if not i.name.startswith("sqlite_") else
+               replace(i, name=constraint_name("uq" if i.unique else "ix", new.name, i.columns))
+               for i in new.indexes]
     return rebuild_sql(old, new, dialect, create,
-                       [index_sql(new.name, i, dialect) for i in new.indexes])
+                       [index_sql(new.name, i, dialect) for i in indexes])
 
 
 def _retyped(op: Any, before: Schema, after: Schema, dialect: Dialect) -> list[str]:
@@ -181,11 +187,15 @@ def _rename_table(op: RenameTable, before: Schema, after: Schema, d: Dialect) ->
 def _add_column(op: AddColumn, before: Schema, after: Schema, d: Dialect) -> list[str]:
     if op.fill is not None and not op.column.nullable and op.column.default is None:
         # the rows there get ``fill`` through a default that goes again after
+        # (where a column can be altered; SQLite keeps it rather than rebuild
+        # the table for it)
         filled = AddColumn(op.table, replace(op.column, default=op.fill))
         middle = before.copy()
         filled.apply(middle)
-        return (_add_column(filled, before, middle, d)
-                + operation_sql(AlterColumn(op.table, op.column), middle, d))
+        added = _add_column(filled, before, middle, d)
+        if not d.features.alter_column:
+            return added
+        return added + operation_sql(AlterColumn(op.table, op.column), middle, d)
     if not d.can_add_column(op.column):
         return _rebuild(op, before, after, d)
     indexed = op.column.name in indexed_columns(after.table(op.table))

@@ -168,6 +168,9 @@ class Upsert:
         stmts, w = statements(mapper, dialect), writers(mapper, dialect)
         everything = codec(mapper, dialect).select_columns()
         returning = everything if dialect.features.returning else ()
+        #: objects that carry their own key while matched on other columns
+        pk = tuple(col.name for col in mapper.pk_columns)
+        self.keyed = set() if set(self.on) == set(pk) else {id(o) for o in self.given}
         for obj in self.objs:
             s.undo.save(obj)  # put back as it was if the upsert fails
         found: dict[int, Any] = {}
@@ -221,6 +224,11 @@ class Upsert:
                     "MySQL/MariaDB a row that matches another unique key is updated instead: "
                     "upsert on that key")
             key = c.row_key(found)
+            if id(obj) in self.keyed and mapper.key_of(obj) != key:
+                raise IntegrityError(
+                    f"upsert(): the {mapper.name} given with key {mapper.key_of(obj)!r} matched "
+                    f"the row with key {key!r} on {', '.join(self.on)} (on MySQL/MariaDB: or on "
+                    "another unique key): a row keeps its key; leave the key out or upsert on it")
             current = imap.get(key)
             if current is None:
                 set_state(obj, new_state(PERSISTENT, key, s))
