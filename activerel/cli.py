@@ -1,9 +1,11 @@
-"""The command line, ``python -m activerel COMMAND``: ``demo``, and the
+"""The command line, ``python -m activerel COMMAND``: ``demo``, the
 schema commands ``makemigrations``, ``migrate``, ``showmigrations``, ``sql``
-and ``inspect``. Each command resolves its settings (options, environment,
-``[tool.activerel]`` in pyproject.toml), does its work through the public
-API and :mod:`activerel.migrations`, and returns an exit status: 0 done, 1
-changes found by ``makemigrations --check``, 2 a usage or schema error.
+and ``inspect``, and ``diagram`` (an ER diagram of the models, drawn by
+:mod:`activerel.diagram`). Each command resolves its settings (options,
+environment, ``[tool.activerel]`` in pyproject.toml), does its work through
+the public API and :mod:`activerel.migrations`, and returns an exit status:
+0 done, 1 changes found by ``makemigrations --check``, 2 a usage or schema
+error.
 
 The top layer: run by :mod:`activerel.__main__`; imports everything below."""
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .database import Database
-from .demo import run_demo
+from .demo import DEMO_MODELS, run_demo
+from .diagram import FORMATS, build, output_format
 from .errors import ActiverelError
 from .mapping.catalog import Catalog
 from .migrations.config import URL_VARIABLE, Settings, resolve
@@ -104,6 +107,25 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
     ins.add_argument("--table", action="append", default=[], metavar="NAME",
                      help="only this table (repeatable; default: every table)")
+    dia = commands.add_parser(
+        "diagram", help="write an ER diagram of the models (Mermaid, DOT or SVG)",
+        description="Draw the models' tables, columns with types and keys (PK, FK, UK), and "
+                    "references with their ON DELETE actions and crow's-foot cardinality, "
+                    "named with the back references that see them; pivots are marked. As "
+                    "Mermaid erDiagram text, as Graphviz DOT, or as SVG drawn by Graphviz's "
+                    "dot program.")
+    which = dia.add_mutually_exclusive_group()
+    which.add_argument("--models", metavar="MODULE",
+                       help="importable module that defines the models (default: models in "
+                            "[tool.activerel] of pyproject.toml)")
+    which.add_argument("--demo", action="store_true",
+                       help="the models of python -m activerel demo")
+    dia.add_argument("--format", "-f", choices=FORMATS,
+                     help="mermaid, dot or svg (needs Graphviz); default: from the output "
+                          "file's suffix (.svg, .dot, .gv), else mermaid")
+    dia.add_argument("--output", "-o", metavar="FILE",
+                     help="write here (default: stdout); a .md file gets a fenced block")
+    dia.set_defaults(url=None, migrations=None)
     return parser
 
 
@@ -127,7 +149,7 @@ def makemigrations(args: argparse.Namespace, cfg: Settings) -> int:
             declared = db.declared_schema()
             base = db.live_schema(declared.tables)
             ops = diff(base, declared, renames=_renames(args.rename),
-                       same_type=db.dialect.same_type, compare_check_sql=False, droppable=())
+                       same_type=db.dialect.same_type, compare_check_sql=False, droppable=(), live=True)
         against = "the database"
     else:
         base = state(existing)
@@ -204,9 +226,21 @@ def inspect(args: argparse.Namespace, cfg: Settings) -> int:
     return 0
 
 
+def diagram(args: argparse.Namespace, cfg: Settings) -> int:
+    drawing = build(DEMO_MODELS if args.demo else cfg.import_models())
+    fmt = output_format(args.format, args.output)
+    text = drawing.render(fmt, markdown=bool(args.output) and args.output.endswith(".md"))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Wrote the diagram of {len(drawing.entities)} table(s) ({fmt}) to {args.output}.")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "makemigrations": makemigrations, "migrate": migrate, "showmigrations": showmigrations,
-    "sql": sql, "inspect": inspect,
+    "sql": sql, "inspect": inspect, "diagram": diagram,
 }
 
 
