@@ -6,12 +6,12 @@ Made by constructors, loaders and the unit of work. Imports
 :mod:`activerel.instance.state`."""
 from __future__ import annotations
 
-from typing import Any, Iterable, SupportsIndex
+from typing import Any, Iterable, Sequence, SupportsIndex
 
 from .state import mark_changed
 
 
-class RelationList(list):
+class RelationList(list[Any]):
     """A list of related objects plus the baseline the unit of work diffs
     against. A new object's lists are plain ones (a new object is inserted
     whole); once its owner has a row, the list is a :class:`TrackedList`."""
@@ -22,7 +22,7 @@ class RelationList(list):
     __slots__ = ("baseline", "partial", "owner", "name")
 
     #: what the list held when loaded or last flushed
-    baseline: tuple[Any, ...]
+    baseline: Sequence[Any]
     #: loaded through a filtered or paged join: holds part of the relation
     partial: bool
     #: the object whose back reference this is, and the back reference's name
@@ -64,13 +64,19 @@ class RelationList(list):
         self.baseline = tuple(o for o in self.baseline if o is not obj)
         return True
 
-    def append_obj(self, obj: Any) -> bool:
+    def append_obj(self, obj: Any, known_absent: bool = False) -> bool:
         """Add ``obj`` to the list and its baseline unless it is there (a link
-        written by the flush); whether it was added."""
-        if any(o is obj for o in self):
+        written by the flush; ``known_absent``: the caller knows it is not,
+        so nothing is scanned); whether it was added. The baseline becomes a
+        list of its own, so that appends cost O(1) however long it grows."""
+        if not known_absent and any(o is obj for o in self):
             return False
         list.append(self, obj)
-        self.baseline = self.baseline + (obj,)
+        base = self.baseline
+        if type(base) is list:
+            base.append(obj)
+        else:
+            self.baseline = [*base, obj]
         return True
 
 

@@ -21,7 +21,7 @@ class UndoLog:
     def __init__(self) -> None:
         #: id -> a full snapshot, or a light one of a new object:
         #: (obj, session, (generated-key field, value) or None, one-to-one baseline)
-        self._saved: dict[int, tuple] = {}
+        self._saved: dict[int, tuple[Any, ...]] = {}
 
     def save(self, obj: Any) -> None:
         """Snapshot ``obj`` unless this transaction already did."""
@@ -36,7 +36,7 @@ class UndoLog:
             if v is not None and isinstance(v, RelationList):
                 if lists is None:
                     lists = {}
-                lists[name] = (v, list(v), v.baseline)
+                lists[name] = (v, list(v), tuple(v.baseline))  # (a baseline may grow in place)
         # (dict.copy, not dict(): it copies a split-table instance dict whole)
         self._saved[oid] = (obj, st.status, st.key, st.session,
                             st.dirty.copy() if st.dirty else None,

@@ -37,7 +37,7 @@ def walk(plan: FlushPlan, roots: list[Any]) -> None:
     session = plan.session
     pop = stack.popleft
     push = stack.append
-    plans: dict[type, tuple] = {}
+    plans: dict[type, tuple[Any, ...]] = {}
     while stack:
         obj = pop()
         oid = id(obj)
@@ -194,9 +194,11 @@ def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
         pairs.add(pair)
         if inverse is not None and inverse.name in item.__dict__:
             lst = item.__dict__[inverse.name]
-            if not any(o is obj for o in lst):
+            members = _members(plan, lst)
+            if oid not in members:
                 plan.undo.save(item)
-                lst.append_obj(obj)
+                lst.append_obj(obj, known_absent=True)
+                members.add(oid)
         if pure:
             # nothing but the two keys: a row, no pivot object
             plan.links.setdefault(via, []).append((local, obj, item))
@@ -221,9 +223,19 @@ def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
         plan.pivot_removals[key] = (back, obj, item)
         if inverse is not None and inverse.name in item.__dict__:
             lst = item.__dict__[inverse.name]
-            if any(o is obj for o in lst):
+            members = _members(plan, lst)
+            if oid in members:
                 plan.undo.save(item)
                 lst.remove_obj(obj)
+                members.discard(oid)
+
+def _members(plan: FlushPlan, lst: Any) -> set[int]:
+    """The ids of the objects ``lst`` holds, computed once per flush."""
+    members = plan.list_members.get(id(lst))
+    if members is None:
+        members = plan.list_members[id(lst)] = {id(o) for o in lst}
+    return members
+
 
 def _linked_already(plan: FlushPlan, back: BackRefProp, obj: Any, added: list[Any],
                     swapped: bool = False) -> set[int]:

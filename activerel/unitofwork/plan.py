@@ -41,7 +41,7 @@ class FlushSession(Protocol):
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any: ...
 
-    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int,
                          pk_column: str) -> list[Any]: ...
@@ -53,7 +53,8 @@ class FlushSession(Protocol):
 
 def mapper_of_obj(obj: Any) -> Mapper:
     """The mapper of a model instance (resolved: it was constructed)."""
-    return type(obj).__ar_mapper__
+    mapper: Mapper = type(obj).__ar_mapper__
+    return mapper
 
 
 class FlushPlan:
@@ -72,8 +73,11 @@ class FlushPlan:
         #: (object, one-to-one back reference) whose baseline is set after the flush
         self.ones: list[tuple[Any, str]] = []
         #: pair key -> (back reference, obj, item): pivot rows to delete
-        self.pivot_removals: dict[tuple, tuple[BackRefProp, Any, Any]] = {}
-        self.pivot_pairs: set[tuple] = set()
+        self.pivot_removals: dict[tuple[Any, ...], tuple[BackRefProp, Any, Any]] = {}
+        self.pivot_pairs: set[tuple[Any, ...]] = set()
+        #: id(list) -> ids of the objects an inverse list holds, built on the
+        #: walk's first look at it and kept up to date: membership in O(1)
+        self.list_members: dict[int, set[int]] = {}
         #: pivot model -> (local ref, obj, item) links written as plain rows
         self.links: dict[Any, list[tuple[ReferenceProp, Any, Any]]] = {}
         #: id(new object) -> references inserted as NULL and set by a later UPDATE
