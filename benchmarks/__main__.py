@@ -7,6 +7,7 @@ import sys
 
 from . import data as D
 from .runner import IMPLEMENTATIONS, Options, command_line, log, render, run, write_docs
+from .scale import SCALED, SIZES, render_scale
 
 
 def _list(value: str, known: tuple[str, ...], what: str, upper: bool = False) -> tuple[str, ...]:
@@ -22,7 +23,7 @@ def _list(value: str, known: tuple[str, ...], what: str, upper: bool = False) ->
 def parse(argv: list[str]) -> Options:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Time the workloads W1-W8 and W12-W16 through activerel, SQLAlchemy, peewee, "
+        description="Time the workloads W1-W10 and W12-W16 through activerel, SQLAlchemy, peewee, "
                     "Pony and raw DB-API on the same database, check every result, and print "
                     "the table.")
     p.add_argument("--n", type=int, default=2000, help="number of users (default 2000)")
@@ -49,8 +50,19 @@ def parse(argv: list[str]) -> Options:
                         "(--n/--repeat override)")
     p.add_argument("--profile", action="store_true",
                    help="run each selected workload once per ORM under cProfile and print the top "
-                        "functions by own time instead of timing")
+                        "functions by own time (see --profile-sort) instead of timing")
     p.add_argument("--profile-top", type=int, default=15, help="rows of --profile output (15)")
+    p.add_argument("--profile-sort", choices=("tottime", "cumulative"), default="tottime",
+                   help="order of the --profile output: own time (default) or cumulative time")
+    p.add_argument("--profile-out", metavar="DIR", default=None,
+                   help="with --profile, also write each profile to DIR/<workload>-<orm>.prof "
+                        "(for pstats or snakeviz)")
+    p.add_argument("--scale", action="store_true",
+                   help="instead of the table, run W1 and W2 (or --only W1/W2) at each of "
+                        "--scale-sizes and print the time per 1,000 rows as a ratio to raw "
+                        "at each size; with --memory, also the peak memory (slow at 20000)")
+    p.add_argument("--scale-sizes", default=",".join(map(str, SIZES)),
+                   help="the N of --scale (default 200,2000,20000)")
     p.add_argument("--no-returning", action="store_true",
                    help="MySQL/MariaDB only: run as on a server without INSERT ... RETURNING "
                         "whose generated keys may interleave (MySQL 8's default)")
@@ -67,6 +79,22 @@ def parse(argv: list[str]) -> Options:
         p.error("--n must be at least 2 and --repeat at least 1")
     if a.write_docs and (a.check or a.profile):
         p.error("--write-docs goes with a timed run, not --check or --profile")
+    sizes: tuple[int, ...] = SIZES
+    if a.scale:
+        if a.check or a.profile:
+            p.error("--scale is a timed run of its own, not with --check or --profile")
+        try:
+            sizes = tuple(int(v.replace("_", "")) for v in a.scale_sizes.split(",") if v.strip())
+        except ValueError:
+            p.error("--scale-sizes takes numbers, e.g. 200,2000,20000")
+        if not sizes or min(sizes) < 2:
+            p.error("--scale-sizes must be at least 2 each")
+        if "--only" not in explicit:
+            a.only = tuple(SCALED)
+        elif any(w not in SCALED for w in a.only):
+            p.error(f"--scale runs {' and '.join(SCALED)} only")
+        if "--repeat" not in explicit:
+            repeat = 3
     if a.no_returning and not (a.url or "").lower().startswith(("mysql", "mariadb")):
         p.error("--no-returning goes with a mysql:// URL")
     named = a.orms
@@ -75,7 +103,8 @@ def parse(argv: list[str]) -> Options:
     return Options(n=n, repeat=repeat, url=a.url, only=a.only, orms=a.orms, memory=a.memory,
                    memory_n=a.memory_n, check=a.check, profile=a.profile,
                    profile_top=a.profile_top, write_docs=a.write_docs, namespace=a.namespace,
-                   no_returning=a.no_returning,
+                   no_returning=a.no_returning, profile_sort=a.profile_sort,
+                   profile_out=a.profile_out, scale=a.scale, scale_sizes=sizes,
                    command=command_line(argv), named=named)
 
 
@@ -95,11 +124,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(res.impls)} implementations, N = {opts.n:,}, {res.target.kind})"
               + (f"; skipped: {', '.join(res.skipped)}" if res.skipped else ""))
         return 0
-    block = render(res)
+    if opts.scale:
+        block, label = render_scale(res), "scale-" + res.target.label
+    else:
+        block, label = render(res), res.target.label
     print(block)
     if opts.write_docs:
-        write_docs(block, res.target.label)
-        log(f"docs/benchmarks.md updated ({res.target.label})")
+        write_docs(block, label)
+        log(f"docs/benchmarks.md updated ({label})")
     return 0
 
 

@@ -12,7 +12,8 @@ database to generate, the tuples' keys only say what links to what).
 Results are compared in a *canonical* form (everything sorted, rows named by
 their natural keys: user name, post title, tag name), so the order in which
 an ORM hands back rows and collections does not matter, while every row and
-every relation does."""
+every relation does. Where the order is the result (W13's keys, W10's
+queries, each answer in its place), it is kept."""
 from __future__ import annotations
 
 import random
@@ -28,6 +29,10 @@ TAGS_PER_POST = 2
 NEWEST = 3
 #: W8: how many users are looked up (each twice)
 LOOKUPS = 1000
+#: W9: how many short sessions ("web requests") run, at most
+REQUESTS = 1000
+#: W10: how many queries of each of the four kinds are built and run, at most
+QUERIES_PER_KIND = 500
 #: W14: how many users are upserted (half of them exist), at most
 UPSERTS = 2000
 #: W15: the batch size of the streamed query
@@ -45,7 +50,9 @@ WORKLOADS = {
     "W6": "change the title of 10% of posts through loaded objects",
     "W7": "delete 10% of users, cascading",
     "W8": "1,000 users by primary key, twice in one session",
-    # W9-W11 are kept for another issue's workloads
+    "W9": "1,000 web requests: a user, its posts with tags, a title, a comment",
+    "W10": "2,000 distinct small queries (by name, newest posts, count, exists)",
+    # W11 is kept for another issue's workload
     "W12": "every user with its number of posts",
     "W13": "all posts ordered by their author's name",
     "W14": "upsert 2,000 users by name, half of them existing",
@@ -114,6 +121,50 @@ class Dataset:
     @staticmethod
     def upserted_age(age: int) -> int:
         return (age - 18 + 1) % 60 + 18       # always another age than before
+
+    @cached_property
+    def requests(self) -> list[tuple[int, int, str]]:
+        """W9: (user key, index of the post to change, comment text) of each of
+        ``min(REQUESTS, N)`` requests, one user each, spread over the table. A
+        request loads the user and its posts with their tags (the posts in key
+        order), gives the post at the index the title ``request_title(title, its
+        tag names)`` and adds the comment to that post, written by the user."""
+        m = min(REQUESTS, self.n)
+        out = []
+        for k in range(m):
+            uid, name, _ = self.users[(k * self.n) // m]
+            out.append((uid, k % POSTS_PER_USER, f"Request {k}: comment by {name}"))
+        return out
+
+    @staticmethod
+    def request_title(title: str, tag_names: Any) -> str:
+        """W9: the new title of a post, made from its tags (so they must be loaded)."""
+        return f"{title} [{', '.join(sorted(tag_names))}]"
+
+    @cached_property
+    def queries(self) -> list[tuple[str, int, int, int, int]]:
+        """W10: ``min(QUERIES_PER_KIND, N)`` rounds of four queries, each round
+        (user name, author key, post key, exists post key, exists user key):
+
+        - the user with that name;
+        - the author's ``NEWEST`` newest published posts (key, title), newest first;
+        - the number of comments on the post;
+        - whether the exists user commented on the exists post (the commenter
+          in even rounds: true; the post's own author in odd ones: false).
+
+        The parameters of each kind differ from round to round (at N >= 500),
+        so no result cache can serve a query."""
+        m = min(QUERIES_PER_KIND, self.n)
+        n, posts = self.n, self.posts
+        out = []
+        for k in range(m):
+            name = self.users[(k * n) // m][1]
+            author = self.users[((2 * k + 1) * n) // (2 * m)][0]
+            counted = posts[(k * len(posts)) // m][0]
+            asked = posts[((k * len(posts)) // m + 2) % len(posts)]
+            who = self.comments_of[asked[0]][0][2] if k % 2 == 0 else asked[1]
+            out.append((name, author, counted, asked[0], who))
+        return out
 
     # -- indexes over the tuples -------------------------------------------------
     @cached_property
@@ -242,6 +293,10 @@ def canonical(workload: str, result: Any) -> Any:
         return [tuple(r) for r in result]
     if workload == "W1":      # number of objects created (or None)
         return result
+    if workload == "W9":      # number of requests served
+        return result
+    if workload == "W10":     # per round: (id, name, age), [(id, title)], count, exists
+        return [_w10_value(i % 4, r) for i, r in enumerate(result)]
     if workload == "W12":     # [(user name, number of posts)]
         return sorted((name, int(count)) for name, count in result)
     if workload == "W13":     # [post id], in the order loaded: the order is the result
@@ -251,6 +306,16 @@ def canonical(workload: str, result: Any) -> Any:
     if workload == "W16":     # [(root name, [(child name, [...]), ...])]
         return sorted(_tree(t) for t in result)
     raise KeyError(workload)
+
+
+def _w10_value(kind: int, value: Any) -> Any:
+    if kind == 0:
+        return tuple(value)
+    if kind == 1:
+        return tuple(tuple(p) for p in value)
+    if kind == 2:
+        return int(value)
+    return bool(value)
 
 
 def _tree(node: Any) -> tuple:
@@ -276,6 +341,16 @@ def expected(workload: str, d: Dataset) -> Any:
     if workload == "W8":
         ids = d.lookup_ids
         return [(i, d.user_name[i]) for i in ids] * 2
+    if workload == "W10":
+        users = {u[1]: u for u in d.users}
+        out = []
+        for name, author, counted, asked, who in d.queries:
+            out.append(users[name])
+            out.append([(p[0], p[2]) for p in sorted((p for p in d.posts_of[author] if p[3]),
+                                                     key=lambda p: -p[0])[:NEWEST]])
+            out.append(len(d.comments_of[counted]))
+            out.append(any(c[2] == who for c in d.comments_of[asked]))
+        return canonical("W10", out)
     if workload == "W12":
         return canonical("W12", [(u[1], len(d.posts_of[u[0]])) for u in d.users])
     if workload == "W13":
@@ -289,28 +364,34 @@ def expected(workload: str, d: Dataset) -> Any:
     raise KeyError(workload)
 
 
-# -- expected database contents (W1, W6, W7, W14) -----------------------------------
+# -- expected database contents (W1, W6, W7, W9, W14) -----------------------------------
 
 def snapshot_of(d: Dataset, *, deleted_users: frozenset[int] = frozenset(),
                 edited_posts: frozenset[int] = frozenset(),
                 upserted: tuple[tuple[str, int], ...] = (),
+                retitled: Optional[dict[int, str]] = None,
+                added_comments: tuple[tuple[int, int, str], ...] = (),
                 categories: bool = True) -> dict[str, list[tuple]]:
     """What the tables must hold, by natural keys (see ``backend.Admin.snapshot``).
-    ``upserted``: (name, age) rows written by name over the users; ``categories``:
-    whether the category tree is there (W1 starts from empty tables and does not
-    make one)."""
+    ``upserted``: (name, age) rows written by name over the users; ``retitled``:
+    post key -> new title; ``added_comments``: (post key, author key, text) of
+    new comments; ``categories``: whether the category tree is there (W1 starts
+    from empty tables and does not make one)."""
     ages = {name: age for uid, name, age in d.users if uid not in deleted_users}
     ages.update(upserted)
     title = dict(d.post_title)
     for pid in edited_posts:
         title[pid] = Dataset.edited_title(title[pid])
+    title.update(retitled or {})
     live_posts = {p[0] for p in d.posts if p[1] not in deleted_users}
     out = {
         "users": sorted(ages.items()),
         "posts": sorted((d.user_name[p[1]], title[p[0]], bool(p[3]))
                         for p in d.posts if p[0] in live_posts),
-        "comments": sorted((title[c[1]], d.user_name[c[2]], c[3]) for c in d.comments
-                           if c[1] in live_posts and c[2] not in deleted_users),
+        "comments": sorted([(title[c[1]], d.user_name[c[2]], c[3]) for c in d.comments
+                            if c[1] in live_posts and c[2] not in deleted_users]
+                           + [(title[pid], d.user_name[uid], text)
+                              for pid, uid, text in added_comments]),
         "tags": sorted(t[1] for t in d.tags),
         "post_tags": sorted((title[pid], d.tag_name[tid]) for pid, tid in d.post_tags
                             if pid in live_posts),
@@ -328,6 +409,15 @@ def expected_snapshot(workload: str, d: Dataset) -> dict[str, list[tuple]]:
         return snapshot_of(d, upserted=tuple(d.upserts))
     if workload == "W6":
         return snapshot_of(d, edited_posts=d.edited_post_ids)
+    if workload == "W9":
+        retitled: dict[int, str] = {}
+        added = []
+        for uid, index, text in d.requests:
+            pid = sorted(p[0] for p in d.posts_of[uid])[index]
+            retitled[pid] = Dataset.request_title(
+                d.post_title[pid], [d.tag_name[t] for t in d.tags_of[pid]])
+            added.append((pid, uid, text))
+        return snapshot_of(d, retitled=retitled, added_comments=tuple(added))
     if workload == "W7":
         return snapshot_of(d, deleted_users=frozenset(d.deleted_user_ids))
     raise KeyError(workload)

@@ -6,7 +6,15 @@ The workloads of issue 17 use its query features: ``with_count("posts")``
 (W12), a path through a reference in ``order_by("author.name")`` (W13),
 ``db.upsert(..., on=("name",), update=("age",))`` (W14),
 ``join_with("post").iterate(batch_size=1000)`` (W15) and the recursive
-path ``join_with("children*")`` (W16)."""
+path ``join_with("children*")`` (W16).
+
+W9 runs each request in ``with db.session(write=True):``, as docs/web.md
+asks of a request that writes (``@db.per_request(write=True)``): the user
+by ``User.get``, its posts with ``join_with("tags")``, an assignment and a
+new comment's ``persist()``, committed when the session ends. W10 runs its
+2,000 queries in one ``with db.session():`` (as W8), each built from
+``Model.query()`` with ``filter`` and ended by ``find_one``, ``find``,
+``count`` or ``exists``."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -164,6 +172,33 @@ def w8(d: Dataset) -> list:
         if any(a is not b for a, b in zip(first, second)):
             raise CheckFailed("activerel returned two objects for one user in one session")
         return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]
+
+
+def w9(d: Dataset) -> int:
+    for uid, index, text in d.requests:
+        with db.session(write=True):
+            user = User.get(uid)
+            posts = Post.query().filter(Post.author == user).order_by("id").join_with("tags").find()
+            post = posts[index]
+            post.title = d.request_title(post.title, [t.name for t in post.tags])
+            Comment(post=post, author=user, text=text).persist()
+    return len(d.requests)
+
+
+def w10(d: Dataset) -> list:
+    out: list = []
+    add = out.append
+    with db.session():
+        for name, author, counted, asked, who in d.queries:
+            u = User.query().filter(User.name == name).find_one()
+            add((u.id, u.name, u.age))
+            posts = (Post.query()
+                     .filter(Post.author == author, Post.published == True)  # noqa: E712
+                     .order_by("-id").limit(NEWEST).find())
+            add([(p.id, p.title) for p in posts])
+            add(Comment.query().filter(Comment.post == counted).count())
+            add(Comment.query().filter(Comment.post == asked, Comment.author == who).exists())
+    return out
 
 
 def w12(d: Dataset) -> list:

@@ -21,6 +21,12 @@ identity map, which shapes W1, W6 and W8:
 - W7 is ``User.delete().where(...)``; the database cascades (peewee opens
   SQLite with ``foreign_keys`` on).
 - W8: no identity map, so each lookup is a query (``get_by_id``), both passes.
+- W9 runs each request in ``db.atomic()``: ``get_by_id`` for the user, its
+  posts with their pivot rows and tags through ``prefetch``, ``save()`` of
+  the changed post and ``Comment.create``.
+- W10 runs its 2,000 queries in one ``db.atomic()`` (as W8): ``User.get``
+  by name, ``select().where().order_by().limit()``, ``.count()`` and
+  ``.exists()`` of a ``select()``.
 - W12 is peewee's documented aggregate of a relation: the users with
   ``fn.COUNT(Post.id)``, ``LEFT OUTER`` joined and grouped by the user.
 - W13 joins the author for the ORDER BY (``Post.select().join(User)``).
@@ -229,6 +235,36 @@ def w8(d: Dataset) -> list:
         first = [User.get_by_id(pk) for pk in ids]
         second = [User.get_by_id(pk) for pk in ids]
     return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]
+
+
+def w9(d: Dataset) -> int:
+    for uid, index, text in d.requests:
+        with db.atomic():
+            user = User.get_by_id(uid)
+            posts = prefetch(Post.select().where(Post.author == user).order_by(Post.id),
+                             PostTag.select(), Tag.select())
+            post = posts[index]
+            post.title = d.request_title(post.title, [pt.tag.name for pt in post.post_tags])
+            post.save()
+            Comment.create(post=post, author=user, text=text)
+    return len(d.requests)
+
+
+def w10(d: Dataset) -> list:
+    out: list = []
+    add = out.append
+    with db.atomic():
+        for name, author, counted, asked, who in d.queries:
+            u = User.get(User.name == name)
+            add((u.id, u.name, u.age))
+            posts = (Post.select()
+                     .where((Post.author == author) & (Post.published == True))  # noqa: E712
+                     .order_by(Post.id.desc()).limit(NEWEST))
+            add([(p.id, p.title) for p in posts])
+            add(Comment.select().where(Comment.post == counted).count())
+            add(Comment.select().where((Comment.post == asked) & (Comment.author == who))
+                .exists())
+    return out
 
 
 def w12(d: Dataset) -> list:

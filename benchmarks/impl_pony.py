@@ -17,6 +17,15 @@ cache, ``prefetch()`` for eager loading.
   post and comment to delete them one by one).
 - On PostgreSQL Pony needs psycopg2 (it does not support psycopg 3), so its
   figures there include a different driver from the others'.
+- W9 runs each request in a ``db_session`` of its own: ``User[pk]``, the
+  user's posts with ``prefetch(Post.tags)``, an assignment and a new
+  ``Comment``, committed at the end of the ``db_session``.
+- W10 runs its 2,000 queries in one ``db_session`` (as W8):
+  ``User.get(name=...)``, ``Post.select(lambda ...)`` with ``order_by`` and
+  ``limit``, ``count()`` of a selection and ``Comment.exists(lambda ...)``.
+  Pony translates each lambda once and reuses the translation for new
+  parameter values; its per-``db_session`` result cache does not help,
+  since every query of a kind has new parameters (at N >= 500).
 - W12 is Pony's aggregate in a query: ``select((u, count(u.posts)) for u
   in User)``, which Pony sends as one LEFT JOIN with GROUP BY.
 - W13 orders by a path through the relation: ``order_by(lambda p:
@@ -219,6 +228,33 @@ def w8(d: Dataset) -> list:
         if any(a is not b for a, b in zip(first, second)):
             raise CheckFailed("Pony returned two objects for one user in one db_session")
         return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]
+
+
+def w9(d: Dataset) -> int:
+    for uid, index, text in d.requests:
+        with db_session:
+            user = User[uid]
+            posts = (Post.select(lambda p: p.author == user).order_by(Post.id)
+                     .prefetch(Post.tags)[:])
+            post = posts[index]
+            post.title = d.request_title(post.title, [t.name for t in post.tags])
+            Comment(post=post, author=user, text=text)
+    return len(d.requests)
+
+
+def w10(d: Dataset) -> list:
+    out: list = []
+    add = out.append
+    with db_session:
+        for name, author, counted, asked, who in d.queries:
+            u = User.get(name=name)
+            add((u.id, u.name, u.age))
+            posts = (Post.select(lambda p: p.author.id == author and p.published)
+                     .order_by(desc(Post.id)).limit(NEWEST))
+            add([(p.id, p.title) for p in posts])
+            add(Comment.select(lambda c: c.post.id == counted).count())
+            add(Comment.exists(lambda c: c.post.id == asked and c.author.id == who))
+    return out
 
 
 def w12(d: Dataset) -> list:

@@ -14,6 +14,11 @@ the least a hand-written program would:
   does the rest;
 - W8: the first pass fetches each user with its own SELECT, the second is
   served from a dict (the least an identity map can cost);
+- W9: each request is one transaction of five statements: the user by key,
+  its posts with their tag names in one ``LEFT JOIN`` (grouped in Python),
+  one ``UPDATE``, one ``INSERT``, ``COMMIT``;
+- W10: each query is one hand-written statement with its parameters (the
+  exists check a ``SELECT 1 ... LIMIT 1``);
 - W12: one ``LEFT JOIN ... GROUP BY`` (users without posts count 0);
 - W14: one ``executemany`` of ``INSERT ... ON CONFLICT (name) DO UPDATE``
   (``ON DUPLICATE KEY UPDATE`` on MySQL, which mysqlclient sends as
@@ -181,6 +186,57 @@ def w8(d: Dataset) -> list:
     for uid in d.lookup_ids:
         row = cache[uid]
         out.append((row[0], row[1]))
+    return out
+
+
+_POSTS_WITH_TAGS = ("SELECT p.id, p.title, t.name FROM posts p "
+                    "LEFT JOIN post_tags pt ON pt.post_id = p.id "
+                    "LEFT JOIN tags t ON t.id = pt.tag_id WHERE p.author_id = ? ORDER BY p.id")
+
+
+def w9(d: Dataset) -> int:
+    sql = _t.sql
+    user_sql = sql("SELECT id, name, age FROM users WHERE id = ?")
+    posts_sql = sql(_POSTS_WITH_TAGS)
+    update_sql = sql("UPDATE posts SET title = ? WHERE id = ?")
+    insert_sql = sql("INSERT INTO comments (post_id, author_id, text) VALUES (?, ?, ?)")
+    cur = _conn.cursor()
+    for uid, index, text in d.requests:
+        _begin(cur)
+        cur.execute(user_sql, (uid,))
+        user = cur.fetchone()
+        cur.execute(posts_sql, (uid,))
+        posts: dict[int, tuple[str, list[str]]] = {}
+        for pid, title, tag in cur.fetchall():
+            tags = posts.setdefault(pid, (title, []))[1]
+            if tag is not None:
+                tags.append(tag)
+        pid, (title, tags) = list(posts.items())[index]
+        cur.execute(update_sql, (d.request_title(title, tags), pid))
+        cur.execute(insert_sql, (pid, user[0], text))
+        _commit(cur)
+    return len(d.requests)
+
+
+def w10(d: Dataset) -> list:
+    sql = _t.sql
+    user_sql = sql("SELECT id, name, age FROM users WHERE name = ?")
+    newest_sql = sql("SELECT id, title FROM posts WHERE author_id = ? AND published = ? "
+                     f"ORDER BY id DESC LIMIT {NEWEST}")
+    count_sql = sql("SELECT COUNT(*) FROM comments WHERE post_id = ?")
+    exists_sql = sql("SELECT 1 FROM comments WHERE post_id = ? AND author_id = ? LIMIT 1")
+    cur = _conn.cursor()
+    out: list = []
+    add = out.append
+    for name, author, counted, asked, who in d.queries:
+        cur.execute(user_sql, (name,))
+        add(cur.fetchone())
+        cur.execute(newest_sql, (author, True))
+        add(cur.fetchall())
+        cur.execute(count_sql, (counted,))
+        add(cur.fetchone()[0])
+        cur.execute(exists_sql, (asked, who))
+        add(cur.fetchone() is not None)
     return out
 
 

@@ -12,6 +12,13 @@ at N = 2,000 (``_LOADER`` below; see docs/benchmarks.md).
   are switched on for every connection with the ``connect`` event, as
   SQLAlchemy's documentation shows.
 - W8 uses ``Session.get``, served from the identity map the second time.
+- W9 opens a ``Session`` per request: ``Session.get`` for the user, its
+  posts with ``selectinload(Post.tags)``, an assignment, ``add`` of the new
+  comment, ``commit``.
+- W10 runs its 2,000 statements in one ``Session`` (as W8): ``select(User)``
+  by name, ``select(Post)`` with ``order_by`` and ``limit``,
+  ``select(func.count())`` and ``select(exists().where(...))``, each a new
+  statement object built with the round's parameters.
 - W12 selects each user with its count from a grouped subquery joined to
   the users (``select(User, count)``), the form SQLAlchemy's documentation
   gives for an entity with an aggregate of a relation.
@@ -34,7 +41,7 @@ from typing import Any, Optional
 
 import sqlalchemy
 from sqlalchemy import (Boolean, Column, ForeignKey, String, Table, and_, create_engine, delete,
-                        event, func, select)
+                        event, exists, func, select)
 from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, aliased, joinedload,
                             mapped_column, relationship, selectinload)
 from sqlalchemy.orm.attributes import set_committed_value
@@ -248,6 +255,37 @@ def w8(d: Dataset) -> list:
         if any(a is not b for a, b in zip(first, second)):
             raise CheckFailed("SQLAlchemy returned two objects for one user in one session")
         return [(u.id, u.name) for u in first] + [(u.id, u.name) for u in second]
+
+
+def w9(d: Dataset) -> int:
+    for uid, index, text in d.requests:
+        with Session(engine) as session:
+            user = session.get(User, uid)
+            posts = session.scalars(select(Post).where(Post.author_id == user.id)
+                                    .order_by(Post.id).options(selectinload(Post.tags))).all()
+            post = posts[index]
+            post.title = d.request_title(post.title, [t.name for t in post.tags])
+            session.add(Comment(post=post, author=user, text=text))
+            session.commit()
+    return len(d.requests)
+
+
+def w10(d: Dataset) -> list:
+    out: list = []
+    add = out.append
+    with Session(engine) as session:
+        for name, author, counted, asked, who in d.queries:
+            u = session.scalars(select(User).where(User.name == name)).one()
+            add((u.id, u.name, u.age))
+            posts = session.scalars(
+                select(Post).where(Post.author_id == author, Post.published == True)  # noqa: E712
+                .order_by(Post.id.desc()).limit(NEWEST)).all()
+            add([(p.id, p.title) for p in posts])
+            add(session.scalar(select(func.count()).select_from(Comment)
+                               .where(Comment.post_id == counted)))
+            add(session.scalar(select(exists().where(Comment.post_id == asked,
+                                                     Comment.author_id == who))))
+    return out
 
 
 # W12: the number of posts of each author, grouped once and joined to the users

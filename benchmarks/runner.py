@@ -26,7 +26,7 @@ from .backend import Admin, Target
 #: every implementation, in table order; raw first (the reference)
 IMPLEMENTATIONS = ("raw", "activerel", "sqlalchemy", "peewee", "pony")
 #: workloads that change the database: each run starts from a fresh state
-MUTATING = ("W1", "W6", "W7", "W14")
+MUTATING = ("W1", "W6", "W7", "W9", "W14")
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
                     "benchmarks.md")
 
@@ -50,6 +50,13 @@ class Options:
     command: str = ""
     #: the implementations named in --orms (raw is added to them for the ratios)
     named: tuple[str, ...] = IMPLEMENTATIONS
+    #: --profile: the order of the printed functions (pstats' tottime or cumulative)
+    profile_sort: str = "tottime"
+    #: --profile: a directory to write each profile to, as <workload>-<implementation>.prof
+    profile_out: Optional[str] = None
+    #: --scale: run the workloads at each of these N instead (benchmarks/scale.py)
+    scale: bool = False
+    scale_sizes: tuple[int, ...] = (200, 2000, 20000)
 
 
 @dataclass
@@ -63,6 +70,11 @@ class Results:
     #: implementation -> peak bytes of W2 at --memory-n
     memory: dict[str, int] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)
+    #: --scale: (workload, N, implementation) -> seconds of each run, and peak bytes
+    scale: dict[tuple[str, int, str], list[float]] = field(default_factory=dict)
+    scale_memory: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    #: --scale: (workload, N) -> rows written or read
+    scale_rows: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def median(self, w: str, impl: str) -> Optional[float]:
         t = self.times.get((w, impl))
@@ -99,7 +111,8 @@ class Checker:
         d = self.d
         what = f"{w} ({D.WORKLOADS[w]}) through {impl}"
         if w in MUTATING:
-            want_count = {"W6": len(d.edited_post_ids), "W7": len(d.deleted_user_ids)}.get(w)
+            want_count = {"W6": len(d.edited_post_ids), "W7": len(d.deleted_user_ids),
+                          "W9": len(d.requests)}.get(w)
             if want_count is not None and result is not None and result != want_count:
                 raise D.CheckFailed(f"{what}: reported {result} rows, expected {want_count}")
             if w not in self._snapshots:
@@ -129,7 +142,8 @@ def run(opts: Options) -> Results:
     target = Target.parse(opts.url, opts.namespace)
     target.no_returning = opts.no_returning
     res = Results(opts, target, impls, skipped)
-    log(f"benchmark on {target.safe_url} (namespace {target.namespace}), N = {opts.n:,}, "
+    sizes = ", ".join(f"{n:,}" for n in opts.scale_sizes) if opts.scale else f"{opts.n:,}"
+    log(f"benchmark on {target.safe_url} (namespace {target.namespace}), N = {sizes}, "
         f"repeat {opts.repeat}, implementations: {', '.join(m.NAME for m in impls)}"
         + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
     target.create_namespace()
@@ -141,6 +155,10 @@ def run(opts: Options) -> Results:
             m.setup(target)
             started.append(m)
         res.info = machine_info(opts, target, impls)
+        if opts.scale:
+            from .scale import run_scale
+            run_scale(opts, admin, impls, res)
+            return res
         t0 = time.perf_counter()
         d = D.generate(opts.n)
         log(f"dataset: {d.counts()} generated in {time.perf_counter() - t0:.2f} s")
@@ -215,7 +233,8 @@ def profile(opts: Options, d: D.Dataset, admin: Admin, impls: list[ModuleType],
             checker: Checker) -> None:
     """Each selected workload once per named implementation under cProfile,
     after one warm-up run (so one-time set-up such as generated code is not
-    in the profile): the top functions by own time."""
+    in the profile): the top functions by own time (or ``--profile-sort
+    cumulative``), each profile also written to ``--profile-out`` if given."""
     for w in opts.only:
         for m in impls:
             if m.NAME not in opts.named:
@@ -230,9 +249,12 @@ def profile(opts: Options, d: D.Dataset, admin: Admin, impls: list[ModuleType],
             result = prof.runcall(fn, d)
             elapsed = time.perf_counter() - t0
             checker.verify(w, m.NAME, result, admin)
+            if opts.profile_out:
+                os.makedirs(opts.profile_out, exist_ok=True)
+                prof.dump_stats(os.path.join(opts.profile_out, f"{w}-{m.NAME}.prof"))
             out = io.StringIO()
             stats = pstats.Stats(prof, stream=out)
-            stats.sort_stats("tottime").print_stats(opts.profile_top)
+            stats.sort_stats(opts.profile_sort).print_stats(opts.profile_top)
             print(f"\n### {w} ({D.WORKLOADS[w]}) through {m.NAME}: {elapsed * 1000:.0f} ms "
                   f"under cProfile, N = {opts.n:,}, {admin.target.kind}\n")
             print(out.getvalue().strip())

@@ -1,6 +1,6 @@
 """The benchmark workloads (``benchmarks/``) give the right results.
 
-``python -m benchmarks --check`` runs every workload (W1-W8, W12-W16) once,
+``python -m benchmarks --check`` runs every workload (W1-W10, W12-W16) once,
 through activerel and raw DB-API, at a small N, with the checks a timed run
 makes: each result against the expected data, each changed database against
 the expected snapshot. It runs in a process of its own (its models are
@@ -29,7 +29,7 @@ def _check(url: str | None, *extra: str) -> str:
 
 def test_every_workload_gives_the_expected_result(backend, server_url):
     out = _check(server_url)
-    assert out.strip() == ("check: 26 passed, 0 failed (13 workloads x 2 implementations, "
+    assert out.strip() == ("check: 30 passed, 0 failed (15 workloads x 2 implementations, "
                            f"N = 30, {backend})")
 
 
@@ -37,3 +37,16 @@ def test_mysql_without_returning_persists_the_expected_graph():
     require("mysql")
     out = _check(URLS["mysql"], "--no-returning", "--only", "W1")
     assert out.strip() == "check: 2 passed, 0 failed (1 workloads x 2 implementations, N = 30, mysql)"
+
+
+def test_scale_reports_each_size_and_the_growth():
+    # a tiny --scale run on a temporary SQLite file: one row per size, the growth row
+    cmd = [sys.executable, "-m", "benchmarks", "--scale", "--scale-sizes", "10,20", "--repeat",
+           "1", "--orms", "activerel", "--only", "W2"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| ---")]
+    assert [r.split(" | ")[0] for r in rows] == [
+        "| N (rows)", "| 10 (60)", "| 20 (120)", "| growth, 10 to 20"]
+    assert all(r.count("x (") == 2 for r in rows[1:3])     # raw 1.00x and activerel, each timed
