@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar, overload
 
 from .dialects import dialect_for
 from .engine import Engine
@@ -202,6 +202,7 @@ class Database:
         and the first-use checks, which run again at each model's next use
         (``checked``: the tables are known to match the models)."""
         self.dialect.bindings.clear()
+        self.dialect.statement_cache.clear()
         self._checked = set(self.mappers) if checked else set()
 
     def _first_use(self, mapper: Mapper) -> None:
@@ -232,6 +233,11 @@ class Database:
         self.catalog.mappers  # noqa: B018 - resolve before the first statement
         return Session(self, write)
 
+    @overload
+    def per_request(self, fn: F, *, write: bool = False) -> F: ...
+    @overload
+    def per_request(self, fn: None = None, *, write: bool = False) -> Callable[[F], F]: ...
+
     def per_request(self, fn: Optional[F] = None, *, write: bool = False) -> Any:
         """Run every call of ``fn`` in a session of its own (committed when
         it returns, rolled back when it raises): one unit of work per web
@@ -257,7 +263,7 @@ class Database:
 
         return decorate if fn is None else decorate(fn)
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run raw SQL (with ``?`` placeholders on every backend, values bound
         as parameters) in the current transaction; the
         rows as tuples (empty for statements that return none). Pending changes

@@ -7,7 +7,7 @@ Called by the model and the database facade. Imports :mod:`activerel.session`,
 updates), :mod:`activerel.sql` and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-from typing import Any, Generic, Iterator, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, Generic, Iterator, Optional, Sequence, TypeVar
 
 from pypika import Table
 from pypika.functions import Count
@@ -19,10 +19,11 @@ from .loading.aggregates import load_aggregates
 from .loading.joins import Join, add_path, inner_conditions
 from .loading.strategies import hydrate
 from .mapping.mapper import Mapper, mapper_of
-from .querying.checks import (checked_conditions, checked_ordering, column_prop, join_path,
-                              page_count, selection)
+from .querying.checks import (OrderField, checked_conditions, checked_ordering, column_prop,
+                              join_path, page_count, selection)
 from .querying.aggregates import AggregateQueries, grouped_error
 from .querying.joinquery import JoinQuery
+from .querying.shapes import cached, shape_key
 from .querying.relaggregates import RelationAggregateQueries
 from .querying.statement import StatementQueries
 from .querying.stream import StreamMixin
@@ -36,6 +37,7 @@ from .unitofwork.bulk import patch_rows
 from .unitofwork.cascade import delete_keys, delete_where
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQueries,
@@ -82,7 +84,7 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
         (a reference compares by key: ``author=user`` or ``author=5``)."""
         return self._copy(_where=self._where + checked_conditions(self._mapper, conditions, equals))
 
-    def order_by(self, *fields: Union[str, FieldExpr]) -> "Query[T]":
+    def order_by(self, *fields: OrderField) -> "Query[T]":
         """Sort by fields; ``"-name"`` sorts descending."""
         return self._copy(_order=self._order + checked_ordering(self._mapper, fields))
 
@@ -125,12 +127,13 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
         return self._copy(_joins=add_path(self._joins, self._mapper, join_path(path), True,
                                           depth=depth))
 
-    def use_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+    def use_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[Query[T]]":
         """Shape the joined relation at ``path``: ``.filter()``, ``.order_by()``,
         ``.limit()`` (per parent row), ... then ``.end()`` back to this query."""
         return JoinQuery(self, join_path(path).split("."), False, depth)
 
-    def use_inner_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+    def use_inner_join_with(self, path: str, *,
+                            depth: Optional[int] = None) -> "JoinQuery[Query[T]]":
         return JoinQuery(self, join_path(path).split("."), True, depth)
 
     # the origin protocol of JoinQuery
@@ -165,7 +168,7 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
                             self._limit if paged else None, self._offset if paged else None,
                             c.dialect.features.limit_max)
 
-    def _run(self, fn: Any, grouped: bool = False) -> Any:
+    def _run(self, fn: Callable[[Session], R], grouped: bool = False) -> R:
         if (self._group or self._having) and not grouped:  # rows of groups, not objects
             raise grouped_error(self._mapper)
         if self._session is not None and self._session.active:
@@ -183,7 +186,7 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
     def __iter__(self) -> Iterator[T]:
         return iter(self.find())
 
-    def _find(self, s: Session, limit: Optional[int] = None) -> list[Any]:
+    def _find(self, s: Session, limit: Optional[int] = None) -> list[T]:
         s.flush()
         if self._lock is not None:
             s.connection.require_write_lock()
@@ -215,25 +218,36 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
         def run(s: Session) -> int:
             s.flush()
             c = self._codec(s)
-            comp = self._compiler(c)
-            if self._limit is None and self._offset is None:
-                sql = self._base(c, [Count(Star())], comp, ordered=False).get_sql()
-            else:
+
+            def render() -> tuple[str, list[Any]]:
+                comp = self._compiler(c)
+                if self._limit is None and self._offset is None:
+                    return self._base(c, [Count(Star())], comp, ordered=False).get_sql(), comp.params
                 inner = self._base(c, c.pk_names, comp)
-                sql = c.dialect.query_class.from_(inner.as_("sub")).select(Count(Star())).get_sql()
-            return int(s.fetch(sql, comp.params)[0][0])
+                sub = c.dialect.query_class.from_(inner.as_("sub")).select(Count(Star()))
+                return sub.get_sql(), comp.params
+
+            key = shape_key(self, c, "count", (), self._limit, self._offset)
+            sql, params = cached(self, c, key, render)
+            return int(s.fetch(sql, params)[0][0])
         return self._run(run)
 
     def exists(self) -> bool:
         def run(s: Session) -> bool:
             s.flush()
             c = self._codec(s)
-            comp = self._compiler(c)
             if self._limit == 0:
                 return False
             q = self._copy(_limit=1)
-            sql = q._base(c, [c.pk_names[0]], comp, ordered=self._offset is not None).get_sql()
-            return bool(s.fetch(sql, comp.params))
+
+            def render() -> tuple[str, list[Any]]:
+                comp = self._compiler(c)
+                ordered = self._offset is not None
+                return q._base(c, [c.pk_names[0]], comp, ordered=ordered).get_sql(), comp.params
+
+            key = shape_key(self, c, "exists", (), 1, self._offset)
+            sql, params = cached(self, c, key, render)
+            return bool(s.fetch(sql, params))
         return self._run(run)
 
     def ids(self) -> list[Any]:

@@ -156,6 +156,8 @@ class Dialect(DDLHooks):
         #: called with a mapper before its first binding to this dialect is
         #: made: the Database's first-use schema check
         self.on_bind: Optional[Callable[[Any], None]] = None
+        #: query shape -> its rendered SQL (activerel.querying.shapes)
+        self.statement_cache: dict[Any, str] = {}
 
     def check_url(self, known: set[str], label: str, example: str) -> None:
         """Refuse query options this backend does not know, and a URL without
@@ -252,7 +254,7 @@ class Dialect(DDLHooks):
         sql_type = (live.sql_type or "").split("(")[0]
         return sql_type == self.stored_type(declared.type).split("(")[0]
 
-    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                      tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
         """The foreign keys the database itself enforces on ``tables``, as
         (table, columns, referenced table, ON DELETE action)."""
@@ -262,10 +264,10 @@ class Dialect(DDLHooks):
         """DROP TABLE IF EXISTS for each table, children first."""
         return [self.query_class.drop_table(Table(t)).if_exists().get_sql() for t in tables]
 
-    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
+    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]) -> set[str]:
         raise NotImplementedError
 
-    def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                      table: str) -> list[str]:
         """The columns of ``table`` in the database, in table order (from
         information_schema, in the schema :attr:`current_schema_sql` names)."""
@@ -274,7 +276,7 @@ class Dialect(DDLHooks):
                        "ORDER BY ordinal_position", (table,))
         return [r[0] for r in rows]
 
-    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                            table: str) -> list[ColumnDef]:
         """The columns of ``table`` as the database has them, in table order
         (empty when there is no such table), read with exactly ONE catalog
@@ -284,7 +286,7 @@ class Dialect(DDLHooks):
         servers), not the ``?`` of ``Database.execute``."""
         raise NotImplementedError
 
-    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                    tables: Optional[Sequence[str]] = None) -> dict[str, TableDef]:
         """The live description of ``tables`` (those that exist), by name in
         name order: columns, primary key, indexes, foreign keys and checks,

@@ -16,6 +16,7 @@ from ..mapping.mapper import Mapper
 from ..sql.aggregates import Aggregate
 from ..sql.compiler import Compiler
 from ..sql.values import ValueCodec, codec
+from .shapes import cached, shape_key
 
 T = TypeVar("T")
 
@@ -25,7 +26,7 @@ class Statement(NamedTuple):
     placeholders) and its bound parameters, in order."""
 
     sql: str
-    params: tuple
+    params: tuple[Any, ...]
 
 
 class StatementQueries(Generic[T]):
@@ -71,21 +72,28 @@ class StatementQueries(Generic[T]):
             else:
                 sql, params, _, _ = self._find_statement(codec(self._mapper, s.dialect))
             return Statement(sql, tuple(params))
-        return self._run(run, True)
+        statement: Statement = self._run(run, True)
+        return statement
 
     def _find_statement(self, c: ValueCodec, limit: Optional[int] = None
                         ) -> tuple[str, list[Any], tuple[str, ...], bool]:
         """The SELECT ``find()`` sends first: its SQL, parameters and columns,
         and whether its rows are the whole table (no condition, no paging)."""
         columns = c.select_columns(needed_fields(self._mapper, self._fields, self._joins))
-        comp = self._compiler(c)
         q = self if limit is None else self._copy(_limit=limit)
-        select = q._base(c, columns, comp)
-        if self._lock is not None and c.dialect.features.row_locks:
-            nowait, skip_locked = self._lock
-            # beside a path's LEFT JOIN, PostgreSQL locks the query's own rows only by name
-            of = ((comp.table(self._mapper).get_table_name(),)
-                  if c.dialect.features.lock_of_table else ())
-            select = select.for_update(nowait=nowait, skip_locked=skip_locked, of=of)
         whole = q._limit is None and not q._offset and not self._conditions()
-        return select.get_sql(), comp.params, columns, whole
+
+        def render() -> tuple[str, list[Any]]:
+            comp = self._compiler(c)
+            select = q._base(c, columns, comp)
+            if self._lock is not None and c.dialect.features.row_locks:
+                nowait, skip_locked = self._lock
+                # beside a path's LEFT JOIN, PostgreSQL locks the query's own rows only by name
+                of = ((comp.table(self._mapper).get_table_name(),)
+                      if c.dialect.features.lock_of_table else ())
+                select = select.for_update(nowait=nowait, skip_locked=skip_locked, of=of)
+            return select.get_sql(), comp.params
+
+        key = shape_key(self, c, "find", columns, q._limit, q._offset)
+        sql, params = cached(self, c, key, render)
+        return sql, params, columns, whole

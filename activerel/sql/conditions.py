@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from pypika.terms import Criterion
 
-from .._util.pypika import negate
+from .._util.pypika import all_of, any_of, negate
 from .compiler import Compiler
 
 
@@ -38,6 +38,17 @@ class Condition:
     def compile(self, comp: Compiler) -> Criterion:
         raise NotImplementedError
 
+    def shape(self) -> Any:
+        """What the SQL of this condition depends on, hashable, without its
+        values (the statement cache's key); None when the SQL depends on the
+        values too, so that it is rendered each time."""
+        return None
+
+    def values(self, dialect: Any, out: list[Any]) -> None:
+        """Append the bound parameters of this condition, in the order its
+        compiled SQL takes them (only for a condition with a shape)."""
+        raise NotImplementedError
+
     def mapper_check(self, mapper: Any) -> None:
         """Raise QueryError when this condition names another model's fields."""
 
@@ -58,7 +69,15 @@ class _Bool(Condition):
 
     def compile(self, comp: Compiler) -> Criterion:
         terms = [p.compile(comp) for p in self.parts]
-        return Criterion.all(terms) if self.op == "and" else Criterion.any(terms)
+        return all_of(terms) if self.op == "and" else any_of(terms)
+
+    def shape(self) -> Any:
+        parts = tuple(p.shape() for p in self.parts)
+        return None if None in parts else (self.op, parts)
+
+    def values(self, dialect: Any, out: list[Any]) -> None:
+        for p in self.parts:
+            p.values(dialect, out)
 
     def mapper_check(self, mapper: Any) -> None:
         for p in self.parts:
@@ -74,6 +93,13 @@ class _Not(Condition):
 
     def compile(self, comp: Compiler) -> Criterion:
         return negate(self.inner.compile(comp))
+
+    def shape(self) -> Any:
+        inner = self.inner.shape()
+        return None if inner is None else ("not", inner)
+
+    def values(self, dialect: Any, out: list[Any]) -> None:
+        self.inner.values(dialect, out)
 
     def mapper_check(self, mapper: Any) -> None:
         self.inner.mapper_check(mapper)

@@ -13,25 +13,29 @@ relation aggregates ``User.posts.count()``), :mod:`activerel.sql.values`,
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Generic, Optional, Sequence, TypeVar, cast
 
 from pypika.terms import Criterion, ExistsCriterion, Term
 
-from .._util.pypika import FALSE, TRUE, SqlTemplate, negate, not_true
+from .._util.pypika import FALSE, TRUE, SqlTemplate, all_of, any_of, negate, not_true
 from ..errors import QueryError, ValidationError
 from ..mapping.markers import MISSING
 from ..mapping.properties import BackRefProp, Prop, ReferenceProp, ScalarProp
 from ..mapping.registry import is_model_instance
 from .aggregates import RelationAggregate
 from .compiler import Compiler, key_set, relation_subquery
-from .conditions import Condition, _cond  # Condition: re-exported for the layers above
+from .conditions import Condition as Condition, _cond  # Condition: re-exported for the layers above
 from .values import codec
+
+#: the Python type of a field's values (``FieldExpr[int]`` for ``User.id``):
+#: what a checker shows for a class-level field
+T = TypeVar("T")
 
 
 class _Compare(Condition):
     __slots__ = ("field", "op", "value")
 
-    def __init__(self, field: "FieldExpr", op: str, value: Any) -> None:
+    def __init__(self, field: "FieldExpr[Any]", op: str, value: Any) -> None:
         self.field = field
         self.op = op
         self.value = value
@@ -55,8 +59,40 @@ class _Compare(Condition):
     def compile(self, comp: Compiler) -> Criterion:
         return self.field.compile_op(comp, self.op, self.value)
 
+    def shape(self) -> Any:
+        # a field of the query's own model; a list's SQL depends on its length
+        # and, on some backends, on its values (one JSON or array parameter)
+        if getattr(self.field, "hops", ()) or self.op in ("in", "not_in"):
+            return None
+        null = self.value is None and self.op in ("eq", "ne")
+        return (self.field.prop, self.op, null)
+
+    def values(self, dialect: Any, out: list[Any]) -> None:
+        op, value = self.op, self.value
+        if value is None and op in ("eq", "ne"):
+            return
+        if op == "like":
+            out.append(value)
+            return
+        convert = self.field._converter(cast(Any, _DialectOnly(dialect)))
+        if op == "between":
+            low, high = cast("tuple[Any, Any]", value)
+            out.append(convert(low)[0])
+            out.append(convert(high)[0])
+            return
+        out.extend(convert(value))
+
     def mapper_check(self, mapper: Any) -> None:
         self.field.mapper_check(mapper)
+
+
+class _DialectOnly:
+    """What a field's value converter needs of a compiler: the dialect."""
+
+    __slots__ = ("dialect",)
+
+    def __init__(self, dialect: Any) -> None:
+        self.dialect = dialect
 
 
 _NUMERIC = frozenset({"int", "float", "decimal"})
@@ -118,13 +154,15 @@ class ValueExpr:
             if isinstance(x, FieldExpr):
                 return x._columns(comp)[0]
             return comp.param(x)
-        return _ARITH[self.op](term(self.left), term(self.right))
+        computed: Term = _ARITH[self.op](term(self.left), term(self.right))
+        return computed
 
 
-class FieldExpr:
+class FieldExpr(Generic[T]):
     """A field of a model in a query: ``User.username``. For a reference,
     comparisons take the target object (or its key) and compare keys;
-    ``+``, ``-`` and ``*`` on a number field make a :class:`ValueExpr`."""
+    ``+``, ``-`` and ``*`` on a number field make a :class:`ValueExpr`.
+    ``T`` is the type of the field's values, for type checkers."""
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -240,11 +278,11 @@ class FieldExpr:
         return check
 
     # compilation
-    def _values(self, comp: Compiler, value: Any) -> tuple:
+    def _values(self, comp: Compiler, value: Any) -> tuple[Any, ...]:
         """The database values of the field's columns for ``value``."""
         return self._converter(comp)(value)
 
-    def _converter(self, comp: Compiler) -> Callable[[Any], tuple]:
+    def _converter(self, comp: Compiler) -> Callable[[Any], tuple[Any, ...]]:
         """value -> the database values of the field's columns."""
         prop = self.prop
         if isinstance(prop, ScalarProp):
@@ -256,7 +294,7 @@ class FieldExpr:
         key_params = codec(target, comp.dialect).key_params
 
         # the condition checked every value when it was made (_checker)
-        def convert(value: Any) -> tuple:
+        def convert(value: Any) -> tuple[Any, ...]:
             return key_params(target.key_of(value) if is_model_instance(value) else value)
 
         return convert
@@ -268,8 +306,7 @@ class FieldExpr:
     def compile_op(self, comp: Compiler, op: str, value: Any) -> Criterion:
         cols = self._columns(comp)
         if value is None and op in ("eq", "ne"):
-            crits = [c.isnull() if op == "eq" else c.notnull() for c in cols]
-            return Criterion.all(crits)
+            return all_of([c.isnull() if op == "eq" else c.notnull() for c in cols])
         if op in ("in", "not_in"):
             if not value:
                 return FALSE if op == "in" else TRUE
@@ -284,7 +321,7 @@ class FieldExpr:
             crit = key_set(comp, cols, [convert(v) for v in value])
             return crit if op == "in" else crit.negate()
         if op == "between":
-            low, high = value
+            low, high = cast("tuple[Any, Any]", value)
             lo, hi = self._values(comp, low)[0], self._values(comp, high)[0]
             return cols[0][comp.param(lo):comp.param(hi)]
         if op == "like":
@@ -296,15 +333,14 @@ class FieldExpr:
             # (SQLite has no escape character of its own)
             return SqlTemplate("{col} LIKE {pattern} ESCAPE " + comp.dialect.like_escape_sql,
                                col=cols[0], pattern=comp.param(value))
-        values = self._values(comp, value)
         fn = _OPS[op]
-        crits = [fn(col, comp.param(v)) for col, v in zip(cols, values)]
+        crits = [fn(col, comp.param(v)) for col, v in zip(cols, self._values(comp, value))]
         if len(crits) == 1:
             return crits[0]
         if op == "eq":
-            return Criterion.all(crits)
+            return all_of(crits)
         if op == "ne":
-            return Criterion.any(crits)
+            return any_of(crits)
         raise QueryError(f"{self.prop.owner.name}.{self.prop.name}: only == and != compare a "
                          "composite reference")
 
@@ -343,9 +379,10 @@ _OPS: dict[str, Callable[[Any, Any], Criterion]] = {
 }
 
 
-class RelationExpr:
+class RelationExpr(Generic[T]):
     """A back reference in a query, e.g. ``User.posts``, for relation filters:
-    ``User.posts.some(Post.published == True)``."""
+    ``User.posts.some(Post.published == True)``. ``T`` is the type of the
+    back reference's value (``list[Post]``), for type checkers."""
 
     __hash__ = None  # type: ignore[assignment]
 
