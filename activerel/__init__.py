@@ -10,8 +10,8 @@ from .errors import (ActiverelError, ConfigurationError, ConnectionLost, FieldNo
                      IntegrityError, MigrationError, ModelDefinitionError, NotFound,
                      PoolExhausted, QueryError, ReferenceNotLoaded, SchemaError,
                      StaleObjectError, ValidationError)
-from .mapping.markers import (AutoIncrement, BackReference, Index, PrimaryKey, Reference, Sql,
-                              Unique, Version, field)
+from .descriptors import BackReference, Field, Reference
+from .mapping.markers import AutoIncrement, Index, PrimaryKey, Sql, Unique, Version, field
 from .model import Model
 from .query import Query
 from .sql.aggregates import agg
@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActiverelError", "AutoIncrement", "BackReference", "ConfigurationError", "ConnectionLost",
-    "Database",
+    "Database", "Field",
     "FieldNotLoaded", "Index", "IntegrityError", "MigrationError", "Model", "ModelDefinitionError", "NotFound",
     "ObjectState", "PoolExhausted", "PrimaryKey", "Query", "QueryError", "Reference", "ReferenceNotLoaded",
     "SchemaError", "Session", "Sql", "StaleObjectError", "Unique", "ValidationError", "Version", "agg",

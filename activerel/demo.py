@@ -16,58 +16,63 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Iterator, Optional
 
-from activerel import (AutoIncrement, BackReference, Database, Index, Model,
+from activerel import (AutoIncrement, BackReference, Database, Field, Index, Model,
                        PrimaryKey, Reference, Unique, field)
 
 # --------------------------------------------------------------------------
 # 1. The schema. Annotations are read once, when each class is created;
 #    names that are not defined yet (Post, Comment, ...) resolve lazily,
 #    so the classes can refer to each other in any order.
+#
+#    Field[T], Reference[T] and BackReference[T] type the fields for pyright
+#    and mypy (docs/typing.md): post.author is a User, Post.author an
+#    expression for queries; defaults are written with field(default=...),
+#    and back references get BackReference(...) as their value, so that a
+#    constructor call may leave them out.
 # --------------------------------------------------------------------------
 
 
 class User(Model, table="demo_users"):
-    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
-    username: Annotated[str, Unique]
-    joined: datetime = field(default_factory=datetime.now)
+    id: Annotated[Field[int], PrimaryKey, AutoIncrement] = field(default=0)
+    username: Annotated[Field[str], Unique]
+    joined: Field[datetime] = field(default_factory=datetime.now)
     # Post has two references to User, so each back reference names its own.
-    posts: Annotated[list[Post], BackReference(mapped_by="author")]
-    edited: Annotated[list[Post], BackReference(mapped_by="editor")]
-    comments: BackReference[list[Comment]]
+    posts: BackReference[list[Post]] = BackReference(mapped_by="author")
+    edited: BackReference[list[Post]] = BackReference(mapped_by="editor")
+    comments: BackReference[list[Comment]] = BackReference()
 
 
 class Post(Model, table="demo_posts"):
-    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    id: Annotated[Field[int], PrimaryKey, AutoIncrement] = field(default=0)
     # Deleting a user deletes their posts ...
-    author: Annotated[User, Reference(on_delete="CASCADE")]
+    author: Reference[User] = Reference(on_delete="CASCADE")
     # ... but only forgets them as the editor of someone else's post.
-    editor: Annotated[Optional[User], Reference(on_delete="SET NULL")] = None
-    title: Annotated[str, Index]
-    published: bool = False
-    comments: BackReference[list[Comment]]
-    # Many-to-many through the pivot model PostTag.
-    tags: Annotated[list[Tag], BackReference(via="PostTag")]
+    editor: Reference[Optional[User]] = Reference(on_delete="SET NULL", default=None)
+    title: Annotated[Field[str], Index]
+    published: Field[bool] = field(default=False)
+    comments: BackReference[list[Comment]] = BackReference()
+    # Many-to-many through the pivot model PostTag (named: it comes later).
+    tags: BackReference[list[Tag]] = BackReference(via="PostTag")
 
 
 class Comment(Model, table="demo_comments"):
-    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
-    post: Annotated[Post, Reference(on_delete="CASCADE")]
-    author: Annotated[User, Reference(on_delete="CASCADE")]
-    text: str = ""
+    id: Annotated[Field[int], PrimaryKey, AutoIncrement] = field(default=0)
+    post: Reference[Post] = Reference(on_delete="CASCADE")
+    author: Reference[User] = Reference(on_delete="CASCADE")
+    text: Field[str] = field(default="")
 
 
 class Tag(Model, table="demo_tags"):
-    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
-    name: Annotated[str, Unique]
-    # via= takes the pivot class itself, or its name as in Post.tags above.
-    posts: Annotated[list[Post], BackReference(via=PostTag)]
+    id: Annotated[Field[int], PrimaryKey, AutoIncrement] = field(default=0)
+    name: Annotated[Field[str], Unique]
+    posts: BackReference[list[Post]] = BackReference(via="PostTag")
 
 
 class PostTag(Model, table="demo_post_tags"):
     """The pivot: one row per (post, tag) pair."""
-    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
-    post: Annotated[Post, Reference(on_delete="CASCADE")]
-    tag: Annotated[Tag, Reference(on_delete="CASCADE")]
+    id: Annotated[Field[int], PrimaryKey, AutoIncrement] = field(default=0)
+    post: Reference[Post] = Reference(on_delete="CASCADE")
+    tag: Reference[Tag] = Reference(on_delete="CASCADE")
 
 
 DEMO_MODELS = [User, Post, Comment, Tag, PostTag]

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence, cast
 
 from .dialects.base import Dialect
 from .errors import ActiverelError, ConfigurationError, ConnectionLost, PoolExhausted, ValidationError
@@ -171,7 +171,7 @@ class Engine:
         """The schema changed: read the enforced foreign keys again when asked."""
         self._foreign_keys = None
 
-    def enforces(self, fetch: Callable[[str, Sequence[Any]], list[tuple]],
+    def enforces(self, fetch: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                  tables: Sequence[str], ref: ReferenceProp) -> bool:
         """Whether the database itself applies ``ref``'s on_delete (a foreign
         key with that action exists in its catalog). The catalog of
@@ -345,10 +345,10 @@ class Connection:
         self._writing = True  # (INSERTs and UPDATEs of a flush)
         return cur
 
-    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a SELECT and return its rows as tuples."""
-        return self._send(sql, params,
-                          lambda cur: (cur.execute(sql, params), list(cur.fetchall()))[1])
+        return cast("list[tuple[Any, ...]]", self._send(
+            sql, params, lambda cur: (cur.execute(sql, params), list(cur.fetchall()))[1]))
 
     def _stream_alive(self, began: int) -> bool:
         if self.transactions != began or not self.in_transaction:
@@ -362,14 +362,14 @@ class Connection:
 
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
         """A multi-row INSERT leaving ``pk_column`` to the database: the keys."""
-        keys = self._send(sql, params, lambda cur: self.dialect.insert_generated(
+        keys: list[Any] = self._send(sql, params, lambda cur: self.dialect.insert_generated(
             cur, sql, params, count, pk_column))
         self._writing = True  # (after _send, whose BEGIN resets it)
         return keys
 
     def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
         """The single-row INSERT ``sql`` for every row; the generated keys."""
-        keys = self._send(sql, rows, lambda cur: self.dialect.insert_each(
+        keys: list[Any] = self._send(sql, rows, lambda cur: self.dialect.insert_each(
             cur, sql, rows, pk_column))
         self._writing = True
         return keys
@@ -454,7 +454,7 @@ def _close_cursor(cursor: Any) -> None:
 
 
 def stream_rows(self: Connection, sql: str, params: Sequence[Any], size: int,
-                own_connection: bool = True) -> Iterator[list[tuple]]:
+                own_connection: bool = True) -> Iterator[list[tuple[Any, ...]]]:
     """Run a SELECT on the session connection ``self``; yield its rows in
     lists of at most ``size``, each fetched when asked for through the
     dialect's ``stream_cursor`` (a

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import factory
+from factory.base import Factory
 
 
-class ActiverelFactory(factory.Factory):
+class ActiverelFactory(Factory[Any]):
     """A factory_boy factory for an activerel model."""
 
-    class Meta:
+    # (factory_boy reads Meta's attributes; it need not derive from Factory.Meta)
+    class Meta:  # pyright: ignore[reportIncompatibleVariableOverride]
         abstract = True
 
     @classmethod

@@ -12,10 +12,11 @@ generated instance code (``on_resolved=install``). Imports
 :mod:`activerel.query`, :mod:`activerel.session` and everything below."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar
 
 from typing_extensions import Self, dataclass_transform
 
+from .descriptors import Reference
 from .errors import FieldNotLoaded, ModelDefinitionError, ReferenceNotLoaded
 from .instance.instrument import Record, install
 from .instance.state import (PERSISTENT, SESSION_KEY, STATE_KEY, StateOnDemand, identity_key, new_state,
@@ -132,7 +133,10 @@ class ModelMeta(type):
         return cls
 
 
-@dataclass_transform(kw_only_default=True, field_specifiers=(field,))
+# Reference is a field specifier: ``author: Reference[User] = Reference(on_delete=...)``
+# is a required field (a default only with ``default=None``), as ``field(...)``
+# without default= is; a ``BackReference(...)`` value is a default like any other
+@dataclass_transform(kw_only_default=True, field_specifiers=(field, Reference))
 class Model(Record, metaclass=ModelMeta):
     """Base class of every model: ``class User(Model, table="users"): ...``.
 
@@ -154,12 +158,13 @@ class Model(Record, metaclass=ModelMeta):
             raise TypeError(f"{cls.__name__} has no generated constructor")
         cls.__init__(self, **values)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        setter = type(self).__ar_setters__.get(name)
-        if setter is None:
-            object.__setattr__(self, name, value)
-        else:
-            setter(self, value)
+    if not TYPE_CHECKING:  # hidden from checkers, which then refuse unknown attributes
+        def __setattr__(self, name: str, value: Any) -> None:
+            setter = type(self).__ar_setters__.get(name)
+            if setter is None:
+                object.__setattr__(self, name, value)
+            else:
+                setter(self, value)
 
     def to_dict(self, relations: bool = False) -> dict[str, Any]:
         """The loaded fields as a dict, in declaration order: plain fields by
@@ -181,7 +186,7 @@ class Model(Record, metaclass=ModelMeta):
         return d
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        vars(self).update(state)
 
     def __repr__(self) -> str:
         mapper = type(self).__ar_mapper__

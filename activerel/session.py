@@ -161,7 +161,7 @@ class Session:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         return self.connection.executemany(sql, rows)
 
-    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a SELECT and return its rows as tuples."""
         return self.connection.fetch(sql, params)
 
@@ -270,13 +270,13 @@ class Session:
         when loaded, else by its one-key SELECT."""
         mapper = self.catalog.serving(cls)
         key = normalize_key(mapper, pk)
-        obj = self.identity.get(mapper, key)
+        obj: Optional[T] = self.identity.get(mapper, key)
         if obj is not None and id(obj) in self.to_delete:
             raise NotFound(f"{mapper.name} with primary key {pk!r} is deleted in this session")
         if obj is not None and ((st := state_if_made(obj)) is None or st.stub_of is None):
             return obj
         self.flush()
-        found = load_key(self, mapper, key)
+        found: Optional[T] = load_key(self, mapper, key)
         if found is None:
             raise NotFound(f"{mapper.name} with primary key {pk!r} does not exist")
         return found

@@ -35,6 +35,9 @@ def pytest_addoption(parser: Any) -> None:
 
 @pytest.fixture(scope="session")
 def activerel_database(request: Any) -> Iterator[Database]:
+    """The test run's database: ``--activerel-url``, else ``$ACTIVEREL_TEST_URL``,
+    else SQLite in memory, with every registered model's table migrated once;
+    closed when the run ends."""
     url = (request.config.getoption("--activerel-url") or os.environ.get("ACTIVEREL_TEST_URL")
            or "sqlite://")
     database = Database(url)
@@ -45,6 +48,9 @@ def activerel_database(request: Any) -> Iterator[Database]:
 
 @pytest.fixture
 def activerel_db(activerel_database: Database) -> Iterator[Database]:
+    """The run's database, bound as the default, inside one transaction rolled
+    back when the test ends; every session opened meanwhile (by the test or
+    the code under test) joins it as a savepoint."""
     activerel_database.engine.pin()
     activerel_database.bind()
     try:
@@ -72,11 +78,13 @@ class Statements(logging.Handler):
         return sum(1 for s in self.statements if s.lstrip().upper().startswith(verb.upper()))
 
     def clear(self) -> None:
+        """Forget the statements recorded so far (to count those of one block)."""
         self.statements.clear()
 
 
 @pytest.fixture
 def activerel_statements() -> Iterator[Statements]:
+    """The statements sent while the test runs (a :class:`Statements`)."""
     logger = logging.getLogger("activerel.sql")
     handler = Statements()
     level = logger.level

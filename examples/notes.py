@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from activerel import AutoIncrement, BackReference, Model, PrimaryKey, Reference, Unique
+from activerel import (AutoIncrement, BackReference, Field, Model, PrimaryKey, Reference,
+                       Unique, field)
 
 
 class Author(Model, table="ex_authors"):
-    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
-    name: Annotated[str, Unique]
-    notes: BackReference[list["Note"]]
+    id: Annotated[Field[int], PrimaryKey, AutoIncrement] = field(default=0)
+    name: Annotated[Field[str], Unique]
+    notes: BackReference[list["Note"]] = BackReference()
 
 
 class Note(Model, table="ex_notes"):
-    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
-    author: Annotated[Author, Reference(on_delete="CASCADE")]
-    text: str
+    id: Annotated[Field[int], PrimaryKey, AutoIncrement] = field(default=0)
+    author: Reference[Author] = Reference(on_delete="CASCADE")
+    text: Field[str]

@@ -33,7 +33,7 @@ BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
 
 RUNNABLE = ["docs/relations.md", "docs/getting-started.md", "docs/querying.md",
             "docs/concurrency.md", "README.md", "docs/migrations.md", "docs/aggregates.md",
-            "docs/upsert.md", "docs/streaming.md", "docs/trees.md"]
+            "docs/upsert.md", "docs/streaming.md", "docs/trees.md", "docs/factories.md"]
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:

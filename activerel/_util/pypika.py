@@ -6,7 +6,7 @@ Used by :mod:`activerel.sql` and by the dialects (their one-parameter key
 sets). Imports nothing of activerel."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, cast
 
 from pypika.terms import Criterion
 
@@ -35,6 +35,17 @@ def not_true(criterion: Any) -> SqlTemplate:
     """True where ``criterion`` is false *or unknown* (NULL): ``NOT (c)`` is
     unknown, so it drops the rows ``c`` cannot decide."""
     return SqlTemplate("(CASE WHEN {cond} THEN 1 ELSE 0 END)=0", cond=criterion)
+
+
+def all_of(criteria: Iterable[Any]) -> Criterion:
+    """``Criterion.all``: every one of ``criteria`` (AND), typed as the
+    criterion it is (PyPika's own signature leaves it open)."""
+    return cast(Criterion, Criterion.all(criteria))
+
+
+def any_of(criteria: Iterable[Any]) -> Criterion:
+    """``Criterion.any``: at least one of ``criteria`` (OR)."""
+    return cast(Criterion, Criterion.any(criteria))
 
 
 #: a criterion that always holds, and one that never does

@@ -49,7 +49,8 @@ class DDLHooks:
         if col.length is not None:
             return self.sized_type_sql(col.type, col.length)
         t = self.types[col.type]
-        return t.indexed_ddl if indexed and t.indexed_ddl else t.ddl
+        ddl: str = t.indexed_ddl if indexed and t.indexed_ddl else t.ddl
+        return ddl
 
     def sized_type_sql(self, kind: str, length: int) -> str:
         """The type of a str (``VARCHAR(n)``) or bytes column of at most

@@ -203,7 +203,7 @@ class MySQLDialect(Dialect):
         return (["SET FOREIGN_KEY_CHECKS = 0"] + super().drop_tables_sql(tables)
                 + ["SET FOREIGN_KEY_CHECKS = 1"])
 
-    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                      tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
         rows = execute(
             "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, "
@@ -212,7 +212,7 @@ class MySQLDialect(Dialect):
             "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
             "AND r.TABLE_NAME = k.TABLE_NAME "
             "WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL", ())
-        groups: dict[tuple[str, str], list[tuple]] = {}
+        groups: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         for row in rows:
             groups.setdefault((row[0], row[1]), []).append(row)
         out = set()
@@ -230,16 +230,16 @@ class MySQLDialect(Dialect):
     def driver_errors(self) -> tuple[type, type]:
         return self.driver.Error, self.driver.IntegrityError
 
-    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
+    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]) -> set[str]:
         rows = execute("SELECT table_name FROM information_schema.tables "
                        "WHERE table_schema = DATABASE()", ())
         return {r[0] for r in rows}
 
-    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                            table: str) -> list[ColumnDef]:
         return mysql_schema.introspect_columns(execute, table)
 
-    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                    tables: Optional[Sequence[str]] = None) -> dict[str, TableDef]:
         return mysql_schema.introspect(execute, tables)
 

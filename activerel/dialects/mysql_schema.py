@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 from ..schema.tables import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, Sql, TableDef
 
-Execute = Callable[[str, Sequence[Any]], list[tuple]]
+Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 #: the migration version table, left out of a whole-database description
 VERSION_TABLE = "activerel_migrations"
@@ -122,7 +122,7 @@ _COLUMNS = (
     "WHERE c.TABLE_SCHEMA = DATABASE() {where} ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION")
 
 
-def _column(row: tuple) -> ColumnDef:
+def _column(row: tuple[Any, ...]) -> ColumnDef:
     """A ColumnDef from a row of _COLUMNS without its table name."""
     name, column_type, nullable, default, extra, is_json, version = row
     extra = (extra or "").lower()
@@ -142,7 +142,7 @@ def introspect_columns(execute: Execute, table: str) -> list[ColumnDef]:
         _COLUMNS.format(where="AND c.TABLE_NAME = %s"), (table,))]
 
 
-def _where(column: str, tables: Optional[Iterable[str]]) -> tuple[str, tuple]:
+def _where(column: str, tables: Optional[Iterable[str]]) -> tuple[str, tuple[Any, ...]]:
     if tables is None:
         return f"AND {column} <> '{VERSION_TABLE}'", ()
     names = tuple(tables)
@@ -182,7 +182,7 @@ def _in_name_order(out: dict[str, TableDef]) -> dict[str, TableDef]:
 def _add_indexes(execute: Execute, out: dict[str, TableDef],
                  tables: Optional[list[str]]) -> None:
     where, params = _where("TABLE_NAME", tables)
-    groups: dict[tuple[str, str], list[tuple]] = {}
+    groups: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
     for row in execute(
             "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME "
             f"FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() {where} "
@@ -209,7 +209,7 @@ def _add_indexes(execute: Execute, out: dict[str, TableDef],
 def _add_foreign_keys(execute: Execute, out: dict[str, TableDef],
                       tables: Optional[list[str]]) -> None:
     where, params = _where("k.TABLE_NAME", tables)
-    groups: dict[tuple[str, str], list[tuple]] = {}
+    groups: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
     for row in execute(
             "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, "
             "k.REFERENCED_COLUMN_NAME, r.DELETE_RULE, r.UPDATE_RULE "

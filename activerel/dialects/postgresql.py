@@ -95,8 +95,9 @@ class PostgreSQLDialect(Dialect):
         # the URL is checked first: a wrong one is wrong with or without the driver
         self.check_url(_OPTIONS, "PostgreSQL", "postgresql://user@host:5432/dbname")
         try:
-            import psycopg
-            from psycopg.types.json import Jsonb
+            # (without the driver installed, a checker cannot resolve these)
+            import psycopg  # pyright: ignore[reportMissingImports]
+            from psycopg.types.json import Jsonb  # pyright: ignore[reportMissingImports]
         except ImportError:
             raise ConfigurationError(
                 "postgresql:// needs psycopg 3: pip install 'activerel[postgresql]'") from None
@@ -149,7 +150,7 @@ class PostgreSQLDialect(Dialect):
         # CASCADE drops the foreign keys of a reference cycle with the tables
         return [f"{sql} CASCADE" for sql in super().drop_tables_sql(tables)]
 
-    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                      tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
         actions = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL",
                    "d": "SET DEFAULT"}
@@ -172,15 +173,15 @@ class PostgreSQLDialect(Dialect):
     def driver_errors(self) -> tuple[type, type]:
         return self.psycopg.Error, self.psycopg.IntegrityError
 
-    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
+    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]) -> set[str]:
         rows = execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()", ())
         return {r[0] for r in rows}
 
-    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                            table: str) -> list[ColumnDef]:
         return postgresql_schema.introspect_columns(execute, table)
 
-    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                    tables: Optional[Sequence[str]] = None) -> dict[str, TableDef]:
         return postgresql_schema.introspect(execute, tables)
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 from ..schema.tables import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, Sql, TableDef
 
-Execute = Callable[[str, Sequence[Any]], list[tuple]]
+Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 #: the migration version table, left out of a whole-schema description
 VERSION_TABLE = "activerel_migrations"
@@ -107,7 +107,7 @@ _OWN = "n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
 _RESOLVED = "c.oid = to_regclass(quote_ident(%s))"
 
 
-def _column(row: tuple) -> ColumnDef:
+def _column(row: tuple[Any, ...]) -> ColumnDef:
     """A ColumnDef from a row of _COLUMNS without its table name."""
     name, sql_type, nullable, default, identity, generated = row
     kind, length = column_kind(sql_type)

@@ -184,12 +184,12 @@ class SQLiteDialect(Dialect):
             return ActiverelError(f"sqlite: {exc}")
         return None
 
-    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def foreign_keys(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                      tables: Sequence[str]) -> set[tuple[str, tuple[str, ...], str, str]]:
         # every connection switches foreign keys on, so declared ones are enforced
         out = set()
         for table in tables:
-            groups: dict[int, list[tuple]] = {}
+            groups: dict[int, list[tuple[Any, ...]]] = {}
             for row in execute(f"PRAGMA foreign_key_list(\"{table}\")", ()):
                 groups.setdefault(row[0], []).append(row)
             for rows in groups.values():
@@ -197,7 +197,7 @@ class SQLiteDialect(Dialect):
                 out.add((table, tuple(r[3] for r in rows), rows[0][2], rows[0][6].upper()))
         return out
 
-    def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def column_names(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                      table: str) -> list[str]:
         return [r[1] for r in execute(f"PRAGMA table_info(\"{table}\")", ())]
 
@@ -209,16 +209,16 @@ class SQLiteDialect(Dialect):
     def driver_errors(self) -> tuple[type, type]:
         return sqlite3.Error, sqlite3.IntegrityError
 
-    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple]]) -> set[str]:
+    def table_names(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]) -> set[str]:
         rows = execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                        "AND name NOT LIKE 'sqlite_%'", ())
         return {r[0] for r in rows}
 
-    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def introspect_columns(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                            table: str) -> list[ColumnDef]:
         return sqlite_schema.introspect_columns(execute, table)
 
-    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple]],
+    def introspect(self, execute: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
                    tables: Optional[Sequence[str]] = None) -> dict[str, TableDef]:
         return sqlite_schema.introspect(execute, tables)
 
@@ -261,10 +261,10 @@ class SQLiteDialect(Dialect):
 
 
 def _float(value: Any) -> float:
-    value = to_float(value)
-    if value != value:
+    f: float = to_float(value)
+    if f != f:
         raise ValidationError("SQLite cannot store NaN: it would read back as NULL")
-    return value
+    return f
 
 
 def _decimal_text(value: Any) -> str:
@@ -284,7 +284,8 @@ def _iso_datetime(value: datetime) -> str:
 
 
 def _isoformat(value: Any) -> str:
-    return value.isoformat()
+    text: str = value.isoformat()
+    return text
 
 
 def _decimal(value: Any) -> Decimal:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 from ..schema.tables import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, Sql, TableDef
 
-Execute = Callable[[str, Sequence[Any]], list[tuple]]
+Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 #: the migration version table, left out of a whole-database description
 VERSION_TABLE = "activerel_migrations"
@@ -63,7 +63,7 @@ def parse_default(text: Optional[str]) -> Any:
     text = text.strip()
     inner = re.fullmatch(r"\(\s*(.*?)\s*\)", text, re.S)
     if inner and (_STRING.fullmatch(inner.group(1)) or _FLOAT.fullmatch(inner.group(1))):
-        text = inner.group(1)
+        text = str(inner.group(1))
     if m := _STRING.fullmatch(text):
         return m.group(1).replace("''", "'")
     if m := _HEX.fullmatch(text):
@@ -82,7 +82,7 @@ def parse_default(text: Optional[str]) -> Any:
     return Sql(text)
 
 
-def _columns(rows: Iterable[tuple]) -> list[ColumnDef]:
+def _columns(rows: Iterable[tuple[Any, ...]]) -> list[ColumnDef]:
     """ColumnDefs from ``table_info`` rows (cid, name, type, notnull, default, pk)."""
     rows = list(rows)
     key = [r for r in rows if r[5]]
@@ -120,7 +120,7 @@ def introspect(execute: Execute, tables: Optional[Iterable[str]] = None) -> dict
         params = (json.dumps(list(tables)),)
     sql = {m: s for m, s in execute(f"SELECT m.name, m.sql {_TABLES.format(join='', where=where)}",
                                     params)}
-    by_table: dict[str, list[tuple]] = {name: [] for name in sql}
+    by_table: dict[str, list[tuple[Any, ...]]] = {name: [] for name in sql}
     for row in execute(
             'SELECT m.name, p.cid, p.name, p.type, p."notnull", p.dflt_value, p.pk '
             + _TABLES.format(join=", pragma_table_info(m.name) p", where=where)
@@ -168,7 +168,7 @@ def _add_indexes(execute: Execute, out: dict[str, TableDef], where: str,
 def _add_foreign_keys(execute: Execute, out: dict[str, TableDef], where: str,
                       params: Sequence[Any]) -> None:
     # "to" is NULL for REFERENCES t without columns: the target's primary key
-    groups: dict[tuple[str, int], list[tuple]] = {}
+    groups: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
     for row in execute(
             'SELECT m.name, fk.id, fk.seq, fk."from", fk."table", COALESCE(fk."to", '
             '(SELECT ti.name FROM pragma_table_info(fk."table") ti WHERE ti.pk = fk.seq + 1)), '

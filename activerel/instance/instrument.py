@@ -10,7 +10,7 @@ mapper; :func:`loader_class` is called by the generated hydrators
 rest of :mod:`activerel.instance` and :mod:`activerel._util`."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 from .._util.codegen import compile_function
 from ..errors import ValidationError
@@ -50,7 +50,7 @@ def loader_class(cls: type) -> Optional[type]:
     instance by ``__class__`` assignment (measured in docs/benchmarks.md)."""
     known: Any = cls.__dict__.get("__ar_loader__", False)
     if known is not False:
-        return known
+        return cast(Optional[type], known)
     made = type(f"{cls.__name__}Loader", (Record,), {"__slots__": (), "__module__": cls.__module__})
     probe: Any = object.__new__(made)
     loader: Optional[type] = made
@@ -160,10 +160,11 @@ def make_init(mapper: Mapper) -> Callable[..., None]:
                     body.append(f"        if {back.name!r} in _ar_td: _ar_td[{back.name!r}] = _ar_self")
     sig = ", ".join(params + ["**_ar_extra"])
     src = f"def __init__(_ar_self, *, {sig}):\n" + "\n".join(body) + "\n"
-    return compile_function(src, ns, name="__init__", kind="__init__",
-                            owner=f"{mapper.cls.__module__}.{mapper.cls.__qualname__}",
-                            qualname=f"{mapper.cls.__qualname__}.__init__",
-                            module=mapper.cls.__module__)
+    init: Callable[..., None] = compile_function(
+        src, ns, name="__init__", kind="__init__",
+        owner=f"{mapper.cls.__module__}.{mapper.cls.__qualname__}",
+        qualname=f"{mapper.cls.__qualname__}.__init__", module=mapper.cls.__module__)
+    return init
 
 
 def _backref_value(mapper: Mapper, back: BackRefProp) -> Callable[[Any, Any], Any]:

@@ -115,10 +115,13 @@ class _SharedNewState(ObjectState):
         return "NEW_STATE"  # copies and pickles stay the one shared state
 
 
-NEW_STATE: ObjectState = _SharedNewState()
-for _slot in ObjectState.__slots__:
-    getattr(ObjectState, _slot).__set__(NEW_STATE, NEW if _slot == "status" else None)
-del _slot
+def _new_state_fields(st: ObjectState) -> ObjectState:
+    for slot in ObjectState.__slots__:
+        getattr(ObjectState, slot).__set__(st, NEW if slot == "status" else None)
+    return st
+
+
+NEW_STATE: ObjectState = _new_state_fields(_SharedNewState())
 
 
 class StateOnDemand:
@@ -150,7 +153,8 @@ def set_state(obj: Any, st: ObjectState) -> None:
 def state_if_made(obj: Any) -> Optional[ObjectState]:
     """``obj``'s state if it has one; None for a loaded object nothing has
     asked about yet, which is persistent, clean and not a stub."""
-    return obj.__dict__.get(STATE_KEY)
+    st: Optional[ObjectState] = obj.__dict__.get(STATE_KEY)
+    return st
 
 
 def identity_key(obj: Any) -> Any:
@@ -196,7 +200,7 @@ def is_persistent(obj: Any) -> bool:
     """Whether ``obj`` stands for a row (without making a state for it; a
     half-built object under construction has none and is not)."""
     d = obj.__dict__
-    st = d.get(STATE_KEY)
+    st: Optional[ObjectState] = d.get(STATE_KEY)
     if st is None:
         return SESSION_KEY in d  # loaded, its state not made yet
     return st.status == PERSISTENT

@@ -31,13 +31,13 @@ class LoadSession(Protocol):
     active: bool
     dirty: dict[int, Any]
 
-    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
 def hydrators(mapper: Mapper, dialect: Dialect) -> "Hydrators":
     """The generated hydration code of ``mapper`` on ``dialect``."""
     b = binding(mapper, dialect)
-    h = b.hydrators
+    h: Optional[Hydrators] = b.hydrators
     if h is None:
         h = b.hydrators = Hydrators(mapper, dialect)
     return h
@@ -161,7 +161,8 @@ class Hydrators:
                     lines.append(f"{indent}{guard}    {put(p.name)}_o if _o is not None else _s_{p.name}(_kk, session)")
         return lines
 
-    def _make_hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple], LoadSession], list[Any]]:
+    def _make_hydrator(self, columns: tuple[str, ...]) -> Callable[[list[tuple[Any, ...]],
+                       LoadSession], list[Any]]:
         mapper = self.mapper
         ns: dict[str, Any] = {"_cls": mapper.cls, "_new": object.__new__, "_State": ObjectState,
                               "_mapper": mapper, "_rowkey": self.row_key}
@@ -229,8 +230,10 @@ class Hydrators:
         for p in refs:
             ns[f"_tm_{p.name}"] = p.target_mapper
         ns["_refresh"] = self._make_refresher(columns)
-        return compile_function("\n".join(lines) + "\n", ns, name="hydrate", kind="hydrate",
-                                owner=self.label, variant=self.variant(columns))
+        hydrate: Callable[[list[tuple[Any, ...]], LoadSession], list[Any]] = compile_function(
+            "\n".join(lines) + "\n", ns, name="hydrate", kind="hydrate", owner=self.label,
+            variant=self.variant(columns))
+        return hydrate
 
     def _make_refresher(self, columns: tuple[str, ...]) -> Callable[..., None]:
         """Refresh an object already in the identity map from a row: a stub gets
@@ -252,8 +255,10 @@ class Hydrators:
         lines += self._assign_lines(columns, ns, "        ", False) or ["        pass"]
         lines += ["    else:"]
         lines += self._assign_lines(columns, ns, "        ", True) or ["        pass"]
-        return compile_function("\n".join(lines) + "\n", ns, name="refresh", kind="refresh",
-                                owner=self.label, variant=self.variant(columns))
+        refresh: Callable[..., None] = compile_function(
+            "\n".join(lines) + "\n", ns, name="refresh", kind="refresh", owner=self.label,
+            variant=self.variant(columns))
+        return refresh
 
     def stub_maker(self, origin: tuple[str, str]) -> Callable[[Any, LoadSession], Any]:
         """key, session -> a stub of this model with only its key set, registered

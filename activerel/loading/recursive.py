@@ -49,7 +49,7 @@ def load_recursive(session: LoadSession, prop: Prop, join: Join, parents: list[A
 
 
 def _fetch(session: LoadSession, prop: Prop, join: Join, keys: list[Any],
-           fields: Optional[tuple[str, ...]]) -> tuple[list[tuple], tuple[str, ...], ValueCodec]:
+           fields: Optional[tuple[str, ...]]) -> tuple[list[tuple[Any, ...]], tuple[str, ...], ValueCodec]:
     """Run the one statement: the rows of every node the walk reaches from
     the parents with identity keys ``keys``, and their column names."""
     target: Mapper = prop.target_mapper  # type: ignore[attr-defined]
@@ -64,7 +64,7 @@ def _fetch(session: LoadSession, prop: Prop, join: Join, keys: list[Any],
     return session.fetch(sql, comp.params), columns, c
 
 
-def _identity_keys(c: ValueCodec, rows: list[tuple], pos: list[int]) -> list[Any]:
+def _identity_keys(c: ValueCodec, rows: list[tuple[Any, ...]], pos: list[int]) -> list[Any]:
     """The identity keys stored in the columns at ``pos`` of each row."""
     if len(pos) == 1:
         i = pos[0]

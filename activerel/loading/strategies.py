@@ -49,10 +49,10 @@ class Loaded:
 
     def __init__(self) -> None:
         #: mapper -> (its value codec, rows hydrated with every field)
-        self.rows: dict[Mapper, list[tuple[ValueCodec, list[tuple]]]] = {}
+        self.rows: dict[Mapper, list[tuple[ValueCodec, list[tuple[Any, ...]]]]] = {}
         self._keys: dict[Mapper, set[Any]] = {}
 
-    def add(self, mapper: Mapper, c: ValueCodec, rows: list[tuple]) -> None:
+    def add(self, mapper: Mapper, c: ValueCodec, rows: list[tuple[Any, ...]]) -> None:
         self.rows.setdefault(mapper, []).append((c, rows))
         self._keys.pop(mapper, None)
 
@@ -66,7 +66,7 @@ class Loaded:
         return keys
 
 
-def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple], columns: tuple[str, ...],
+def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple[Any, ...]], columns: tuple[str, ...],
             joins: tuple[Join, ...], loaded: Optional[Loaded] = None, unique: bool = True,
             whole: bool = False) -> list[Any]:
     """The objects of ``rows`` (one per row, through the identity map) with
@@ -131,7 +131,7 @@ def _distinct(objs: list[Any], keys: list[Any]) -> tuple[list[Any], list[Any]]:
 
 
 def _child_rows(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
-                source: Callable[[Compiler, Any], RelationSource]) -> tuple[list[tuple], tuple[str, ...]]:
+                source: Callable[[Compiler, Any], RelationSource]) -> tuple[list[tuple[Any, ...]], tuple[str, ...]]:
     """Run the SELECT of a relation: rows of ``target`` whose parent key
     terms match ``keys`` (``None``: any parent, the key terms not NULL),
     filtered, ordered and paged per parent as ``join`` says.
@@ -144,7 +144,7 @@ def _child_rows(session: LoadSession, target: Mapper, join: Join, keys: Optional
     if keys is None:
         return _child_rows_once(session, target, join, None, columns, source), columns
     width = len(keys[0]) if keys and isinstance(keys[0], tuple) else 1
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     limit = session.dialect.features.param_limit
     parts: Any = chunks(keys, limit, 2 * width) if width > 1 and len(keys) * width > limit // 2 else [keys]
     for part in parts:
@@ -154,7 +154,7 @@ def _child_rows(session: LoadSession, target: Mapper, join: Join, keys: Optional
 
 def _child_rows_once(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
                      columns: tuple[str, ...],
-                     source: Callable[[Compiler, Any], RelationSource]) -> list[tuple]:
+                     source: Callable[[Compiler, Any], RelationSource]) -> list[tuple[Any, ...]]:
     c = codec(target, session.dialect)
     comp = Compiler(target, session.dialect)
     a = comp.alias(target)
@@ -174,7 +174,7 @@ def _key_values(mapper: Mapper, dialect: Dialect, keys: list[Any]) -> list[Any]:
     return [kp(k) for k in keys]
 
 
-def _load_reference(session: LoadSession, prop: ReferenceProp, join: Join, rows: list[tuple],
+def _load_reference(session: LoadSession, prop: ReferenceProp, join: Join, rows: list[tuple[Any, ...]],
                     columns: tuple[str, ...], loaded: Loaded) -> Optional[set[Any]]:
     """Load the targets the foreign keys in ``rows`` point at (raw column
     values are already the parameters the key columns take), except rows
@@ -204,7 +204,7 @@ def _load_reference(session: LoadSession, prop: ReferenceProp, join: Join, rows:
     return set(target_codec.row_keys(trows)) if filtered else None
 
 
-def _stored_keys(rows: list[tuple], pos: list[int]) -> list[Any]:
+def _stored_keys(rows: list[tuple[Any, ...]], pos: list[int]) -> list[Any]:
     """The key columns at ``pos`` of each row as stored: a value, or a tuple
     for a composite key (``itemgetter`` of one position gives the value)."""
     return list(map(itemgetter(*pos), rows))
@@ -221,7 +221,8 @@ def _identity_keys(mapper: Mapper, dialect: Dialect, stored: list[Any]) -> list[
     return [c.row_key(v) for v in stored]
 
 
-def _parent_keys(owner: Mapper, dialect: Dialect, rows: list[tuple], pos: list[int]) -> list[Any]:
+def _parent_keys(owner: Mapper, dialect: Dialect, rows: list[tuple[Any, ...]],
+                 pos: list[int]) -> list[Any]:
     """The parent's identity key in each row, read from the columns at ``pos``."""
     return _identity_keys(owner, dialect, _stored_keys(rows, pos))
 
@@ -268,7 +269,8 @@ def _narrowed(join: Join) -> bool:
                 or any(j.inner for j in join.joins))
 
 
-def _of_parents(keys: list[Any], rows: list[tuple], row_keys: list[Any]) -> tuple[list[tuple], list[Any]]:
+def _of_parents(keys: list[Any], rows: list[tuple[Any, ...]],
+                row_keys: list[Any]) -> tuple[list[tuple[Any, ...]], list[Any]]:
     """The rows whose parent key is among ``keys``. A SELECT of every parent's
     children also returns children of parents added since the parents were
     read (on a server whose statements each see the latest commit); they are

@@ -50,7 +50,7 @@ class StreamSession(LoadSession, Protocol):
     def flush(self) -> None: ...
 
 
-def stream_objects(session: StreamSession, mapper: Mapper, batches: Iterable[list[tuple]],
+def stream_objects(session: StreamSession, mapper: Mapper, batches: Iterable[list[tuple[Any, ...]]],
                    columns: tuple[str, ...], joins: tuple[Join, ...],
                    aggregates: Sequence[Any] = ()) -> Iterator[Any]:
     """The objects of the rows of ``batches`` (each a list of rows of

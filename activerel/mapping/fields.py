@@ -26,10 +26,17 @@ def parse_field(mapper: Any, name: str, ann: Any) -> None:
     tp, metadata = ann, cast(tuple[Any, ...], ())
     if typing.get_origin(ann) is typing.Annotated:
         tp, metadata = ann.__origin__, ann.__metadata__
+    default = mapper._defaults.get(name, MISSING)
+    if isinstance(default, (Reference, BackReference)):
+        # the marker written as the field's value (``= Reference(on_delete=...)``,
+        # ``= BackReference()``, as type checkers want it): it replaces the
+        # annotation's marker of its kind (the shorthand's ``Reference()``)
+        kind = Reference if isinstance(default, Reference) else BackReference
+        metadata = tuple(m for m in metadata if not isinstance(m, kind)) + (default,)
+        default = default.default if isinstance(default, Reference) else MISSING
     flags = {m for m in metadata if m in (PrimaryKey, AutoIncrement, Unique, Index, Version)}
     refs = [m for m in metadata if isinstance(m, Reference)]
     backs = [m for m in metadata if isinstance(m, BackReference)]
-    default = mapper._defaults.get(name, MISSING)
     spec: Optional[FieldSpec] = default if isinstance(default, FieldSpec) else None
     if spec is not None:
         default = spec.default
@@ -135,7 +142,7 @@ def parse_field(mapper: Any, name: str, ann: Any) -> None:
     mapper.props[name] = prop
 
 def _parse_backref(mapper: Any, name: str, tp: Any, inner: Any, nullable: bool, marker: BackReference,
-                   flags: set, default: Any, factory: Any) -> None:
+                   flags: set[Any], default: Any, factory: Any) -> None:
     where = f"{mapper.name}.{name}"
     if flags:
         raise ModelDefinitionError(f"{where}: a BackReference is virtual and takes no column markers")

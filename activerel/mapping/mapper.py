@@ -335,7 +335,7 @@ class Mapper:
                 f"its key is {want}")
 
 
-class _Namespace(dict):
+class _Namespace(dict[str, Any]):
     """Names for evaluating string annotations: the model's module globals first,
     then the registry."""
 
@@ -420,7 +420,7 @@ def mapper_of(cls: Any) -> Mapper:
     return m
 
 
-def flat_key(key: Any) -> tuple:
+def flat_key(key: Any) -> tuple[Any, ...]:
     """An identity key as a tuple of column values (a one-column key wrapped)."""
     return key if isinstance(key, tuple) else (key,)
 

@@ -37,6 +37,19 @@ ACTION_EFFECTS: dict[str, Effect] = {
 ACTIONS = tuple(ACTION_EFFECTS)
 
 
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
 class _Flag:
     """A bare marker such as ``PrimaryKey``: used as is inside ``Annotated``."""
 
@@ -76,18 +89,23 @@ class Reference:
     default one is made, unless the primary key or another index begins
     with them).
 
-    ``Reference[T]`` is shorthand for ``Annotated[T, Reference()]``."""
+    ``Reference[T]`` is shorthand for ``Annotated[T, Reference()]``. A
+    ``Reference(...)`` may also be the field's value in the class body
+    (``author: Reference[User] = Reference(on_delete="CASCADE")``), where
+    ``default=None`` gives an optional reference its default."""
 
-    __slots__ = ("on_delete", "on_update", "column", "name", "index")
+    __slots__ = ("on_delete", "on_update", "column", "name", "index", "default")
 
     def __init__(self, on_delete: str = "NO ACTION", on_update: str = "NO ACTION",
                  column: Union[str, tuple[str, ...], None] = None,
-                 name: Optional[str] = None, index: bool = True) -> None:
+                 name: Optional[str] = None, index: bool = True, *,
+                 default: None = MISSING) -> None:
         self.on_delete = _action(on_delete, "on_delete")
         self.on_update = _action(on_update, "on_update")
         self.column = column
         self.name = name
         self.index = index
+        self.default = default
 
     def __class_getitem__(cls, item: Any) -> Any:
         return Annotated[item, cls()]
@@ -104,7 +122,10 @@ class BackReference:
     ``symmetric=True`` (with ``via=`` a pivot of two References to this same
     model): one pivot row links both ways, as friends do.
 
-    ``BackReference[T]`` is shorthand for ``Annotated[T, BackReference()]``."""
+    ``BackReference[T]`` is shorthand for ``Annotated[T, BackReference()]``.
+    A ``BackReference(...)`` may also be the field's value in the class body
+    (``posts: BackReference[list[Post]] = BackReference()``): type checkers
+    then see a field with a default, which a constructor call may leave out."""
 
     __slots__ = ("mapped_by", "via", "name", "symmetric")
 
@@ -147,19 +168,6 @@ def _norm_sql(text: str) -> str:
             "current_timestamp(6)": "current_timestamp"}.get(text, text)
 
 
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING: Any = _Missing()
-
-
 class FieldSpec:
     """What ``field()`` returns: a default, a default factory, a column name,
     a maximum length and a server-side default."""
@@ -171,7 +179,9 @@ class FieldSpec:
                  server_default: Any = MISSING) -> None:
         if default is not MISSING and default_factory is not None:
             raise ModelDefinitionError("field() takes default or default_factory, not both")
-        if server_default is not MISSING and (default is not MISSING
+        # (default=None is what a field with a server default starts as anyway:
+        # written out, it tells type checkers the constructor may leave it out)
+        if server_default is not MISSING and ((default is not MISSING and default is not None)
                                                or default_factory is not None):
             raise ModelDefinitionError(
                 "field() takes server_default or a Python default, not both: the database "

@@ -24,7 +24,7 @@ from ..mapping.registry import registry
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # pyright: ignore[reportMissingImports]
 
 URL_VARIABLE = "ACTIVEREL_DATABASE_URL"
 

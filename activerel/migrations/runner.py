@@ -138,7 +138,7 @@ class Migrator:
         raw = self.db.dialect.raw_sql
         if add:
             sql = raw(f"INSERT INTO {VERSION_TABLE} (name, applied_at) VALUES (?, ?)")
-            params: tuple = (name, datetime.now().isoformat(sep=" ", timespec="seconds"))
+            params: tuple[Any, ...] = (name, datetime.now().isoformat(sep=" ", timespec="seconds"))
         else:
             sql = raw(f"DELETE FROM {VERSION_TABLE} WHERE name = ?")
             params = (name,)

@@ -69,7 +69,8 @@ class AggregateQueries:
         """Each row of ``values()`` once (``SELECT DISTINCT``). Objects
         (``find()``) are distinct by their key already, so it changes nothing
         there."""
-        return self._copy(_distinct=True)
+        q: Q = self._copy(_distinct=True)
+        return q
 
     def group_by(self: Q, *fields: Any) -> Q:
         """Group the rows by these fields (names or ``Model.field``; a
@@ -89,7 +90,8 @@ class AggregateQueries:
                 raise QueryError(f"group_by() takes field names or fields, not {f!r}")
             column_prop(self._mapper, f, "group_by")
             names.append(f)
-        return self._copy(_group=self._group + tuple(n for n in names if n not in self._group))
+        q: Q = self._copy(_group=self._group + tuple(n for n in names if n not in self._group))
+        return q
 
     def having(self: Q, *conditions: Condition) -> Q:
         """Keep the groups matching every condition: comparisons of
@@ -99,7 +101,8 @@ class AggregateQueries:
                 raise QueryError(f"having() takes conditions such as agg.count() >= 2, "
                                  f"not {cond!r}")
             cond.mapper_check(self._mapper)
-        return self._copy(_having=self._having + tuple(conditions))
+        q: Q = self._copy(_having=self._having + tuple(conditions))
+        return q
 
     # -- terminals -----------------------------------------------------------------
     def sum(self, field: Any) -> Any:
@@ -164,7 +167,8 @@ class AggregateQueries:
             sql, params, readers = self._aggregate_statement(s.dialect, aggregates)
             rows = s.fetch(sql, params)
             return [make(*[read(r[i:j]) for i, j, read in readers]) for r in rows]
-        return self._run(run, True)
+        found: list[Any] = self._run(run, True)
+        return found
 
     @staticmethod
     def _row_maker(row: Sequence[Any], names: tuple[str, ...]) -> Callable[..., Any]:
@@ -173,7 +177,8 @@ class AggregateQueries:
         if len(row) > 1 or (row and not callable(row[0])):
             raise QueryError("aggregate() and values() take one row class before the names")
         if not row:
-            return row_class(names)
+            named: Callable[..., Any] = row_class(names)
+            return named
         cls = row[0]
         return lambda *values: cls(**dict(zip(names, values)))
 
@@ -258,7 +263,8 @@ class AggregateQueries:
             s.flush()
             sql, params, readers = self._values_statement(s.dialect, props)
             return [make(*[read(r[i:j]) for i, j, read in readers]) for r in s.fetch(sql, params)]
-        return self._run(run)
+        found: list[Any] = self._run(run)
+        return found
 
     def _values_statement(self, dialect: Any, props: list[Any]) -> tuple[str, list[Any], list[Any]]:
         mapper = self._mapper
@@ -304,4 +310,5 @@ class AggregateQueries:
             return int(s.fetch(sql, comp.params)[0][0])
         if self._having and not self._group:
             raise QueryError("having() filters the groups of group_by(): add group_by(...)")
-        return self._run(run, True)
+        count: int = self._run(run, True)
+        return count

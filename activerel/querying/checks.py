@@ -9,15 +9,21 @@ Imports :mod:`activerel.loading.joins`, :mod:`activerel.sql.expressions`,
 (ordering by aggregates) and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 from ..errors import QueryError
 from ..loading.joins import Join, add_path
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, ReferenceProp
-from ..sql.aggregates import aggregate_order, is_aggregate_order, relation_aggregate
+from ..sql.aggregates import (AggregateTerm, Ordering, aggregate_order, is_aggregate_order,
+                              relation_aggregate)
 from ..sql.expressions import Condition, FieldExpr
 from ..sql.paths import PathExpr, resolve_path
+
+#: what ``order_by()`` takes: a field name (``"-created"``, ``"author.username"``,
+#: ``"posts.count"``), a field (``Post.title``), or an aggregate or its
+#: ``desc()`` / ``asc()`` (``User.posts.count().desc()``, ``agg.count()``)
+OrderField = Union[str, FieldExpr[Any], AggregateTerm, Ordering]
 
 
 def column_prop(mapper: Mapper, name: str, what: str) -> Any:
@@ -46,7 +52,7 @@ def checked_conditions(mapper: Mapper, conditions: Sequence[Any],
     return tuple(added)
 
 
-def field_path(mapper: Mapper, name: str, what: str) -> PathExpr:
+def field_path(mapper: Mapper, name: str, what: str) -> PathExpr[Any]:
     """The column expression ``name`` names on ``mapper``, for ``what()``: a
     field, or a dotted path through references (``"author.username"``)."""
     if "." in name:

@@ -7,19 +7,22 @@ Used by :mod:`activerel.query`. Imports :mod:`activerel.querying.checks`,
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Generic, Optional, Sequence, TypeVar, Union
+from typing import Any, Generic, Optional, Sequence, TypeVar
 
 from ..errors import QueryError
 from ..loading.joins import Join, add_path, get_path, merge_joins, set_path
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp
-from ..sql.expressions import Condition, FieldExpr
-from .checks import checked_conditions, checked_ordering, join_path, page_count, selection
+from ..sql.expressions import Condition
+from .checks import (OrderField, checked_conditions, checked_ordering, join_path, page_count,
+                     selection)
 
-T = TypeVar("T")
+#: the query (or outer join) a join was opened from, which ``end()`` returns:
+#: ``User.query().use_join_with("posts")`` is a ``JoinQuery[Query[User]]``
+O = TypeVar("O")
 
 
-class JoinQuery(Generic[T]):
+class JoinQuery(Generic[O]):
     """Shapes one joined relation of a query (``use_join_with``); ``end()``
     returns the query (or outer join) it was opened from, with the change."""
 
@@ -35,7 +38,7 @@ class JoinQuery(Generic[T]):
         mapper = root
         for name in self._path:
             mapper = mapper.props[name].target_mapper
-        self._mapper = mapper
+        self._mapper: Mapper = mapper
 
     # the origin protocol, so joins can nest
     def _root_mapper_for_join(self) -> Mapper:
@@ -44,33 +47,33 @@ class JoinQuery(Generic[T]):
     def _current_joins(self) -> tuple[Join, ...]:
         return self._join().joins
 
-    def _with_joins(self, joins: tuple[Join, ...]) -> "JoinQuery[T]":
+    def _with_joins(self, joins: tuple[Join, ...]) -> "JoinQuery[O]":
         return self._edit(joins=joins)
 
     def _join(self) -> Join:
         return get_path(self._origin._current_joins(), self._path)
 
-    def _edit(self, **changes: Any) -> "JoinQuery[T]":
+    def _edit(self, **changes: Any) -> "JoinQuery[O]":
         joins = set_path(self._origin._current_joins(), self._path, replace(self._join(), **changes))
-        q = object.__new__(JoinQuery)
+        q: JoinQuery[O] = object.__new__(JoinQuery)
         q._origin = self._origin._with_joins(joins)
         q._path = self._path
         q._mapper = self._mapper
         return q
 
-    def filter(self, *conditions: Condition, **equals: Any) -> "JoinQuery[T]":
+    def filter(self, *conditions: Condition, **equals: Any) -> "JoinQuery[O]":
         return self._edit(where=self._join().where + checked_conditions(self._mapper, conditions, equals))
 
-    def order_by(self, *fields: Union[str, FieldExpr]) -> "JoinQuery[T]":
+    def order_by(self, *fields: OrderField) -> "JoinQuery[O]":
         return self._edit(order=self._join().order + checked_ordering(self._mapper, fields))
 
-    def limit(self, n: Optional[int]) -> "JoinQuery[T]":
+    def limit(self, n: Optional[int]) -> "JoinQuery[O]":
         """At most ``n`` related rows per parent row."""
         page_count(n, "limit")
         self._to_many("limit")
         return self._edit(limit=n)
 
-    def skip(self, n: Optional[int]) -> "JoinQuery[T]":
+    def skip(self, n: Optional[int]) -> "JoinQuery[O]":
         """Skip the first ``n`` related rows of each parent row."""
         page_count(n, "skip")
         self._to_many("skip")
@@ -88,24 +91,26 @@ class JoinQuery(Generic[T]):
             raise QueryError(f"{what}() does not apply to the recursive join "
                              f"{parent.name}.{prop.name}*: filter() and order_by() do")
 
-    def select(self, *fields: str) -> "JoinQuery[T]":
+    def select(self, *fields: str) -> "JoinQuery[O]":
         plain, joins = selection(self._mapper, fields, ())
         return self._edit(fields=plain, joins=merge_joins(self._join().joins, joins))
 
-    def join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+    def join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[O]":
         return self._edit(joins=add_path(self._join().joins, self._mapper, join_path(path), False,
                                          depth=depth))
 
-    def inner_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+    def inner_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[O]":
         return self._edit(joins=add_path(self._join().joins, self._mapper, join_path(path), True,
                                          depth=depth))
 
-    def use_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+    def use_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[JoinQuery[O]]":
         return JoinQuery(self, join_path(path).split("."), False, depth)
 
-    def use_inner_join_with(self, path: str, *, depth: Optional[int] = None) -> "JoinQuery[T]":
+    def use_inner_join_with(self, path: str, *,
+                            depth: Optional[int] = None) -> "JoinQuery[JoinQuery[O]]":
         return JoinQuery(self, join_path(path).split("."), True, depth)
 
-    def end(self) -> Any:
+    def end(self) -> O:
         """Back to the query (or outer join) this join was opened from."""
-        return self._origin
+        origin: O = self._origin
+        return origin

@@ -88,4 +88,5 @@ class RelationAggregateQueries:
                 raise QueryError(f"{mapper.name}.{name} is loaded twice, by {spec.agg!r} and "
                                  f"{agg!r}; give one another name=...")
             kept.append(spec)
-        return self._copy(_aggregates=tuple(kept) + (LoadedAggregate(name, agg),))
+        q: Q = self._copy(_aggregates=tuple(kept) + (LoadedAggregate(name, agg),))
+        return q

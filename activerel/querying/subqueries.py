@@ -37,7 +37,7 @@ class SubqueryMixin:
     __slots__ = ()
     _mapper: Mapper
 
-    def column(self, field: Union[str, FieldExpr]) -> "ColumnQuery":
+    def column(self, field: Union[str, FieldExpr[Any]]) -> "ColumnQuery":
         """The values of one field (a name, a dotted path such as
         ``"author.username"``, or ``Post.title``) of the matching rows, as a
         subquery for ``in_()`` / ``not_in()``; ``.max()``, ``.min()``,
@@ -65,7 +65,7 @@ class ColumnQuery(Subquery):
     """The values of a query's column(s), or an aggregate of one, rendered as
     a subquery where a condition uses it. Immutable."""
 
-    def __init__(self, query: Any, fields: tuple[PathExpr, ...], aggregate: Optional[str] = None,
+    def __init__(self, query: Any, fields: tuple[PathExpr[Any], ...], aggregate: Optional[str] = None,
                  model: Optional[Mapper] = None) -> None:
         self.query = query
         self.fields = fields

@@ -53,7 +53,8 @@ def _default_value(value: Any, kind: str) -> Any:
 def same_default(old: ColumnDef, new: ColumnDef) -> bool:
     """Whether two server defaults are the same value (``1`` is ``True`` for
     a bool, ``'2'`` is ``2`` for a number as databases report them)."""
-    return _default_value(old.default, new.type) == _default_value(new.default, new.type)
+    same: bool = _default_value(old.default, new.type) == _default_value(new.default, new.type)
+    return same
 
 
 class Renames:

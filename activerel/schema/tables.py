@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 from ..errors import SchemaError
-from ..mapping.markers import Sql  # noqa: F401 - part of a description's vocabulary
+from ..mapping.markers import Sql as Sql  # noqa: F401 - re-exported: a description's vocabulary
 
 #: the abstract column types a description may use
 KINDS = ("int", "bool", "float", "str", "bytes", "decimal", "datetime", "date", "time", "uuid",
@@ -89,7 +89,7 @@ class ForeignKeyDef:
         one as the other)."""
         return self._key() == other._key()
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[Any, ...]:
         refuse = {"NO ACTION": "RESTRICT"}
         return (self.columns, self.target, self.target_columns,
                 refuse.get(self.on_delete, self.on_delete), refuse.get(self.on_update, self.on_update))
@@ -160,7 +160,10 @@ class TableDef:
         return "\n".join(lines)
 
 
-def _named(items: list[Any], name: str, table: str, what: str) -> Any:
+_Def = TypeVar("_Def", "IndexDef", "ForeignKeyDef", "CheckDef")
+
+
+def _named(items: list[_Def], name: str, table: str, what: str) -> _Def:
     for item in items:
         if item.name == name:
             return item

@@ -133,7 +133,8 @@ def _number(kind: str, convert: Any, dialect: Dialect) -> Callable[[Any], Any]:
             x = Decimal(format(x, f".{digits}g") if digits else repr(x))
         elif not isinstance(x, Decimal):
             x = Decimal(x)
-        return x if convert is None else convert(x)
+        d: Decimal = x if convert is None else convert(x)
+        return d
     return decimal
 
 

@@ -45,10 +45,11 @@ def key_set(collector: ParamCollector, terms: Sequence[Any], keys: Sequence[Any]
     if not keys:
         return FALSE
     if len(terms) == 1:
-        bulk = collector.dialect.key_set_criterion(terms[0], keys, collector)
+        bulk: Optional[Criterion] = collector.dialect.key_set_criterion(terms[0], keys, collector)
         if bulk is not None:
             return bulk
-        return terms[0].isin([collector.param(k) for k in keys])
+        crit: Criterion = terms[0].isin([collector.param(k) for k in keys])
+        return crit
     return Tuple(*terms).isin([Tuple(*[collector.param(v) for v in k]) for k in keys])
 
 

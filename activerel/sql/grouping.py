@@ -82,7 +82,8 @@ def relation_aggregate_select(comp: Compiler, source: RelationSource, agg: Relat
         q = q.where(extra)
     q = add_path_joins(comp, q)
     q = q.select(*source.key_terms, *fetched_terms(agg.fn, agg.column(alias)))
-    return q.groupby(*source.key_terms).get_sql()
+    sql: str = q.groupby(*source.key_terms).get_sql()
+    return sql
 
 
 def correlated_aggregate_select(comp: Compiler, agg: RelationAggregate, pk_names: Sequence[str],

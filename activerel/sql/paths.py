@@ -14,7 +14,7 @@ SELECT rendering (:func:`resolve_path`). Imports
 :mod:`activerel.sql.compiler` and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 
 from pypika.terms import Criterion, Term
 
@@ -26,17 +26,18 @@ from .expressions import Condition, FieldExpr, RelationExpr
 from .subqueries import SubqueryCompare, as_subquery
 
 Hops = tuple[ReferenceProp, ...]
+T = TypeVar("T")
 
 
 def _dotted(hops: Hops, name: str) -> str:
     return ".".join([h.name for h in hops] + [name])
 
 
-class PathExpr(FieldExpr):
+class PathExpr(FieldExpr[T]):
     """A field reached from a model through zero or more references:
     ``Post.title`` (no hop), ``Post.author.username`` (one), ... Compares,
     orders and combines as any field does; a subquery may be the value of a
-    comparison or of ``in_()``."""
+    comparison or of ``in_()``. A reference's is a :class:`ReferencePath`."""
 
     def __init__(self, prop: Prop, hops: Sequence[ReferenceProp] = ()) -> None:
         super().__init__(prop)
@@ -58,12 +59,6 @@ class PathExpr(FieldExpr):
 
     def __repr__(self) -> str:
         return f"<{self.root.name}.{self.dotted}>"
-
-    def __getattr__(self, name: str) -> Any:
-        prop = self.__dict__.get("prop")
-        if name.startswith("_") or name == "hops" or not isinstance(prop, ReferenceProp):
-            raise AttributeError(f"{type(self).__name__} object has no attribute {name!r}")
-        return step(self.root, self.hops + (prop,), name)
 
     def mapper_check(self, mapper: Any) -> None:
         if not self.hops:
@@ -145,7 +140,26 @@ class PathExpr(FieldExpr):
         return self._joined(cond) if condition is None else scoped(self.hops, cond)
 
 
-class RelationPath(RelationExpr):
+class ReferencePath(PathExpr[T]):
+    """A reference reached from a model (``Post.author``, ``Comment.post.author``):
+    a field that compares by key, takes ``is_()`` / ``is_not()``, and leads
+    on to the fields of the model it refers to (``Post.author.username``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        prop = self.__dict__.get("prop")
+        if name.startswith("_") or name == "hops" or not isinstance(prop, ReferenceProp):
+            raise AttributeError(f"{type(self).__name__} object has no attribute {name!r}")
+        return step(self.root, self.hops + (prop,), name)
+
+
+def path_expr(prop: Prop, hops: Sequence[ReferenceProp] = ()) -> PathExpr[Any]:
+    """The expression of the column field ``prop`` reached through ``hops``."""
+    if isinstance(prop, ReferenceProp):
+        return ReferencePath(prop, hops)
+    return PathExpr(prop, hops)
+
+
+class RelationPath(RelationExpr[T]):
     """A back reference in a query, reached through zero or more references:
     ``User.posts``, or ``Comment.post.author.posts`` (filtered from the row
     the path reaches). Fields lie past it only inside ``some()`` /
@@ -159,13 +173,14 @@ class RelationPath(RelationExpr):
         root = self.hops[0].owner if self.hops else self.prop.owner
         return f"<{root.name}.{_dotted(self.hops, self.prop.name)}>"
 
-    def __getattr__(self, name: str) -> Any:
-        prop = self.__dict__.get("prop")
-        if name.startswith("_") or name == "hops" or prop is None:
-            raise AttributeError(f"{type(self).__name__} object has no attribute {name!r}")
-        hops = self.__dict__.get("hops", ())
-        root = hops[0].owner if hops else prop.owner
-        raise through_relation(root, _dotted(hops, f"{prop.name}.{name}"), prop, "")
+    if not TYPE_CHECKING:  # checkers report an unknown attribute; this says why
+        def __getattr__(self, name: str) -> Any:
+            prop = self.__dict__.get("prop")
+            if name.startswith("_") or name == "hops" or prop is None:
+                raise AttributeError(f"{type(self).__name__} object has no attribute {name!r}")
+            hops = self.__dict__.get("hops", ())
+            root = hops[0].owner if hops else prop.owner
+            raise through_relation(root, _dotted(hops, f"{prop.name}.{name}"), prop, "")
 
     def some(self, condition: Optional[Condition] = None) -> Condition:
         return scoped(self.hops, super().some(condition))
@@ -234,10 +249,10 @@ def step(root: Any, hops: Hops, name: str, what: str = "") -> Any:
                          f"{name!r}; its fields are {', '.join(here.props)}")
     if isinstance(prop, BackRefProp):
         return RelationPath(prop, hops)
-    return PathExpr(prop, hops)
+    return path_expr(prop, hops)
 
 
-def resolve_path(mapper: Any, dotted: str, what: str) -> PathExpr:
+def resolve_path(mapper: Any, dotted: str, what: str) -> PathExpr[Any]:
     """The column expression of a dotted path on ``mapper``
     (``"author.username"``), for ``what()``; QueryError naming the model and
     the path when a name is unknown or the path leaves the to-one references."""
@@ -247,6 +262,7 @@ def resolve_path(mapper: Any, dotted: str, what: str) -> PathExpr:
     prefix = f"{what}(): "
     hops: Hops = ()
     here = mapper
+    prop: Any = None  # a Prop: names is never empty
     for i, name in enumerate(names):
         prop = here.props.get(name)
         if prop is None:
@@ -261,11 +277,11 @@ def resolve_path(mapper: Any, dotted: str, what: str) -> PathExpr:
                              "field, not a reference")
         hops += (prop,)
         here = prop.target_mapper
-    return PathExpr(prop, hops)
+    return path_expr(prop, hops)
 
 
 def expression_for(prop: Prop) -> Any:
     """The class-level expression of a field: ``User.posts`` or ``User.name``."""
     if isinstance(prop, BackRefProp):
         return RelationPath(prop)
-    return PathExpr(prop)
+    return path_expr(prop)

@@ -139,7 +139,8 @@ def relation_select(comp: Compiler, source: RelationSource, select: list[Any],
         q = q.select(*select)
         for term, direction in order:
             q = q.orderby(term, order=direction)
-        return q.get_sql()
+        sql: str = q.get_sql()
+        return sql
     rn = an.RowNumber().over(*source.key_terms)
     for term, direction in order:
         rn = rn.orderby(term, order=direction)

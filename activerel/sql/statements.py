@@ -13,7 +13,7 @@ Called by loading, the unit of work and the session. Imports
 :mod:`activerel.dialects`."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from pypika import Case, Parameter, Table, Tuple
 
@@ -42,7 +42,7 @@ def repeat_case_arms(one_arm: str, count: int) -> str:
 def statements(mapper: Mapper, dialect: Dialect) -> "Statements":
     """The statement cache of ``mapper`` on ``dialect``."""
     b = binding(mapper, dialect)
-    s = b.statements
+    s: Optional[Statements] = b.statements
     if s is None:
         s = b.statements = Statements(mapper, dialect, b.values.pk_names)
     return s

@@ -37,12 +37,13 @@ class Binding:
 
 def binding(mapper: Mapper, dialect: Dialect) -> Binding:
     """The binding of ``mapper`` to ``dialect`` (made on first use)."""
-    b = dialect.bindings.get(mapper)
+    b: Optional[Binding] = dialect.bindings.get(mapper)
     if b is None:
         if dialect.on_bind is not None:
             dialect.on_bind(mapper)  # may raise: then nothing is cached
         # setdefault: of two threads binding at once, both get the same one
-        b = dialect.bindings.setdefault(mapper, Binding(mapper, dialect))
+        made: Binding = dialect.bindings.setdefault(mapper, Binding(mapper, dialect))
+        return made
     return b
 
 
@@ -66,18 +67,18 @@ class ValueCodec:
         #: field -> its place in an UPDATE's SET list (scalars, then references)
         self.field_order = {name: i for i, name in enumerate(self.prop_values)}
         self.pk_fields = frozenset(p.name for p in mapper.pk_props)
-        self._update_params: dict[tuple[str, ...], Callable[[Any], tuple]] = {}
+        self._update_params: dict[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] = {}
         self.key_params = self._make_key_params()
         self.row_key = self._make_row_key()
 
-    def _make_prop_values(self, prop: ColumnProp) -> Callable[[Any], tuple]:
+    def _make_prop_values(self, prop: ColumnProp) -> Callable[[Any], tuple[Any, ...]]:
         """obj -> the database values of the prop's columns."""
         if isinstance(prop, ScalarProp):
             name, adapt = prop.name, self.adapters[prop.column.name]
             if adapt is None:
                 return lambda obj: (obj.__dict__[name],)
 
-            def scalar(obj: Any) -> tuple:
+            def scalar(obj: Any) -> tuple[Any, ...]:
                 v = obj.__dict__[name]
                 return (None if v is None else adapt(v),)
             return scalar
@@ -85,7 +86,7 @@ class ValueCodec:
         adapters = [self.adapters[c.name] for c in prop.columns]
         name = prop.name
 
-        def ref(obj: Any) -> tuple:
+        def ref(obj: Any) -> tuple[Any, ...]:
             t = obj.__dict__.get(name)
             if t is None:
                 return (None,) * width
@@ -94,7 +95,7 @@ class ValueCodec:
             return tuple(v if a is None or v is None else a(v) for a, v in zip(adapters, parts))
         return ref
 
-    def _make_key_params(self) -> Callable[[Any], tuple]:
+    def _make_key_params(self) -> Callable[[Any], tuple[Any, ...]]:
         """identity key -> database values of the primary-key columns."""
         adapters = [self.adapters[n] for n in self.pk_names]
         if len(adapters) == 1:
@@ -157,7 +158,7 @@ class ValueCodec:
         props = self.mapper.props
         return tuple(col.name for n in names for col in cast(ColumnProp, props[n]).columns)
 
-    def update_params(self, names: tuple[str, ...]) -> Callable[[Any], tuple]:
+    def update_params(self, names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
         """obj -> the parameters of ``update_sql(update_columns(names))``: the
         fields' column values, then the object's key as stored."""
         make = self._update_params.get(names)
@@ -167,13 +168,15 @@ class ValueCodec:
             if len(getters) == 1:
                 get = getters[0]
 
-                def make(obj: Any) -> tuple:
+                def one(obj: Any) -> tuple[Any, ...]:
                     return get(obj) + key_params(obj._ar_state.key)
+                make = one
             else:
-                def make(obj: Any) -> tuple:
-                    row: tuple = ()
+                def several(obj: Any) -> tuple[Any, ...]:
+                    row: tuple[Any, ...] = ()
                     for get in getters:
                         row += get(obj)
                     return row + key_params(obj._ar_state.key)
+                make = several
             self._update_params[names] = make
         return make

@@ -27,7 +27,7 @@ class _Holder:
         self.__dict__ = _AnyKey(value)
 
 
-class _AnyKey(dict):
+class _AnyKey(dict[Any, Any]):
     def __init__(self, value: Any) -> None:
         super().__init__()
         self.value = value

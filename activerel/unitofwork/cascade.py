@@ -309,7 +309,8 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
         params = []
         cur = session.execute(sq.q.from_(t).delete().where(sq.cond(root, t, params)).get_sql(), params)
         reflect(session, {root: dict.fromkeys(keys)}, [], known)
-        return max(cur.rowcount, 0)
+        count: int = max(cur.rowcount, 0)
+        return count
     if where and any(loaded(m) for m in region):
         return -1  # loaded objects to reflect: the caller goes by keys
     if where:

@@ -10,7 +10,7 @@ row getters and shapes). Imports
 and :mod:`activerel._util`."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .._util.batching import chunks
 from .._util.codegen import compile_function
@@ -29,7 +29,7 @@ from .plan import FlushPlan, mapper_of_obj
 def writers(mapper: Mapper, dialect: Dialect) -> "Writers":
     """The generated INSERT row getters of ``mapper`` on ``dialect``."""
     b = binding(mapper, dialect)
-    w = b.writers
+    w: Optional[Writers] = b.writers
     if w is None:
         w = b.writers = Writers(mapper, dialect)
     return w
@@ -45,15 +45,15 @@ class Writers:
         self.adapters = values.adapters
         self.prop_values = values.prop_values
         self.label = f"{mapper.cls.__module__}.{mapper.cls.__qualname__}"
-        self._row_getters: dict[tuple[str, ...], Callable[[Any], tuple]] = {}
+        self._row_getters: dict[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] = {}
 
-    def row_getter(self, columns: tuple[str, ...]) -> Callable[[Any], tuple]:
+    def row_getter(self, columns: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
         g = self._row_getters.get(columns)
         if g is None:
             g = self._row_getters[columns] = self._make_row_getter(columns)
         return g
 
-    def _make_row_getter(self, columns: tuple[str, ...]) -> Callable[[Any], tuple]:
+    def _make_row_getter(self, columns: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
         ns: dict[str, Any] = {}
         pre, items = [], []
         want = set(columns)
@@ -89,8 +89,10 @@ class Writers:
         items.sort(key=lambda it: order[it[0]])
         src = ("def row(_obj):\n    _d = _obj.__dict__\n" + "\n".join(pre) + ("\n" if pre else "")
                + "    return (" + ", ".join(e for _, e in items) + ("," if len(items) == 1 else "") + ")\n")
-        return compile_function(src, ns, name="row", kind="row",
-                                owner=self.label, variant=f"{self.dialect.name}:{','.join(columns)}")
+        row: Callable[[Any], tuple[Any, ...]] = compile_function(
+            src, ns, name="row", kind="row", owner=self.label,
+            variant=f"{self.dialect.name}:{','.join(columns)}")
+        return row
 
 
 def insert(plan: FlushPlan, new: list[Any]) -> None:
@@ -333,7 +335,8 @@ def _update_versioned(plan: FlushPlan, mapper: Mapper, names: tuple[str, ...],
         d[vname] = loaded + 1
 
 
-def _update_batched(plan: FlushPlan, stmts: Statements, columns: tuple[str, ...], rows: list[tuple]) -> None:
+def _update_batched(plan: FlushPlan, stmts: Statements, columns: tuple[str, ...],
+                    rows: list[tuple[Any, ...]]) -> None:
     """Rows of (column values..., key): one CASE UPDATE per chunk."""
     width = len(columns)
     for chunk in chunks(rows, plan.dialect.features.param_limit, 2 * width + 1):

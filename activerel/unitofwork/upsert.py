@@ -104,8 +104,8 @@ class Upsert:
                     raise QueryError(f"upsert(update=...): {mapper.name}.{p.name} is {what}, "
                                      "which an upsert never sets")
             self.update = tuple(c.name for p in props for c in p.columns)
-        self.values: dict[int, tuple] = {}
-        self._seen: set[tuple] = set()
+        self.values: dict[int, tuple[Any, ...]] = {}
+        self._seen: set[tuple[Any, ...]] = set()
         self.generated: list[Any] = []
         self.given: list[Any] = []
         for obj in self.objs:
@@ -201,7 +201,7 @@ class Upsert:
                     s.execute(fix)
         return [found[id(o)] for o in self.objs]
 
-    def _adopt(self, chunk: Sequence[Any], rows: list[tuple], columns: tuple[str, ...],
+    def _adopt(self, chunk: Sequence[Any], rows: list[tuple[Any, ...]], columns: tuple[str, ...],
                hydrate: Hydrate) -> list[Any]:
         """The session's objects for the rows written for ``chunk`` (rows of
         ``columns``, in any order), refreshed from them."""
