@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from ..schema.tables import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, Sql, TableDef
+from .catalog import FLOAT, in_name_order, keyword_default, number
+from ..schema.tables import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef
 
 Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
@@ -67,8 +68,6 @@ def _sql_type(column_type: str) -> str:
 
 
 _STRING = re.compile(r"'((?:[^'\\]|''|\\.)*)'", re.S)
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _HEX = re.compile(r"[xX]'((?:[0-9a-fA-F]{2})*)'")
 _ESCAPES = {"0": "\0", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "b": "\b"}
 
@@ -82,26 +81,15 @@ def parse_default(text: Optional[str], mariadb: bool = True,
         return None
     text = text.strip()
     if not mariadb and not expression:
-        return _number(text) if _FLOAT.fullmatch(text) else text
+        return number(text) if FLOAT.fullmatch(text) else text
     if m := _STRING.fullmatch(text):
         return re.sub(r"''|\\(.)", lambda e: "'" if e.group(1) is None
                       else _ESCAPES.get(e.group(1), e.group(1)), m.group(1))
     if m := _HEX.fullmatch(text):
         return bytes.fromhex(m.group(1))
-    if _FLOAT.fullmatch(text):
-        return _number(text)
-    lower = text.lower()
-    if lower == "null":
-        return None
-    if lower in ("true", "false"):
-        return lower == "true"
-    if re.fullmatch(r"current_timestamp(\(\d*\))?|now\(\d*\)", lower):
-        return Sql("CURRENT_TIMESTAMP")
-    return Sql(text)
-
-
-def _number(text: str) -> Any:
-    return int(text) if _INT.fullmatch(text) else float(text)
+    if FLOAT.fullmatch(text):
+        return number(text)
+    return keyword_default(text)
 
 
 #: whether a LONGTEXT column is MariaDB's JSON: a check named after it that
@@ -166,17 +154,7 @@ def introspect(execute: Execute, tables: Optional[Iterable[str]] = None) -> dict
     _add_foreign_keys(execute, out, tables)
     _add_indexes(execute, out, tables)
     _add_checks(execute, out, tables, json_columns)
-    return _in_name_order(out)
-
-
-def _in_name_order(out: dict[str, TableDef]) -> dict[str, TableDef]:
-    """``out`` by table name, each table's indexes, foreign keys and checks
-    by name (catalogs sort names by their own collations)."""
-    for t in out.values():
-        t.indexes.sort(key=lambda i: i.name)
-        t.foreign_keys.sort(key=lambda fk: fk.name)
-        t.checks.sort(key=lambda c: c.name)
-    return dict(sorted(out.items()))
+    return in_name_order(out)
 
 
 def _add_indexes(execute: Execute, out: dict[str, TableDef],

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from ..schema.tables import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, Sql, TableDef
+from .catalog import FLOAT, in_name_order, keyword_default, number
+from ..schema.tables import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef
 
 Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
@@ -48,8 +49,6 @@ def column_kind(sql_type: str) -> tuple[str, Optional[int]]:
 
 _CAST = re.compile(r"::[a-z_][a-z0-9_ ]*(\(\d+(,\d+)?\))?(\[\])?$", re.I)
 _STRING = re.compile(r"'((?:[^']|'')*)'")
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
 
 
@@ -64,32 +63,21 @@ def parse_default(text: Optional[str]) -> Any:
         cast = cast or m.group(0)[2:].lower()
         stripped = text[:m.start()].strip()
         if not (_STRING.fullmatch(stripped) or stripped.upper() == "NULL"
-                or _FLOAT.fullmatch(stripped.strip("()"))):
+                or FLOAT.fullmatch(stripped.strip("()"))):
             break  # a cast inside an expression stays
         text = stripped
     if m := _STRING.fullmatch(text):
         value = m.group(1).replace("''", "'")
-        if cast and cast.split("(")[0] in _NUMERIC and _FLOAT.fullmatch(value):
-            return _number(value)
+        if cast and cast.split("(")[0] in _NUMERIC and FLOAT.fullmatch(value):
+            return number(value)
         if cast == "boolean" and value in ("true", "false"):
             return value == "true"
         if cast == "bytea" and re.fullmatch(r"\\x(?:[0-9a-fA-F]{2})*", value):
             return bytes.fromhex(value[2:])
         return value
-    if _FLOAT.fullmatch(text.strip("()")):
-        return _number(text.strip("()"))
-    lower = text.lower()
-    if lower == "null":
-        return None
-    if lower in ("true", "false"):
-        return lower == "true"
-    if re.fullmatch(r"current_timestamp(\(\d*\))?|now\(\)", lower):
-        return Sql("CURRENT_TIMESTAMP")
-    return Sql(text)
-
-
-def _number(text: str) -> Any:
-    return int(text) if _INT.fullmatch(text) else float(text)
+    if FLOAT.fullmatch(text.strip("()")):
+        return number(text.strip("()"))
+    return keyword_default(text)
 
 
 _COLUMNS = (
@@ -138,7 +126,7 @@ def introspect(execute: Execute, tables: Optional[Iterable[str]] = None) -> dict
         out.setdefault(row[0], TableDef(row[0], [])).columns.append(_column(row[1:]))
     _add_constraints(execute, out, where, params)
     _add_indexes(execute, out, where, params)
-    return _in_name_order(out)
+    return in_name_order(out)
 
 
 def _names(key: str, rel: str) -> str:
@@ -149,16 +137,6 @@ def _names(key: str, rel: str) -> str:
 
 _ACTIONS = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL",
             "d": "SET DEFAULT"}
-
-
-def _in_name_order(out: dict[str, TableDef]) -> dict[str, TableDef]:
-    """``out`` by table name, each table's indexes, foreign keys and checks
-    by name (catalogs sort names by their own collations)."""
-    for t in out.values():
-        t.indexes.sort(key=lambda i: i.name)
-        t.foreign_keys.sort(key=lambda fk: fk.name)
-        t.checks.sort(key=lambda c: c.name)
-    return dict(sorted(out.items()))
 
 
 def _add_constraints(execute: Execute, out: dict[str, TableDef], where: str,

@@ -13,7 +13,8 @@ import json
 import re
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from ..schema.tables import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, Sql, TableDef
+from .catalog import FLOAT, INT, in_name_order, keyword_default
+from ..schema.tables import CheckDef, ColumnDef, ForeignKeyDef, IndexDef, TableDef
 
 Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
@@ -48,10 +49,7 @@ def column_kind(sql_type: str) -> tuple[str, Optional[int]]:
     return kind, length
 
 
-_CURRENT_TIMESTAMP = re.compile(r"current_timestamp(\s*\(\s*\d*\s*\))?|now\(\s*\)", re.I)
 _STRING = re.compile(r"'((?:[^']|'')*)'")
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _HEX = re.compile(r"[xX]'((?:[0-9a-fA-F]{2})*)'")
 
 
@@ -62,24 +60,17 @@ def parse_default(text: Optional[str]) -> Any:
         return None
     text = text.strip()
     inner = re.fullmatch(r"\(\s*(.*?)\s*\)", text, re.S)
-    if inner and (_STRING.fullmatch(inner.group(1)) or _FLOAT.fullmatch(inner.group(1))):
+    if inner and (_STRING.fullmatch(inner.group(1)) or FLOAT.fullmatch(inner.group(1))):
         text = str(inner.group(1))
     if m := _STRING.fullmatch(text):
         return m.group(1).replace("''", "'")
     if m := _HEX.fullmatch(text):
         return bytes.fromhex(m.group(1))
-    if _INT.fullmatch(text):
+    if INT.fullmatch(text):
         return int(text)
-    if _FLOAT.fullmatch(text):
+    if FLOAT.fullmatch(text):
         return float(text)
-    lower = text.lower()
-    if lower == "null":
-        return None
-    if lower in ("true", "false"):
-        return lower == "true"
-    if _CURRENT_TIMESTAMP.fullmatch(text):
-        return Sql("CURRENT_TIMESTAMP")
-    return Sql(text)
+    return keyword_default(text)
 
 
 def _columns(rows: Iterable[tuple[Any, ...]]) -> list[ColumnDef]:
@@ -134,17 +125,7 @@ def introspect(execute: Execute, tables: Optional[Iterable[str]] = None) -> dict
                              checks=parse_checks(sql[name] or ""))
     _add_indexes(execute, out, where, params)
     _add_foreign_keys(execute, out, where, params)
-    return _in_name_order(out)
-
-
-def _in_name_order(out: dict[str, TableDef]) -> dict[str, TableDef]:
-    """``out`` by table name, each table's indexes, foreign keys and checks
-    by name (catalogs sort names by their own collations)."""
-    for t in out.values():
-        t.indexes.sort(key=lambda i: i.name)
-        t.foreign_keys.sort(key=lambda fk: fk.name)
-        t.checks.sort(key=lambda c: c.name)
-    return dict(sorted(out.items()))
+    return in_name_order(out)
 
 
 def _add_indexes(execute: Execute, out: dict[str, TableDef], where: str,
