@@ -22,7 +22,7 @@ from pypika.terms import Criterion
 from .aggregates import RelationAggregate, fetched_terms
 from .compiler import Compiler, add_path_joins, key_set, relation_subquery
 from .conditions import Condition
-from .select import RelationSource
+from .select import RelationSource, keyed_rows
 
 
 def rows_select(comp: Compiler, table: Any, select: Sequence[Any], conditions: Sequence[Condition],
@@ -71,12 +71,7 @@ def relation_aggregate_select(comp: Compiler, source: RelationSource, agg: Relat
     """``SELECT <parent key>, <aggregate> FROM <related rows> WHERE <parent key>
     IN keys [AND agg's condition] GROUP BY <parent key>``; ``keys`` None: every
     parent (the key set)."""
-    q = source.query
-    if keys is None:
-        for term in source.key_terms:
-            q = q.where(term.notnull())
-    else:
-        q = q.where(key_set(comp, source.key_terms, keys))
+    q = keyed_rows(comp, source, keys)
     extra = agg.where(comp)
     if extra is not None:
         q = q.where(extra)

@@ -117,6 +117,17 @@ def pivot_source(comp: Compiler, alias: Any, pivot: Mapper, local: ReferenceProp
                           [p.field(c.name).as_(f"_ar_k{i}") for i, c in enumerate(local.columns)])
 
 
+def keyed_rows(comp: Compiler, source: RelationSource, keys: Optional[Sequence[Any]]) -> Any:
+    """The related rows of a relation source whose parent key is among
+    ``keys`` (None: of any parent, the key set: every key that is not NULL)."""
+    q = source.query
+    if keys is None:
+        for term in source.key_terms:
+            q = q.where(term.notnull())
+        return q
+    return q.where(key_set(comp, source.key_terms, keys))
+
+
 def relation_select(comp: Compiler, source: RelationSource, select: list[Any],
                     keys: Optional[Sequence[Any]], conditions: Sequence[Condition],
                     order: Sequence[tuple[Any, Order]], limit: Optional[int],
@@ -125,12 +136,7 @@ def relation_select(comp: Compiler, source: RelationSource, select: list[Any],
     (None: any parent, the key set), filtered by ``conditions``, in ``order``,
     at most ``limit`` per parent after skipping ``offset`` (ROW_NUMBER() over
     the parent key in a subquery)."""
-    q = source.query
-    if keys is None:
-        for term in source.key_terms:
-            q = q.where(term.notnull())
-    else:
-        q = q.where(key_set(comp, source.key_terms, keys))
+    q = keyed_rows(comp, source, keys)
     for cond in conditions:
         q = q.where(cond.compile(comp))
     q = add_path_joins(comp, q)  # the paths of the conditions and order, on the related rows
