@@ -45,3 +45,20 @@ def test_what_depends_on_its_values_is_rendered_each_time(db):
     assert Post.query().filter(Post.author.username == "ada").count() == 1
     assert User.query().filter(User.posts.some(Post.title == "a1")).count() == 1
     assert len(_cache(db)) == 0
+
+
+def test_relation_loads_reuse_their_statement_with_new_keys(db, sql_log):
+    ada, bob = f.UserFactory(username="ada"), f.UserFactory(username="bob")
+    for title in ("a1", "a2"):
+        f.PostFactory(author=ada, title=title)
+    f.PostFactory(author=bob, title="b1")
+    _cache(db).clear()
+    [u] = User.query().filter(username="ada").join_with("posts").find()
+    size = len(_cache(db))
+    assert sorted(p.title for p in u.posts) == ["a1", "a2"]
+    sql_log.clear()
+    [u] = User.query().filter(username="bob").join_with("posts").find()
+    assert [p.title for p in u.posts] == ["b1"]
+    assert len(_cache(db)) == size  # the root and the posts' SELECT, both reused
+    posts_select = [r for r in sql_log.records if r.sql.startswith("SELECT")][-1]
+    assert list(posts_select.params) == [bob.id]

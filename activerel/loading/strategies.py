@@ -34,6 +34,7 @@ from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
 from ..sql.compiler import Compiler
 from ..sql.select import RelationSource, order_terms, pivot_source, relation_select, rows_source
+from ..sql.statement_cache import cached, condition_shapes, condition_values
 from ..sql.statements import statements
 from ..sql.values import ValueCodec, codec
 from .hydrate import LoadSession, hydrators
@@ -131,39 +132,59 @@ def _distinct(objs: list[Any], keys: list[Any]) -> tuple[list[Any], list[Any]]:
 
 
 def _child_rows(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
-                source: Callable[[Compiler, Any], RelationSource]) -> tuple[list[tuple[Any, ...]], tuple[str, ...]]:
+                source: Callable[[Compiler, Any], RelationSource],
+                shape: Any = None) -> tuple[list[tuple[Any, ...]], tuple[str, ...]]:
     """Run the SELECT of a relation: rows of ``target`` whose parent key
     terms match ``keys`` (``None``: any parent, the key terms not NULL),
     filtered, ordered and paged per parent as ``join`` says.
     ``source(comp, alias)`` says where the rows come from. Returns the rows
     and the hydrated column names. One statement, unless the keys are
     composite and more than the parameter limit allows: then one per chunk
-    of parents."""
+    of parents. ``shape``: what ``source`` is, hashable (the statement
+    cache's key with the join's own shape), or None."""
     c = codec(target, session.dialect)
     columns = c.select_columns(needed_fields(target, join.fields, join.joins))
     if keys is None:
-        return _child_rows_once(session, target, join, None, columns, source), columns
+        return _child_rows_once(session, target, join, None, columns, source, shape), columns
     width = len(keys[0]) if keys and isinstance(keys[0], tuple) else 1
     rows: list[tuple[Any, ...]] = []
     limit = session.dialect.features.param_limit
     parts: Any = chunks(keys, limit, 2 * width) if width > 1 and len(keys) * width > limit // 2 else [keys]
     for part in parts:
-        rows.extend(_child_rows_once(session, target, join, list(part), columns, source))
+        rows.extend(_child_rows_once(session, target, join, list(part), columns, source, shape))
     return rows, columns
 
 
 def _child_rows_once(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
                      columns: tuple[str, ...],
-                     source: Callable[[Compiler, Any], RelationSource]) -> list[tuple[Any, ...]]:
-    c = codec(target, session.dialect)
-    comp = Compiler(target, session.dialect)
-    a = comp.alias(target)
-    comp.scopes[0] = (target, a)
+                     source: Callable[[Compiler, Any], RelationSource],
+                     shape: Any = None) -> list[tuple[Any, ...]]:
+    dialect = session.dialect
     conditions = list(join.where) + inner_conditions(target, join.joins)
-    sql = relation_select(comp, source(comp, a), [a.field(n) for n in columns], keys, conditions,
-                          order_terms(target, a, join.order, c.pk_names, comp),
-                          join.limit, join.offset)
-    return session.fetch(sql, comp.params)
+
+    def render() -> tuple[str, list[Any]]:
+        c = codec(target, dialect)
+        comp = Compiler(target, dialect)
+        a = comp.alias(target)
+        comp.scopes[0] = (target, a)
+        sql = relation_select(comp, source(comp, a), [a.field(n) for n in columns], keys,
+                              conditions, order_terms(target, a, join.order, c.pk_names, comp),
+                              join.limit, join.offset)
+        return sql, comp.params
+
+    def walk() -> list[Any]:
+        # the key set's values (one parameter each), then the conditions'
+        out: list[Any] = [v for k in keys or () for v in (k if isinstance(k, tuple) else (k,))]
+        return condition_values(conditions, dialect, out)
+
+    key = None
+    if shape is not None and len(conditions) == len(join.where):
+        shapes = condition_shapes(conditions)
+        if shapes is not None:
+            key = ("relation", shape, target, columns, shapes, join.order, join.limit,
+                   join.offset, None if keys is None else len(keys))
+    sql, params = cached(dialect, key, walk, render)
+    return session.fetch(sql, params)
 
 
 def _key_values(mapper: Mapper, dialect: Dialect, keys: list[Any]) -> list[Any]:
@@ -199,7 +220,8 @@ def _load_reference(session: LoadSession, prop: ReferenceProp, join: Join, rows:
     target_codec = codec(target, session.dialect)
     pk_cols = target_codec.pk_names
     trows, tcolumns = _child_rows(session, target, replace(join, limit=None, offset=None), values,
-                                  lambda comp, a: rows_source(comp, a, pk_cols))
+                                  lambda comp, a: rows_source(comp, a, pk_cols),
+                                  ("rows", tuple(pk_cols)))
     hydrate(session, target, trows, tcolumns, join.joins, loaded)
     return set(target_codec.row_keys(trows)) if filtered else None
 
@@ -252,7 +274,8 @@ def _load_back(session: LoadSession, prop: BackRefProp, join: Join, parents: lis
 
     rows, columns = _child_rows(session, target, join,
                                 None if whole else _key_values(owner, session.dialect, keys),
-                                lambda comp, a: rows_source(comp, a, fk_cols))
+                                lambda comp, a: rows_source(comp, a, fk_cols),
+                                ("rows", tuple(fk_cols)))
     pos = [columns.index(n) for n in fk_cols]
     row_keys = _parent_keys(owner, session.dialect, rows, pos)
     if whole:
@@ -294,7 +317,8 @@ def _load_via(session: LoadSession, prop: BackRefProp, join: Join, parents: list
     pivot = prop.via_mapper
     key_values = None if whole else _key_values(owner, session.dialect, keys)
     rows, columns = _child_rows(session, target, join, key_values,
-                                lambda comp, a: pivot_source(comp, a, pivot, local, remote))
+                                lambda comp, a: pivot_source(comp, a, pivot, local, remote),
+                                ("pivot", pivot, local, remote))
     width = len(local.columns)
     if prop.symmetric:
         # a row links both ways: the parents' rows on the other side too,
@@ -303,7 +327,8 @@ def _load_via(session: LoadSession, prop: BackRefProp, join: Join, parents: list
             raise QueryError(f"{owner.name}.{prop.name} is symmetric: its join takes filter() "
                              "and join_with(), not order_by(), limit() or skip()")
         more, _ = _child_rows(session, target, join, key_values,
-                              lambda comp, a: pivot_source(comp, a, pivot, remote, local))
+                              lambda comp, a: pivot_source(comp, a, pivot, remote, local),
+                              ("pivot", pivot, remote, local))
         n_key = len(target.pk_columns)
         rows = sorted(rows + more, key=lambda r: (r[-width:], r[:n_key]))
     pos = list(range(len(columns), len(columns) + width))  # the extra columns, after the target's
