@@ -4,8 +4,9 @@ calls (``db.bind()`` does so again).
 
 The top layer with :mod:`activerel.model`: an :class:`~activerel.engine.Engine`
 (dialect and connections) plus a :class:`~activerel.mapping.catalog.Catalog`
-(the served models) plus DDL (:mod:`activerel.sql.schema`). Imports
-:mod:`activerel.query`, :mod:`activerel.session` and everything below."""
+(the served models) plus DDL (:mod:`activerel.sql.ddl` of the declared
+schema). Imports :mod:`activerel.query`, :mod:`activerel.session` and
+everything below."""
 from __future__ import annotations
 
 import functools
@@ -28,7 +29,7 @@ from .schema.operations import (AddForeignKey, DropCheck, DropColumn, DropForeig
 from .schema.tables import Schema
 from .schema_apply import apply_operations
 from .session import Session, set_default_factory, use_session
-from .sql.schema import SchemaBuilder
+from .sql.ddl import create_schema_sql, drop_schema_sql
 from .unitofwork.deleteplan import DeletePlan, plan_delete
 from .url import URL
 
@@ -130,7 +131,7 @@ class Database:
     # -- schema --------------------------------------------------------------
     def schema_sql(self) -> list[str]:
         """The DDL that ``migrate()`` would run on an empty database."""
-        return SchemaBuilder(self.mappers, self.dialect).statements()
+        return create_schema_sql(self.declared_schema(), self.dialect)
 
     def live_schema(self, tables: Optional[Iterable[str]] = None) -> Schema:
         """The database's schema as it is (the named tables, or every table),
@@ -220,7 +221,7 @@ class Database:
         """Drop every served table, children first."""
         self.engine.forget_foreign_keys()
         with self.session() as s:
-            for sql in SchemaBuilder(self.mappers, self.dialect).drop_statements():
+            for sql in drop_schema_sql(self.declared_schema(), self.dialect):
                 s.execute(sql)
 
     # -- sessions and shortcuts ------------------------------------------------

@@ -10,8 +10,8 @@ comes from the dialect (its type table, ``Features`` flags and DDL hooks):
 nothing here knows which backend it renders for. Unique constraints are
 unique indexes, so that each backend drops them by name alike.
 
-Called by :mod:`activerel.sql.schema` (``Database.schema_sql``, ``migrate``,
-``drop_all``) and the migration runner. Imports :mod:`activerel.dialects`
+Called by :class:`~activerel.database.Database` (``schema_sql``,
+``drop_all``), :mod:`activerel.schema_apply` and the migration runner. Imports :mod:`activerel.dialects`
 and :mod:`activerel.schema`."""
 from __future__ import annotations
 
