@@ -13,6 +13,7 @@ from pypika import Table
 from pypika.functions import Count
 from pypika.terms import Star
 
+from ._util.codegen import compile_function
 from ._util.gcpause import gc_paused
 from .errors import NotFound, QueryError, ValidationError
 from .loading.aggregates import load_aggregates
@@ -70,9 +71,9 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
         self._aggregates: tuple[Any, ...] = ()
 
     def _copy(self, **changes: Any) -> "Query[T]":
-        q = object.__new__(Query)
-        for name in Query.__slots__:
-            setattr(q, name, changes.get(name, getattr(self, name)))
+        q: Query[T] = _clone(self)
+        for name, value in changes.items():
+            setattr(q, name, value)
         return q
 
     def __repr__(self) -> str:
@@ -338,3 +339,18 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
             values = {**values, version.name: FieldExpr(version) + 1}
             props.append(version)
         return props, values
+
+
+def _clone_function(slots: Sequence[str]) -> Callable[[Any], Any]:
+    """A function copying a query's slots one by one: every builder call
+    copies the query, and a loop of ``getattr``/``setattr`` over fifteen
+    names cost more than the rest of ``filter()``."""
+    body = "".join(f"    q.{name} = query.{name}\n" for name in slots)
+    source = f"def clone(query):\n    q = new(Query)\n{body}    return q\n"
+    clone: Callable[[Any], Any] = compile_function(
+        source, {"new": object.__new__, "Query": Query}, name="clone", kind="clone",
+        owner="activerel.query.Query")
+    return clone
+
+
+_clone = _clone_function(Query.__slots__)

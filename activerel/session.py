@@ -11,9 +11,8 @@ Called by the query, the model and the database facade. Imports
 :mod:`activerel.instance` and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Optional, Protocol, Sequence, TypeVar
 
 from ._util.gcpause import gc_paused
 from .dialects.base import Dialect
@@ -62,20 +61,36 @@ def set_default_factory(default: Optional[Callable[[], SessionFactory]]) -> None
     _default_factory = default
 
 
-@contextmanager
-def use_session(db: Optional[SessionFactory] = None) -> Iterator["Session"]:
-    """The current session (of ``db``, when given), else a new one that commits
-    when the block ends."""
-    s = current_session()
-    if s is not None and (db is None or s.db is db):
-        yield s
-        return
-    if db is None:
-        if _default_factory is None:
-            raise ActiverelError("no database: create one with Database(url) (or call db.bind())")
-        db = _default_factory()
-    with db.session() as s:
-        yield s
+class use_session:
+    """``with use_session(db) as s``: the current session (of ``db``, when
+    given), else a new one that commits when the block ends. A class, not a
+    generator-based context manager: every active-record call outside an
+    explicit query session enters one, and ``contextlib``'s generator
+    machinery cost more than the lookup."""
+
+    __slots__ = ("db", "own")
+
+    def __init__(self, db: Optional[SessionFactory] = None) -> None:
+        self.db = db
+        self.own: Optional[Session] = None
+
+    def __enter__(self) -> "Session":
+        s = current_session()
+        db = self.db
+        if s is not None and (db is None or s.db is db):
+            return s
+        if db is None:
+            if _default_factory is None:
+                raise ActiverelError(
+                    "no database: create one with Database(url) (or call db.bind())")
+            db = _default_factory()
+        own = self.own = db.session()
+        return own.__enter__()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        own, self.own = self.own, None
+        if own is not None:
+            own.__exit__(exc_type, exc, tb)
 
 
 class Session:

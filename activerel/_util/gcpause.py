@@ -16,26 +16,36 @@ Used by the session's flush and by query loading. Imports nothing of activerel."
 from __future__ import annotations
 
 import gc
-from contextlib import contextmanager
-from typing import Iterator
+from typing import Any
 
 
-@contextmanager
-def gc_paused(catch_up: bool = True) -> Iterator[None]:
-    """Pause the collector for the block; ``catch_up=False``: no catch-up
-    collection after it (a stream's batch, whose objects are released soon
-    and collected young, must not be moved to the oldest generation)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
+class gc_paused:
+    """Pause the collector for a ``with`` block; ``catch_up=False``: no
+    catch-up collection after it (a stream's batch, whose objects are
+    released soon and collected young, must not be moved to the oldest
+    generation). A class rather than a generator-based context manager:
+    every query and flush enters one, and ``contextlib``'s machinery cost
+    more than the pause itself."""
+
+    __slots__ = ("catch_up", "paused")
+
+    def __init__(self, catch_up: bool = True) -> None:
+        self.catch_up = catch_up
+        self.paused = False
+
+    def __enter__(self) -> None:
+        if gc.isenabled():
+            gc.disable()
+            self.paused = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.paused:
+            return
+        self.paused = False
         # read before enabling: the first allocation after gc.enable() may
         # already start the gen-0 collection this replaces
         threshold0, threshold1, _ = gc.get_threshold()
-        due = catch_up and threshold0 and gc.get_count()[0] > threshold0 * threshold1
+        due = self.catch_up and threshold0 and gc.get_count()[0] > threshold0 * threshold1
         gc.enable()
         if due:
             gc.collect(1)
