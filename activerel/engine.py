@@ -52,8 +52,13 @@ class Engine:
         self._idle: list[tuple[Any, float]] = []
         #: id(connection in use) -> the time it was opened
         self._opened: dict[int, float] = {}
-        self._slots = threading.BoundedSemaphore(pool_size)
+        #: connections that may still be handed out, and the sessions
+        #: waiting for one (a lock and a count: a Semaphore's Python-level
+        #: Condition cost more than the rest of a short session's checkout)
+        self._free = pool_size
+        self._waiting = 0
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
         self._foreign_keys: Optional[set[ForeignKey]] = None
         #: idle connections opened before this moment are not handed out
         #: again: one of their kind was found lost (a server restart loses all)
@@ -99,18 +104,43 @@ class Engine:
             raise ActiverelError(f"Database({self.url.safe!r}) is closed")
         if self.pinned is not None:
             return self.pinned if wait else None
-        if not wait and not self._slots.acquire(blocking=False):
-            return None
-        if wait and not self._slots.acquire(timeout=self.pool_timeout):
-            raise PoolExhausted(
-                f"no connection of {self.url.safe} came free within {self.pool_timeout} s: all "
-                f"{self.pool_size} are in use by open sessions; finish sessions sooner or raise "
-                "Database(pool_size=...)")
+        with self._lock:
+            free = self._free > 0
+            if free:
+                self._free -= 1
+        if not free:
+            if not wait:
+                return None
+            self._wait_for_slot()
         try:
             return self._checkout()
         except BaseException:
-            self._slots.release()
+            self._give_slot()
             raise
+
+    def _wait_for_slot(self) -> None:
+        """Wait until a session gives its connection back (``pool_timeout``
+        at most), and take its slot."""
+        deadline = time.monotonic() + self.pool_timeout
+        with self._freed:
+            self._waiting += 1
+            try:
+                while self._free <= 0:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or (not self._freed.wait(left) and self._free <= 0):
+                        raise PoolExhausted(
+                            f"no connection of {self.url.safe} came free within "
+                            f"{self.pool_timeout} s: all {self.pool_size} are in use by open "
+                            "sessions; finish sessions sooner or raise Database(pool_size=...)")
+                self._free -= 1
+            finally:
+                self._waiting -= 1
+
+    def _give_slot(self) -> None:
+        with self._lock:
+            self._free += 1
+            if self._waiting:
+                self._freed.notify()
 
     def _checkout(self) -> Any:
         now = time.monotonic()
@@ -143,14 +173,17 @@ class Engine:
         if conn is self.pinned:
             return  # it stays for the next session
         opened = self._opened.pop(id(conn), time.monotonic())
-        try:
-            if broken or self.closed:
+        if broken or self.closed:
+            try:
                 self._close_quietly(conn)
-            else:
-                with self._lock:
-                    self._idle.append((conn, opened))
-        finally:
-            self._slots.release()
+            finally:
+                self._give_slot()
+            return
+        with self._lock:
+            self._idle.append((conn, opened))
+            self._free += 1
+            if self._waiting:
+                self._freed.notify()
 
     def _close_quietly(self, conn: Any) -> None:
         try:
