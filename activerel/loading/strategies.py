@@ -174,7 +174,12 @@ def _child_rows_once(session: LoadSession, target: Mapper, join: Join, keys: Opt
 
     def walk() -> list[Any]:
         # the key set's values (one parameter each), then the conditions'
-        out: list[Any] = [v for k in keys or () for v in (k if isinstance(k, tuple) else (k,))]
+        if not keys:
+            out: list[Any] = []
+        elif isinstance(keys[0], tuple):
+            out = [v for k in keys for v in k]
+        else:
+            out = list(keys)
         return condition_values(conditions, dialect, out)
 
     key = None

@@ -95,6 +95,11 @@ class Writers:
         return row
 
 
+#: the tables of a flush, in the order met -> their insert groups (a pure
+#: function of the models, and a small flush's largest fixed cost)
+_GROUPS: dict[tuple[Mapper, ...], list[tuple[list[Mapper], bool]]] = {}
+
+
 def insert(plan: FlushPlan, new: list[Any]) -> None:
     """INSERT the new objects, parents first, one multi-row statement per table
     (and level, where rows reference each other in a cycle) and column shape."""
@@ -106,7 +111,14 @@ def insert(plan: FlushPlan, new: list[Any]) -> None:
             by_mapper[m] = [obj]
         else:
             group.append(obj)
-    for mappers, cyclic in table_groups(list(by_mapper)):
+    order = tuple(by_mapper)
+    groups = _GROUPS.get(order)
+    if groups is None:
+        groups = table_groups(list(order))
+        if len(_GROUPS) >= 1024:
+            _GROUPS.clear()
+        _GROUPS[order] = groups
+    for mappers, cyclic in groups:
         if not cyclic:
             _insert_group(plan, mappers[0], by_mapper[mappers[0]])
             continue
