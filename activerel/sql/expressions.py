@@ -157,6 +157,21 @@ class ValueExpr:
         computed: Term = _ARITH[self.op](term(self.left), term(self.right))
         return computed
 
+    def shape(self) -> Any:
+        """What its SQL depends on (the statement cache's key): operators and
+        fields, a literal as ``"?"``; :meth:`values` gives the literals."""
+        return (self.op,) + tuple(x.shape() if isinstance(x, ValueExpr) else
+                                  x.prop if isinstance(x, FieldExpr) else "?"
+                                  for x in (self.left, self.right))
+
+    def values(self, out: list[Any]) -> None:
+        """Append the literals, in the order :meth:`compile_value` binds them."""
+        for x in (self.left, self.right):
+            if isinstance(x, ValueExpr):
+                x.values(out)
+            elif not isinstance(x, FieldExpr):
+                out.append(x)
+
 
 class FieldExpr(Generic[T]):
     """A field of a model in a query: ``User.username``. For a reference,

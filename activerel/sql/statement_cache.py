@@ -8,9 +8,10 @@ wrongly. At most :data:`LIMIT` statements per dialect instance (cleared whole
 when full); no lock: a dict's get and set are atomic, and two threads
 rendering one shape store the same text.
 
-Used by the query's terminals (:mod:`activerel.querying.shapes`) and the
-relation loaders (:mod:`activerel.loading.strategies`). Imports nothing of
-activerel."""
+Used by the query's terminals (:mod:`activerel.querying.shapes`), the
+relation loaders (:mod:`activerel.loading.strategies`), ``patch_many``'s
+UPDATE (:mod:`activerel.unitofwork.bulk`) and ``delete_many``'s statements
+(:mod:`activerel.unitofwork.deletesql`). Imports nothing of activerel."""
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Optional, Sequence

@@ -1,6 +1,10 @@
 """Set-based UPDATE of every row a query matches (``Query.patch_many``),
 with the loaded objects of those rows given the new values (unsaved changes
-are kept, so the new value becomes their baseline instead).
+are kept, so the new value becomes their baseline instead). An UPDATE by
+plain conditions comes from the statement cache
+(:mod:`activerel.sql.statement_cache`), keyed by the fields set, the shape
+of each computed value and the conditions' shapes; its parameters are the
+SET clause's, then the conditions'.
 
 Called by :mod:`activerel.query`. Imports :mod:`activerel.sql`,
 :mod:`activerel.unitofwork.plan` and :mod:`activerel.mapping`."""
@@ -13,6 +17,7 @@ from ..mapping.mapper import Mapper
 from ..mapping.properties import Prop
 from ..sql.compiler import Compiler
 from ..sql.expressions import Condition, ValueExpr
+from ..sql.statement_cache import cached, condition_shapes, condition_values
 from ..sql.statements import statements
 from ..sql.values import codec
 from .plan import FlushSession
@@ -47,33 +52,58 @@ def patch_rows(session: FlushSession, mapper: Mapper, props: Sequence[Prop], val
     dialect = session.dialect
     c = codec(mapper, dialect)
     stmts = statements(mapper, dialect)
-    comp = Compiler(mapper, dialect)
-    table = stmts.table
-    q = dialect.query_class.update(table)
-    computed = []
+    computed = [prop for prop in props if isinstance(values[prop.name], ValueExpr)]
+    # the SET clause's parameters, adapted once: walked and rendered alike
+    plain = {prop.name: c.prop_values[prop.name](_Holder(values[prop.name]))
+             for prop in props if prop not in computed}
+    set_params: list[Any] = []
     for prop in props:
         value = values[prop.name]
         if isinstance(value, ValueExpr):
-            q = q.set(table.field(prop.columns[0].name), value.compile_value(comp))  # type: ignore[attr-defined]
-            computed.append(prop)
-            continue
-        holder = _Holder(value)
-        for col, v in zip(prop.columns, c.prop_values[prop.name](holder)):  # type: ignore[attr-defined]
-            q = q.set(table.field(col.name), comp.param(v))
-    set_params = list(comp.params)
-    comp.params.clear()
+            value.values(set_params)
+        else:
+            set_params.extend(plain[prop.name])
+
+    def update(comp: Compiler) -> Any:
+        """UPDATE ... SET, its parameters collected by ``comp``."""
+        table = stmts.table
+        q = dialect.query_class.update(table)
+        for prop in props:
+            value = values[prop.name]
+            if isinstance(value, ValueExpr):
+                q = q.set(table.field(prop.columns[0].name), value.compile_value(comp))  # type: ignore[attr-defined]
+                continue
+            for col, v in zip(prop.columns, plain[prop.name]):  # type: ignore[attr-defined]
+                q = q.set(table.field(col.name), comp.param(v))
+        return q
+
     if by_keys:
+        # a key list: its SQL depends on how many keys each chunk has
+        comp = Compiler(mapper, dialect)
+        q = update(comp)
         count = 0
-        for chunk in chunks(keys or [], dialect.features.param_limit, len(c.pk_names), len(set_params)):
-            params = list(set_params)
+        limit = dialect.features.param_limit
+        for chunk in chunks(keys or [], limit, len(c.pk_names), len(set_params)):
+            params = list(comp.params)
             for k in chunk:
                 params.extend(c.key_params(k))
             cur = session.execute(q.where(stmts.key_criterion(len(chunk))).get_sql(), params)
             count += max(cur.rowcount, 0)
     else:
-        for cond in where:
-            q = q.where(cond.compile(comp))
-        cur = session.execute(q.get_sql(), set_params + comp.params)
+        def render() -> tuple[str, list[Any]]:
+            comp = Compiler(mapper, dialect)
+            q = update(comp)
+            for cond in where:
+                q = q.where(cond.compile(comp))
+            return q.get_sql(), comp.params
+
+        shapes = condition_shapes(where)
+        key = None if shapes is None else (
+            "patch", mapper, tuple((prop, values[prop.name].shape() if prop in computed else "=")
+                                   for prop in props), shapes)
+        sql, params = cached(dialect, key,
+                             lambda: condition_values(where, dialect, list(set_params)), render)
+        cur = session.execute(sql, params)
         count = max(cur.rowcount, 0)
     if keys:
         imap = session.identity.for_mapper(mapper)

@@ -8,36 +8,32 @@ NULL / SET DEFAULT rewrite the surviving dependents and the rows are deleted
 children first (plan, check, write, reflect). Loaded objects are updated to
 match (:mod:`activerel.unitofwork.reflect`).
 
-Called by the flush, by bulk deletes (:mod:`activerel.unitofwork.bulk`) and
-by key changes. Imports :mod:`activerel.unitofwork.reflect` and ``plan``,
+The statements of a set-based delete come from
+:mod:`activerel.unitofwork.deletesql` (from the statement cache when
+``delete_many()``'s conditions choose the rows).
+
+Called by the flush, by bulk deletes (``Query.delete_many``) and by key
+changes. Imports :mod:`activerel.unitofwork.deletesql`, ``reflect`` and ``plan``,
 :mod:`activerel.sql`, :mod:`activerel.instance`, :mod:`activerel.mapping`
 and :mod:`activerel._util`."""
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from pypika import Table, Tuple
-from pypika.functions import Count
-from pypika.terms import Criterion, Star
-
 from .._util import graph
 from .._util.batching import chunks
-from .._util.pypika import not_true
 from ..errors import IntegrityError, StaleObjectError
 from ..instance.state import DELETED
 from ..mapping.catalog import Catalog
 from ..mapping.mapper import Mapper
 from ..mapping.markers import ACTION_EFFECTS, Effect
 from ..mapping.properties import ReferenceProp
-from ..sql.compiler import Compiler, ParamCollector, key_set
 from ..sql.statements import statements
 from ..sql.values import codec
+from .deletesql import DeleteSql
+from .deletesql import on_delete as on_delete  # re-exported: deleteplan takes it from here
 from .plan import FlushSession
 from .reflect import reflect
-
-def on_delete(ref: ReferenceProp) -> Effect:
-    """What deleting a target row does to rows of ``ref``'s table."""
-    return ACTION_EFFECTS[ref.on_delete]
 
 
 def on_update(ref: ReferenceProp) -> Effect:
@@ -191,54 +187,6 @@ def cascade_region(catalog: Catalog, roots: dict[Mapper, list[Any]]) -> Optional
     return order
 
 
-class _Subqueries:
-    """SQL that finds the rows a delete reaches, nested per table, with the
-    bound parameters collected in the order the SQL names them."""
-
-    def __init__(self, session: FlushSession, root: Mapper, keys: Sequence[Any],
-                 region: list[Mapper], where: Sequence[Any] = ()) -> None:
-        self.session = session
-        self.q = session.dialect.query_class
-        self.root = root
-        self.keys = keys
-        #: plain conditions choosing the root rows, used instead of keys
-        self.where = where
-        self.region = set(region)
-
-    def cond(self, m: Mapper, t: Any, params: list[Any]) -> Any:
-        """A criterion on table ``t`` of ``m``: the row is deleted."""
-        dialect = self.session.dialect
-        if m is self.root and self.where:
-            comp = Compiler(m, dialect, t)
-            crit = Criterion.all([cond.compile(comp) for cond in self.where])
-            params.extend(comp.params)
-            return crit
-        if m is self.root:
-            c = codec(m, dialect)
-            terms = [t.field(n) for n in c.pk_names]
-            if len(terms) == 1:
-                values = [c.key_params(k)[0] for k in self.keys]
-            else:
-                values = [c.key_params(k) for k in self.keys]
-            return key_set(ParamCollector(dialect, params), terms, values)
-        parts = []
-        for ref in m.references:
-            if on_delete(ref) is Effect.CASCADE and ref.target_mapper in self.region:
-                parts.append(self.points_into(ref, t, params))
-        return Criterion.any(parts)
-
-    def points_into(self, ref: ReferenceProp, t: Any, params: list[Any]) -> Any:
-        """``ref``'s columns on ``t`` name a row that is deleted."""
-        cols = [t.field(c.name) for c in ref.columns]
-        term = cols[0] if len(cols) == 1 else Tuple(*cols)
-        return term.isin(self.subquery(ref.target_mapper, params))
-
-    def subquery(self, m: Mapper, params: list[Any]) -> Any:
-        t = Table(m.table)
-        q = self.q.from_(t).select(*[t.field(c.name) for c in m.pk_columns])
-        return q.where(self.cond(m, t, params))
-
-
 def delete_where(session: FlushSession, root: Mapper, where: Sequence[Any]) -> Optional[int]:
     """Delete the rows matching plain conditions without fetching their keys
     first, where that is possible (no root row loaded in the session, a
@@ -255,7 +203,7 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
                           region: list[Mapper], known: dict[tuple[Mapper, Any], Any],
                           where: Sequence[Any] = ()) -> int:
     catalog = session.catalog
-    sq = _Subqueries(session, root, keys, region, where)
+    sq = DeleteSql(session, root, keys, region, where)
     inside = set(region)
     known_mappers = {m for m, _ in known}
 
@@ -270,16 +218,9 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
             if on_delete(ref) is Effect.CASCADE:
                 continue
             owner = ref.owner
-            t = Table(owner.table)
-            params: list[Any] = []
-            crit = sq.points_into(ref, t, params)
-            if on_delete(ref) is Effect.REFUSE and owner in inside:
-                # rows the delete removes anyway do not hold it back; a row
-                # whose cascading reference is NULL is not removed, and must
-                # (NOT (NULL IN ...) is unknown, which would let it escape)
-                crit = crit & not_true(sq.cond(owner, t, params))
             if on_delete(ref) is Effect.REFUSE:
-                n = session.fetch(sq.q.from_(t).select(Count(Star())).where(crit).get_sql(), params)[0][0]
+                # rows the delete removes anyway do not hold it back
+                n = session.fetch(*sq.refusing(ref))[0][0]
                 if n:
                     raise IntegrityError(
                         f"cannot delete {m.name} rows: {n} {owner.name} row(s) still reference "
@@ -288,13 +229,9 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
                 continue
             if loaded(owner):
                 c = codec(owner, session.dialect)
-                rows = session.fetch(sq.q.from_(t).select(*[t.field(n) for n in c.pk_names])
-                                     .where(crit).get_sql(), params)
+                rows = session.fetch(*sq.referring_keys(ref))
                 nulls.append((ref, [c.row_key(r) for r in rows]))
-            upd = sq.q.update(t)
-            for col in ref.columns:
-                upd = upd.set(t.field(col.name), None)
-            updates.append((upd.where(crit).get_sql(), params))
+            updates.append(sq.nullify(ref))
     # the database applies every action of the region itself, and no object
     # it reaches is loaded: deleting the root rows is all that is left to do.
     # Not where a refusing reference points from a row the delete removes
@@ -305,9 +242,7 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
             and not any(on_delete(ref) is Effect.REFUSE and ref.owner in inside
                         for m in region for ref in catalog.incoming(m)) \
             and not any(loaded(m) for m in region if m is not root):
-        t = Table(root.table)
-        params = []
-        cur = session.execute(sq.q.from_(t).delete().where(sq.cond(root, t, params)).get_sql(), params)
+        cur = session.execute(*sq.delete(root))
         reflect(session, {root: dict.fromkeys(keys)}, [], known)
         count: int = max(cur.rowcount, 0)
         return count
@@ -315,20 +250,14 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
         return -1  # loaded objects to reflect: the caller goes by keys
     if where:
         # nothing matches: write nothing (the statements below would touch no row)
-        t = Table(root.table)
-        params = []
-        probe = sq.q.from_(t).select(1).where(sq.cond(root, t, params)).limit(1)
-        if not session.fetch(probe.get_sql(), params):
+        if not session.fetch(*sq.probe()):
             return 0
     # 2. keys of the loaded objects the delete reaches, to reflect it on them
     doomed: dict[Mapper, dict[Any, None]] = {root: dict.fromkeys(keys)}
     for m in region:
         if m is not root and loaded(m):
-            t = Table(m.table)
-            params = []
             c = codec(m, session.dialect)
-            rows = session.fetch(sq.q.from_(t).select(*[t.field(n) for n in c.pk_names])
-                                 .where(sq.cond(m, t, params)).get_sql(), params)
+            rows = session.fetch(*sq.doomed_keys(m))
             doomed[m] = dict.fromkeys(c.row_key(r) for r in rows)
     if where and nulls:
         return -1
@@ -337,10 +266,7 @@ def _delete_by_subqueries(session: FlushSession, root: Mapper, keys: Sequence[An
         session.execute(sql, params)
     count = 0
     for m in catalog.delete_order(inside):
-        t = Table(m.table)
-        params = []
-        crit = sq.cond(m, t, params)
-        cur = session.execute(sq.q.from_(t).delete().where(crit).get_sql(), params)
+        cur = session.execute(*sq.delete(m))
         if m is root:
             count = max(cur.rowcount, 0)
     reflect(session, doomed, nulls, known)
