@@ -97,8 +97,10 @@ def test_patch_many_renders_once_per_shape_and_updates_rows_and_loaded_objects(d
     with db.session():
         posts = Post.query().order_by("id").find()
         size = len(_cache(db))
+        # with objects loaded, the rows' keys are selected first: one more shape
         assert Post.query().filter(Post.author == ada).patch_many(published=False, title="z") == 2
-        assert len(_cache(db)) == size
+        assert len(_cache(db)) == size + 1
+        size += 1
         assert [(p.title, p.published) for p in posts] == [
             ("z", False), ("z", False), ("y", True), ("y", True)]
         assert not any(inspect(p).is_dirty for p in posts)

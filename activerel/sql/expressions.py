@@ -74,7 +74,8 @@ class _Compare(Condition):
         if op == "like":
             out.append(value)
             return
-        convert = self.field._converter(cast(Any, _DialectOnly(dialect)))
+        prop = self.field.prop
+        convert = codec(prop.owner, dialect).field_converter(prop)
         if op == "between":
             low, high = cast("tuple[Any, Any]", value)
             out.append(convert(low)[0])
@@ -84,15 +85,6 @@ class _Compare(Condition):
 
     def mapper_check(self, mapper: Any) -> None:
         self.field.mapper_check(mapper)
-
-
-class _DialectOnly:
-    """What a field's value converter needs of a compiler: the dialect."""
-
-    __slots__ = ("dialect",)
-
-    def __init__(self, dialect: Any) -> None:
-        self.dialect = dialect
 
 
 _NUMERIC = frozenset({"int", "float", "decimal"})
@@ -298,21 +290,10 @@ class FieldExpr(Generic[T]):
         return self._converter(comp)(value)
 
     def _converter(self, comp: Compiler) -> Callable[[Any], tuple[Any, ...]]:
-        """value -> the database values of the field's columns."""
+        """value -> the database values of the field's columns (the condition
+        checked every value when it was made: _checker)."""
         prop = self.prop
-        if isinstance(prop, ScalarProp):
-            adapt = codec(prop.owner, comp.dialect).adapters[prop.column.name]
-            if adapt is None:
-                return lambda value: (value,)
-            return lambda value: (adapt(value),)
-        target = prop.target_mapper  # type: ignore[attr-defined]
-        key_params = codec(target, comp.dialect).key_params
-
-        # the condition checked every value when it was made (_checker)
-        def convert(value: Any) -> tuple[Any, ...]:
-            return key_params(target.key_of(value) if is_model_instance(value) else value)
-
-        return convert
+        return codec(prop.owner, comp.dialect).field_converter(prop)
 
     def _columns(self, comp: Compiler) -> list[Term]:
         t = comp.table(self.prop.owner)

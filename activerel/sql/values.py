@@ -13,7 +13,8 @@ from typing import Any, Callable, Optional, Sequence, cast
 
 from ..dialects.base import Dialect
 from ..mapping.mapper import Mapper
-from ..mapping.properties import ColumnProp, ScalarProp
+from ..mapping.properties import ColumnProp, Prop, ReferenceProp, ScalarProp
+from ..mapping.registry import is_model_instance
 
 
 class Binding:
@@ -33,6 +34,10 @@ class Binding:
         self.statements: Any = None
         self.hydrators: Any = None
         self.writers: Any = None
+
+
+def _one(value: Any) -> tuple[Any, ...]:
+    return (value,)
 
 
 def binding(mapper: Mapper, dialect: Dialect) -> Binding:
@@ -70,6 +75,32 @@ class ValueCodec:
         self._update_params: dict[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] = {}
         self.key_params = self._make_key_params()
         self.row_key = self._make_row_key()
+        self._field_converters: dict[str, Callable[[Any], tuple[Any, ...]]] = {}
+
+    def field_converter(self, prop: Prop) -> Callable[[Any], tuple[Any, ...]]:
+        """A value compared with field ``prop`` of this model (a reference
+        takes an object or its key) -> the database values of its columns;
+        made once per field, as every query with a condition on it walks it."""
+        conv = self._field_converters.get(prop.name)
+        if conv is None:
+            conv = self._field_converters[prop.name] = self._make_field_converter(prop)
+        return conv
+
+    def _make_field_converter(self, prop: Prop) -> Callable[[Any], tuple[Any, ...]]:
+        if isinstance(prop, ScalarProp):
+            adapt = self.adapters[prop.column.name]
+            if adapt is None:
+                return _one
+            return lambda value: (adapt(value),)
+        if not isinstance(prop, ReferenceProp):
+            raise TypeError(f"{prop.owner.name}.{prop.name} has no column to compare")
+        target: Mapper = prop.target_mapper
+        key_params = codec(target, self.dialect).key_params
+        key_of = target.key_of
+
+        def convert(value: Any) -> tuple[Any, ...]:
+            return key_params(key_of(value) if is_model_instance(value) else value)
+        return convert
 
     def _make_prop_values(self, prop: ColumnProp) -> Callable[[Any], tuple[Any, ...]]:
         """obj -> the database values of the prop's columns."""
