@@ -112,13 +112,13 @@ def insert(plan: FlushPlan, new: list[Any]) -> None:
         else:
             group.append(obj)
     order = tuple(by_mapper)
-    groups = _GROUPS.get(order)
-    if groups is None:
-        groups = table_groups(list(order))
+    tables = _GROUPS.get(order)
+    if tables is None:
+        tables = table_groups(list(order))
         if len(_GROUPS) >= 1024:
             _GROUPS.clear()
-        _GROUPS[order] = groups
-    for mappers, cyclic in groups:
+        _GROUPS[order] = tables
+    for mappers, cyclic in tables:
         if not cyclic:
             _insert_group(plan, mappers[0], by_mapper[mappers[0]])
             continue
