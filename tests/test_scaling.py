@@ -76,3 +76,27 @@ def test_persisting_a_graph_costs_the_same_per_object_at_any_size(make_db):
     assert ScPostTag.query().count() == 3 * 5 * 505
     # 4x the objects: 4x the calls, with a little room for chunking
     assert large <= 4.4 * small, (small, large, large / small)
+
+
+def test_deleting_loaded_children_costs_the_same_per_child_at_any_size(make_db):
+    """Deleted rows leave the loaded lists that held them all at once: one
+    scan and rebuild of the parent's list per deleted child was O(n²)."""
+    db = make_db([ScAuthor, ScTag, ScPost, ScPostTag])
+
+    def delete_posts(n: int) -> int:
+        with db.session():
+            author = ScAuthor(name=f"a{n}")
+            for j in range(n):
+                ScPost(author=author, title=f"p{j}")
+            db.persist(author)
+        with db.session() as s:
+            author = ScAuthor.query().filter(ScAuthor.name == f"a{n}").join_with("posts").find_one()
+            posts = list(author.posts)
+            calls = _calls(lambda: (db.delete(*posts), s.flush()))
+            assert author.posts == [] and author.posts.baseline == ()
+        return calls
+
+    delete_posts(5)  # generated code and statements made once
+    small, large = delete_posts(200), delete_posts(800)
+    assert ScPost.query().count() == 0
+    assert large <= 4.4 * small, (small, large, large / small)
