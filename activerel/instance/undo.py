@@ -10,7 +10,7 @@ from typing import Any
 
 from .collections import RelationList
 from .identity import IdentityMap
-from .state import NEW, PERSISTENT, Owner, own_state
+from .state import NEW, NEW_STATE, PERSISTENT, Owner, own_state
 
 
 class UndoLog:
@@ -19,9 +19,10 @@ class UndoLog:
     __slots__ = ("_saved",)
 
     def __init__(self) -> None:
-        #: id -> a full snapshot, or a light one of a new object:
-        #: (obj, session, (generated-key field, value) or None, one-to-one baseline)
-        self._saved: dict[int, tuple[Any, ...]] = {}
+        #: id -> a full snapshot, a light one of a new object (obj, session,
+        #: generated-key value, one-to-one baseline), or the new object itself
+        #: when it shares NEW_STATE and holds its generated key's default
+        self._saved: dict[int, Any] = {}
 
     def save(self, obj: Any) -> None:
         """Snapshot ``obj`` unless this transaction already did."""
@@ -46,7 +47,10 @@ class UndoLog:
         """Snapshot new objects that a flush (one without deletes) will only give
         a key, a state and rebased lists. While an object is new its lists'
         baselines are empty and it has no changes or stub origin, so the
-        snapshot keeps just its session, generated key and one-to-one baseline."""
+        snapshot keeps just its session, generated key and one-to-one baseline.
+        An object that still shares :data:`NEW_STATE` and holds its generated
+        key's default (one just constructed) is its own snapshot: the log
+        keeps no tuple for it (a flush of 300,000 new objects kept 49 MiB)."""
         saved = self._saved
         for obj in objs:
             oid = id(obj)
@@ -54,8 +58,11 @@ class UndoLog:
                 continue  # the first snapshot of the transaction wins
             st = obj._ar_state
             auto = type(obj).__ar_mapper__.autoincrement
-            saved[oid] = (obj, st.session, None if auto is None else (auto.name, obj.__dict__.get(auto.name)),
-                          dict(st.baseline) if st.baseline else None)
+            value = None if auto is None else obj.__dict__.get(auto.name)
+            if st is NEW_STATE and (auto is None or value is auto.default):
+                saved[oid] = obj
+            else:
+                saved[oid] = (obj, st.session, value, dict(st.baseline) if st.baseline else None)
 
     def __bool__(self) -> bool:
         return bool(self._saved)
@@ -76,17 +83,19 @@ class UndoLog:
     def restore(self, imap: IdentityMap, session: Owner) -> None:
         """Put every saved object back as it was and fix ``session``'s identity map."""
         for snapshot in self._saved.values():
-            obj = snapshot[0]
+            bare = type(snapshot) is not tuple  # a new object, its own snapshot
+            obj = snapshot if bare else snapshot[0]
             st = own_state(obj)
             mapper = type(obj).__ar_mapper__
             if st.key is not None:
                 imap.discard(mapper, st.key, obj)
-            if len(snapshot) == 4:
-                _, owner, auto, baseline = snapshot
+            if bare or len(snapshot) == 4:
+                _, owner, value, baseline = (obj, None, None, None) if bare else snapshot
                 st.status, st.key, st.session, st.dirty, st.baseline = NEW, None, owner, None, baseline
                 od = obj.__dict__
+                auto = mapper.autoincrement
                 if auto is not None:
-                    od[auto[0]] = auto[1]
+                    od[auto.name] = auto.default if bare else value
                 for v in od.values():
                     if isinstance(v, RelationList):
                         v.baseline = ()
