@@ -9,10 +9,8 @@ failed COMMIT or ROLLBACK) is closed, not reused; an idle one the driver
 knows closed or older than ``pool_recycle`` is replaced; a BEGIN on one that
 died idle is retried once on a new one. At most ``pool_size`` connections
 exist; a session finding none within ``pool_timeout`` gets PoolExhausted.
-
-Created by :class:`~activerel.database.Database` (engine) and the session
-(connection). Imports :mod:`activerel.dialects`, :mod:`activerel.mapping`,
-:mod:`activerel.url` and :mod:`activerel.errors`."""
+Made by :class:`~activerel.database.Database` (engine) and the session
+(connection). Imports the dialects, mapping, url, _util and errors."""
 from __future__ import annotations
 
 import contextlib
@@ -21,6 +19,7 @@ import threading
 import time
 from typing import Any, Callable, Iterator, Optional, Sequence, cast
 
+from ._util.slots import Slots
 from .dialects.base import Dialect
 from .errors import ActiverelError, ConfigurationError, ConnectionLost, PoolExhausted, ValidationError
 from .mapping.markers import ACTION_EFFECTS, Effect
@@ -52,13 +51,8 @@ class Engine:
         self._idle: list[tuple[Any, float]] = []
         #: id(connection in use) -> the time it was opened
         self._opened: dict[int, float] = {}
-        #: connections that may still be handed out, and the sessions
-        #: waiting for one (a lock and a count: a Semaphore's Python-level
-        #: Condition cost more than the rest of a short session's checkout)
-        self._free = pool_size
-        self._waiting = 0
+        self._slots = Slots(pool_size)
         self._lock = threading.Lock()
-        self._freed = threading.Condition(self._lock)
         self._foreign_keys: Optional[set[ForeignKey]] = None
         #: idle connections opened before this moment are not handed out
         #: again: one of their kind was found lost (a server restart loses all)
@@ -104,43 +98,18 @@ class Engine:
             raise ActiverelError(f"Database({self.url.safe!r}) is closed")
         if self.pinned is not None:
             return self.pinned if wait else None
-        with self._lock:
-            free = self._free > 0
-            if free:
-                self._free -= 1
-        if not free:
-            if not wait:
-                return None
-            self._wait_for_slot()
+        if not wait and not self._slots.try_take():
+            return None
+        if wait and not self._slots.take(self.pool_timeout):
+            raise PoolExhausted(
+                f"no connection of {self.url.safe} came free within {self.pool_timeout} s: all "
+                f"{self.pool_size} are in use by open sessions; finish sessions sooner or raise "
+                "Database(pool_size=...)")
         try:
             return self._checkout()
         except BaseException:
-            self._give_slot()
+            self._slots.give()
             raise
-
-    def _wait_for_slot(self) -> None:
-        """Wait until a session gives its connection back (``pool_timeout``
-        at most), and take its slot."""
-        deadline = time.monotonic() + self.pool_timeout
-        with self._freed:
-            self._waiting += 1
-            try:
-                while self._free <= 0:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or (not self._freed.wait(left) and self._free <= 0):
-                        raise PoolExhausted(
-                            f"no connection of {self.url.safe} came free within "
-                            f"{self.pool_timeout} s: all {self.pool_size} are in use by open "
-                            "sessions; finish sessions sooner or raise Database(pool_size=...)")
-                self._free -= 1
-            finally:
-                self._waiting -= 1
-
-    def _give_slot(self) -> None:
-        with self._lock:
-            self._free += 1
-            if self._waiting:
-                self._freed.notify()
 
     def _checkout(self) -> Any:
         now = time.monotonic()
@@ -177,13 +146,11 @@ class Engine:
             try:
                 self._close_quietly(conn)
             finally:
-                self._give_slot()
+                self._slots.give()
             return
         with self._lock:
             self._idle.append((conn, opened))
-            self._free += 1
-            if self._waiting:
-                self._freed.notify()
+        self._slots.give()
 
     def _close_quietly(self, conn: Any) -> None:
         try:

@@ -45,9 +45,7 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
     """A query over one model. Build with ``filter``, ``order_by``, ``limit``,
     ``skip`` and ``select``; run with ``find``, ``find_one``, ``count``, ..."""
 
-    # No __slots__: a query is copied at every builder call, and copying an
-    # instance dict is one C call where fifteen slots were fifteen stores.
-
+    # No __slots__: copying an instance dict (every builder call) is one C call.
     def __init__(self, cls: type[T], db: Optional[SessionFactory] = None,
                  session: Optional[Session] = None) -> None:
         self._cls = cls
@@ -254,13 +252,10 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
         def run(s: Session) -> list[Any]:
             s.flush()
             c = self._codec(s)
-
-            def render() -> tuple[str, list[Any]]:
-                comp = self._compiler(c)
-                return self._base(c, c.pk_names, comp).get_sql(), comp.params
-
+            comp = self._compiler(c)
             key = shape_key(self, c, "ids", c.pk_names, self._limit, self._offset)
-            sql, params = cached(self, c, key, render)
+            sql, params = cached(self, c, key, lambda: (
+                self._base(c, c.pk_names, comp).get_sql(), comp.params))
             return [c.row_key(r) for r in s.fetch(sql, params)]
         return self._run(run)
 
