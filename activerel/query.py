@@ -165,6 +165,12 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
                             self._limit if paged else None, self._offset if paged else None,
                             c.dialect.features.limit_max)
 
+    def _rendered(self, c: ValueCodec, select: Sequence[Any],
+                  ordered: bool = True) -> tuple[str, list[Any]]:
+        """The SQL and parameters of this query's SELECT of ``select``."""
+        comp = self._compiler(c)
+        return self._base(c, select, comp, ordered=ordered).get_sql(), comp.params
+
     def _run(self, fn: Callable[[Session], R], grouped: bool = False) -> R:
         if (self._group or self._having) and not grouped:  # rows of groups, not objects
             raise grouped_error(self._mapper)
@@ -217,9 +223,9 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
             c = self._codec(s)
 
             def render() -> tuple[str, list[Any]]:
-                comp = self._compiler(c)
                 if self._limit is None and self._offset is None:
-                    return self._base(c, [Count(Star())], comp, ordered=False).get_sql(), comp.params
+                    return self._rendered(c, [Count(Star())], ordered=False)
+                comp = self._compiler(c)
                 inner = self._base(c, c.pk_names, comp)
                 sub = c.dialect.query_class.from_(inner.as_("sub")).select(Count(Star()))
                 return sub.get_sql(), comp.params
@@ -236,14 +242,9 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
             if self._limit == 0:
                 return False
             q = self._copy(_limit=1)
-
-            def render() -> tuple[str, list[Any]]:
-                comp = self._compiler(c)
-                ordered = self._offset is not None
-                return q._base(c, [c.pk_names[0]], comp, ordered=ordered).get_sql(), comp.params
-
             key = shape_key(self, c, "exists", (), 1, self._offset)
-            sql, params = cached(self, c, key, render)
+            sql, params = cached(self, c, key, lambda: q._rendered(
+                c, [c.pk_names[0]], ordered=self._offset is not None))
             return bool(s.fetch(sql, params))
         return self._run(run)
 
@@ -252,10 +253,8 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
         def run(s: Session) -> list[Any]:
             s.flush()
             c = self._codec(s)
-            comp = self._compiler(c)
             key = shape_key(self, c, "ids", c.pk_names, self._limit, self._offset)
-            sql, params = cached(self, c, key, lambda: (
-                self._base(c, c.pk_names, comp).get_sql(), comp.params))
+            sql, params = cached(self, c, key, lambda: self._rendered(c, c.pk_names))
             return [c.row_key(r) for r in s.fetch(sql, params)]
         return self._run(run)
 
@@ -337,4 +336,3 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
             values = {**values, version.name: FieldExpr(version) + 1}
             props.append(version)
         return props, values
-

@@ -74,8 +74,7 @@ class _Compare(Condition):
         if op == "like":
             out.append(value)
             return
-        prop = self.field.prop
-        convert = codec(prop.owner, dialect).field_converter(prop)
+        convert = self.field._converter(dialect)
         if op == "between":
             low, high = cast("tuple[Any, Any]", value)
             out.append(convert(low)[0])
@@ -287,13 +286,13 @@ class FieldExpr(Generic[T]):
     # compilation
     def _values(self, comp: Compiler, value: Any) -> tuple[Any, ...]:
         """The database values of the field's columns for ``value``."""
-        return self._converter(comp)(value)
+        return self._converter(comp.dialect)(value)
 
-    def _converter(self, comp: Compiler) -> Callable[[Any], tuple[Any, ...]]:
+    def _converter(self, dialect: Any) -> Callable[[Any], tuple[Any, ...]]:
         """value -> the database values of the field's columns (the condition
         checked every value when it was made: _checker)."""
         prop = self.prop
-        return codec(prop.owner, comp.dialect).field_converter(prop)
+        return codec(prop.owner, dialect).field_converter(prop)
 
     def _columns(self, comp: Compiler) -> list[Term]:
         t = comp.table(self.prop.owner)
@@ -306,7 +305,7 @@ class FieldExpr(Generic[T]):
         if op in ("in", "not_in"):
             if not value:
                 return FALSE if op == "in" else TRUE
-            convert = self._converter(comp)
+            convert = self._converter(comp.dialect)
             if len(cols) == 1:
                 values = [convert(v)[0] for v in value]
                 bulk = comp.dialect.key_set_criterion(cols[0], values, comp)
@@ -368,6 +367,7 @@ def _make_checker(prop: Prop) -> Callable[[Any], None]:
         else:
             target.check_key(value, what)
     return check_ref
+
 
 _OPS: dict[str, Callable[[Any, Any], Criterion]] = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
@@ -472,4 +472,3 @@ def relation_filter(comp: Compiler, prop: Prop, cond: Optional[Condition], mode:
 
     exists = ExistsCriterion(relation_subquery(comp, prop, where))
     return exists if mode == "some" else exists.negate()
-
