@@ -10,7 +10,7 @@ from typing import Any
 
 from .collections import RelationList
 from .identity import IdentityMap
-from .state import NEW, NEW_STATE, PERSISTENT, Owner, own_state
+from .state import NEW, NEW_STATE, PERSISTENT, SESSION_KEY, Owner, own_state
 
 
 class UndoLog:
@@ -132,12 +132,13 @@ def _renew(imap: IdentityMap, obj: Any, owner: Any, value: Any, baseline: Any,
     """Make ``obj`` new again, out of ``imap``: its session ``owner``, its
     generated key ``value`` (its default if ``default``), its one-to-one
     ``baseline``, its lists' baselines empty."""
-    st = own_state(obj)
+    st = own_state(obj)  # (an inserted object's is made from its session marker)
     mapper = type(obj).__ar_mapper__
     if st.key is not None:
         imap.discard(mapper, st.key, obj)
     st.status, st.key, st.session, st.dirty, st.baseline = NEW, None, owner, None, baseline
     od = obj.__dict__
+    od.pop(SESSION_KEY, None)
     auto = mapper.autoincrement
     if auto is not None:
         od[auto.name] = auto.default if default else value

@@ -81,6 +81,8 @@ def walk(plan: FlushPlan, roots: list[Any]) -> None:
             value = d.get(name, MISSING)
             if value is not MISSING:
                 walk_back(plan, obj, back, value, stack)
+    for lst, ids in plan.unlinked.values():  # one pass per inverse list
+        lst.remove_ids(ids)
 
 def _point(plan: FlushPlan, item: Any, ref: ReferenceProp, obj: Any) -> None:
     """Make ``item.<ref>`` be ``obj`` (undoably), keeping loaded lists in sync."""
@@ -189,23 +191,33 @@ def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
             linked |= _linked_already(plan, back, obj, added, swapped=True)
         added = [o for o in added if id(o) not in linked]
     pure = pm.pure_link
-    pairs = plan.pivot_pairs
     oid = id(obj)
     symmetric = back.symmetric
+    if _shared(back):
+        pairs = plan.pivot_pairs
+    else:
+        # only this list makes these rows: no flush-wide set of pairs (W1
+        # at N = 20,000 kept 26 MiB of them), just this list's repeats
+        pairs, added = None, _unique(added)
     for item in added:
-        if symmetric:  # one row links both ways: one pair key for both orders
-            pair = (via, min(oid, id(item)), max(oid, id(item)))
-        else:
-            pair = (via, oid, id(item)) if local_first else (via, id(item), oid)
-        if pair in pairs:
-            continue
-        pairs.add(pair)
+        if pairs is not None:
+            if symmetric:  # one row links both ways: one pair key for both orders
+                pair = (via, min(oid, id(item)), max(oid, id(item)))
+            else:
+                pair = (via, oid, id(item)) if local_first else (via, id(item), oid)
+            if pair in pairs:
+                continue
+            pairs.add(pair)
         if inverse is not None and inverse.name in item.__dict__:
             lst = item.__dict__[inverse.name]
             members = _members(plan, lst)
             if oid not in members:
                 plan.undo.save(item)
-                lst.append_obj(obj, known_absent=True)
+                pending = plan.unlinked.get(id(lst))
+                if pending is not None and oid in pending[1]:
+                    pending[1].discard(oid)  # unlinked earlier in this walk: still there
+                else:
+                    lst.append_obj(obj, known_absent=True)
                 members.add(oid)
         if pure:
             # nothing but the two keys: a row, no pivot object
@@ -234,8 +246,46 @@ def _walk_via(plan: FlushPlan, obj: Any, back: BackRefProp, value: Any, stack: A
             members = _members(plan, lst)
             if oid in members:
                 plan.undo.save(item)
-                lst.remove_obj(obj)
+                # taken out when the walk ends, every removal from a list
+                # in one pass (one at a time, unlinking a tag from n loaded
+                # posts scanned its list of n posts n times)
+                pending = plan.unlinked.get(id(lst))
+                if pending is None:
+                    pending = plan.unlinked[id(lst)] = (lst, set())
+                pending[1].add(oid)
                 members.discard(oid)
+
+#: many-to-many back reference -> whether another list can make its pivot
+#: rows too (its inverse, itself when symmetric, or another back reference
+#: through the same pivot), so that a flush must note the pairs it linked
+_SHARED: dict[BackRefProp, bool] = {}
+
+
+def _shared(back: BackRefProp) -> bool:
+    shared = _SHARED.get(back)
+    if shared is None:
+        via = back.via
+        shared = back.symmetric or back.via_inverse is not None or any(
+            other is not back and other.via is via
+            for m in (back.owner, back.target_mapper) for other in m.backrefs)
+        if len(_SHARED) >= 4096:
+            _SHARED.clear()
+        _SHARED[back] = shared
+    return shared
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    """``items`` without repeats (an object appended twice), in order."""
+    if len({id(o) for o in items}) == len(items):
+        return items
+    seen: set[int] = set()
+    out = []
+    for o in items:
+        if id(o) not in seen:
+            seen.add(id(o))
+            out.append(o)
+    return out
+
 
 def _members(plan: FlushPlan, lst: Any) -> set[int]:
     """The ids of the objects ``lst`` holds, computed once per flush."""

@@ -29,7 +29,12 @@ def flush(session: FlushSession) -> None:
     update, link, unlink, delete, then bookkeeping."""
     plan = FlushPlan(session)
     deletes = list(session.to_delete.values())
-    walk(plan, _roots(session))
+    roots = _roots(session)
+    # the queue is done with (a failure's rollback empties it too): freed
+    # before the walk's own structures grow (W1 at N = 20,000: 17 MiB)
+    session.to_persist.clear()
+    walk(plan, roots)
+    del roots
     new, dirty = _split(plan)
     fire = _events(session, new, dirty, deletes)
     _snapshot(plan, new, dirty, deletes, full=fire is not None)

@@ -16,7 +16,7 @@ from .._util.batching import chunks
 from .._util.codegen import compile_function
 from ..dialects.base import Dialect
 from ..errors import StaleObjectError
-from ..instance.state import DELETED, NEW_STATE, PERSISTENT, STATE_KEY, new_state
+from ..instance.state import DELETED, NEW_STATE, PERSISTENT, SESSION_KEY, STATE_KEY
 from ..mapping.mapper import Mapper, flat_key
 from ..mapping.properties import ScalarProp
 from ..sql.statements import Statements, statements
@@ -211,9 +211,13 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
     else:
         keys = [mapper.key_of(o) for o in objs]
     for o, k in zip(objs, keys):
-        st = o._ar_state
-        if st is NEW_STATE:  # the shared state of new objects: one of its own
-            o.__dict__[STATE_KEY] = new_state(PERSISTENT, k, s)
+        d = o.__dict__
+        st = d[STATE_KEY]
+        if st is NEW_STATE:
+            # persistent and clean: marked as a loaded row is, its state made
+            # on first use (a state per row kept 24 MiB at W1's 320,000 rows)
+            del d[STATE_KEY]
+            d[SESSION_KEY] = s
         else:
             st.status = PERSISTENT
             st.key = k

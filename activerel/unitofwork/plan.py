@@ -74,7 +74,11 @@ class FlushPlan:
         self.ones: list[tuple[Any, str]] = []
         #: pair key -> (back reference, obj, item): pivot rows to delete
         self.pivot_removals: dict[tuple[Any, ...], tuple[BackRefProp, Any, Any]] = {}
+        #: pair keys of the links made so far, where two lists can make one
         self.pivot_pairs: set[tuple[Any, ...]] = set()
+        #: id(inverse list) -> (the list, ids of objects to take out of it
+        #: when the walk ends)
+        self.unlinked: dict[int, tuple[RelationList, set[int]]] = {}
         #: id(list) -> ids of the objects an inverse list holds, built on the
         #: walk's first look at it and kept up to date: membership in O(1)
         self.list_members: dict[int, set[int]] = {}
