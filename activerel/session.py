@@ -16,7 +16,8 @@ from typing import Any, Callable, Optional, Protocol, Sequence, TypeVar
 
 from ._util.gcpause import gc_paused
 from .dialects.base import Dialect
-from .engine import Connection, Engine
+from .connection import Connection
+from .engine import Engine
 from .errors import ActiverelError, NotFound
 from .instance.collections import RelationList
 from .instance.identity import IdentityMap

@@ -74,6 +74,9 @@ class Features:
     #: whether a foreign key that no index serves gets an index of its own,
     #: named as the constraint, which outlives DROP FOREIGN KEY (InnoDB)
     foreign_key_index: bool = False
+    #: whether the driver pipelines, so that a transaction's BEGIN travels
+    #: with its first statement in one round trip (:meth:`Dialect.begin_with`)
+    pipelined_begin: bool = False
     #: whether a streamed result left unread blocks its connection (MySQL's
     #: unbuffered results): a stream then runs on a connection of its own
     stream_blocks_connection: bool = False
@@ -180,6 +183,11 @@ class Dialect(DDLHooks):
         its locks up front, where the backend has such a thing); returns the
         statement sent, for the log, if any."""
         return None
+
+    def begin_with(self, conn: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
+        """With ``features.pipelined_begin``: send BEGIN and ``sql`` in one
+        round trip, leaving ``sql``'s result on ``cursor``."""
+        raise NotImplementedError
 
     def commit(self, conn: Any) -> None:
         conn.commit()

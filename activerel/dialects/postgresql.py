@@ -1,7 +1,9 @@
 """PostgreSQL through psycopg 3.
 
 The connection runs in autocommit mode and the session sends BEGIN/COMMIT
-itself, as on every backend. Generated keys come back from
+itself, as on every backend; where libpq has pipeline mode (14 and newer,
+as psycopg's binary package bundles), a transaction's BEGIN travels with
+its first statement, one round trip for both. Generated keys come back from
 ``INSERT ... RETURNING``; a whole key set travels as one array parameter
 (``= ANY(%s)``).
 
@@ -102,6 +104,8 @@ class PostgreSQLDialect(Dialect):
             raise ConfigurationError(
                 "postgresql:// needs psycopg 3: pip install 'activerel[postgresql]'") from None
         self.psycopg = psycopg
+        if psycopg.Pipeline.is_supported():
+            self.features = replace(self.features, pipelined_begin=True)
         self.types = {**_TYPES, "json": TypeMap("JSONB", Jsonb, json_value)}
         self.params = {k: v for k, v in {
             "host": url.host, "port": url.port, "user": url.user, "password": url.password,
@@ -115,6 +119,13 @@ class PostgreSQLDialect(Dialect):
     def begin(self, conn: Any, write: bool = False) -> Optional[str]:
         conn.execute("BEGIN")
         return "BEGIN"
+
+    def begin_with(self, conn: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
+        # libpq's pipeline mode: both sent, one Sync, one round trip (a
+        # fetch inside the block would cost a second); errors raise at exit
+        with conn.pipeline():
+            cursor.execute("BEGIN")
+            cursor.execute(sql, params)
 
     def commit(self, conn: Any) -> None:
         conn.execute("COMMIT")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
-from ..engine import stream_rows
+from ..connection import stream_rows
 from ..errors import QueryError
 from ..loading.joins import Join
 from ..loading.stream import stream_objects

@@ -1,0 +1,373 @@
+"""One session's use of one DB-API connection: the transaction begun
+lazily (on a backend that pipelines, its BEGIN travels with the first
+statement), COMMIT and ROLLBACK, statements sent with bound parameters and
+logged, driver errors translated, and streams of rows read in batches.
+
+A BEGIN on a connection that died while idle is retried once on a new one:
+nothing of the transaction was sent yet. A connection that fails otherwise
+(lost, or in an unknown state after a failed COMMIT or ROLLBACK) is marked
+broken and closed by the engine when released.
+Made by the session (and :mod:`activerel.querying.stream`). Imports
+:mod:`activerel.engine`, the dialects and errors."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Callable, Iterator, Sequence, cast
+
+from .engine import Engine
+from .errors import ActiverelError, ConnectionLost, ValidationError
+
+log = logging.getLogger("activerel.sql")
+
+#: the first words of statements that write (a raw db.execute() may be either)
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+class Connection:
+    """One session's connection: acquired on the first statement, with the
+    transaction begun lazily, until :meth:`release`."""
+
+    def __init__(self, engine: Engine, write: bool = False) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.conn: Any = None
+        self.cursor: Any = None
+        self.in_transaction = False
+        #: the connection failed and must not be reused
+        self.broken = False
+        #: begin every transaction as a write transaction (db.session(write=True))
+        self.write = write
+        #: begin the next transaction as a write transaction (for_update())
+        self._write_next = False
+        #: the open transaction began as a write one, or has written
+        self._writing = False
+        #: on a pinned connection: the savepoint that is this session's transaction
+        self._pinned_at = ""
+        #: transactions begun so far, and the stream cursors open in this one
+        self.transactions = 0
+        self._streams: list[Any] = []
+
+    def _log(self, sql: str, params: Any) -> None:
+        if self.engine.echo:
+            print(f"{sql}  {params!r}" if params else sql)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %r", sql, params, extra={"sql": sql, "params": params})
+
+    def _cursor(self) -> Any:
+        if self.conn is None:
+            self._attach()
+        if not self.in_transaction:
+            try:
+                self._begin()
+            except Exception as exc:
+                if not self.dialect.is_disconnect(exc, self.conn):
+                    self._driver_error(exc)
+                # it died while idle: nothing of this transaction was sent
+                # yet, so a new connection may take it (and the other idle
+                # ones, as old, are replaced as they come up)
+                self.engine.invalidate()
+                self._drop()
+                self._attach()
+                try:
+                    self._begin()
+                except Exception as again:
+                    self._driver_error(again)
+        return self.cursor
+
+    def _attach(self) -> None:
+        self.conn = self.engine.acquire()
+        self.cursor = self.conn.cursor()
+
+    def _control(self, sql: str) -> None:
+        """Send a transaction-control statement (no parameters, no transaction
+        of its own to begin): logged, driver errors translated."""
+        self._log(sql, ())
+        try:
+            self.cursor.execute(sql)
+        except Exception as exc:
+            self._driver_error(exc)
+
+    def outside_transaction(self, sql: str) -> None:
+        """Send a statement that must run between transactions (SQLite's
+        ``PRAGMA foreign_keys``) on this session's connection."""
+        if self.in_transaction:
+            raise ActiverelError(f"{sql!r} must run outside a transaction; commit first")
+        if self.conn is None:
+            self._attach()
+        if self.conn is self.engine.pinned:  # a test's transaction would ignore it
+            raise ActiverelError(f"{sql!r} cannot run inside the pinned test transaction; "
+                                 "migrate before it begins (activerel.testing does)")
+        self._control(sql)
+
+    def _begin(self) -> None:
+        write = self.write or self._write_next
+        if self.conn is self.engine.pinned:
+            # a pinned connection: this transaction is a savepoint of its one
+            self._pinned_at = self.engine.savepoint_name()
+            self._control(self.dialect.savepoint_sql(self._pinned_at))
+            self.transactions += 1
+            self.in_transaction = True
+            self._writing = True  # (the pinned transaction decides the locks)
+            self._write_next = False
+            return
+        sent = self.dialect.begin(self.conn, write)
+        if sent:
+            self._log(sent, ())
+        self._began(write)
+
+    def _began(self, write: bool) -> None:
+        self.transactions += 1
+        self.in_transaction = True
+        self._writing = write
+        self._write_next = False
+
+    def _begin_with(self, sql: str, params: Sequence[Any]) -> Any:
+        """Where the dialect pipelines (``features.pipelined_begin``): begin
+        the transaction and send its first statement in one round trip;
+        the cursor holding its result, or None where it cannot (a pinned
+        connection's transaction is a savepoint). A connection found lost
+        is replaced once: nothing of the transaction can have committed."""
+        if self.conn is None:
+            self._attach()
+        if self.conn is self.engine.pinned:
+            return None
+        for retry in (True, False):
+            write = self.write or self._write_next
+            self._log("BEGIN", ())
+            self._log(sql, params)
+            self._began(write)  # (a failing statement leaves it open: rolled back)
+            try:
+                self.dialect.begin_with(self.conn, self.cursor, sql, params)
+                return self.cursor
+            except Exception as exc:
+                if not (retry and self.dialect.is_disconnect(exc, self.conn)):
+                    self._driver_error(exc)
+                self.engine.invalidate()
+                self._drop()
+                self._attach()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def require_write_lock(self) -> None:
+        """Before a locking read (``for_update()``): where the backend has no
+        row locks (SQLite), the transaction must hold the write lock, so it
+        is begun as a write transaction; one that began as a read cannot
+        take it any more."""
+        if self.dialect.features.row_locks:
+            return
+        if not self.in_transaction:
+            self._write_next = True
+        elif not self._writing:
+            raise ActiverelError(
+                f"{self.dialect.name}: for_update() locks the whole database, which a transaction "
+                "that began by reading cannot do any more; make the locking query the first of "
+                "the session, or open it with db.session(write=True)")
+
+    def _drop(self) -> None:
+        """Give up the current connection: closed, not reused."""
+        conn, self.conn, self.cursor = self.conn, None, None
+        self.in_transaction = False
+        self.broken = False
+        if conn is not None:
+            self.engine.release(conn, broken=True)
+
+    def _send(self, sql: str, params: Any, send: Callable[[Any], Any]) -> Any:
+        """Log a statement and run ``send(cursor)``, translating driver errors."""
+        cur = self._cursor()
+        self._log(sql, params)
+        try:
+            return send(cur)
+        except Exception as exc:
+            self._driver_error(exc)
+            raise  # _driver_error always raises
+
+    def _driver_error(self, exc: Exception) -> None:
+        """Raise the activerel error for a driver exception (marking the
+        connection broken when it was lost)."""
+        if self.dialect.is_disconnect(exc, self.conn):
+            self.broken = True
+            self.engine.invalidate()
+            raise ConnectionLost(
+                f"{self.dialect.name}: the connection to {self.engine.url.safe} was lost ({exc}); "
+                "its transaction is rolled back and the connection is not reused") from exc
+        err = self.dialect.translate_error(exc)
+        if err is not None:
+            raise err from exc
+        if isinstance(exc, (UnicodeError, OverflowError, ValueError)):
+            raise ValidationError(f"the {self.dialect.name} driver cannot send a value: {exc}") from exc
+        raise exc
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Send one statement with bound parameters; returns the cursor."""
+        cur = None
+        if not self.in_transaction and self.dialect.features.pipelined_begin:
+            cur = self._begin_with(sql, params)
+        if cur is None:
+            cur = self._send(sql, params, lambda cur: (cur.execute(sql, params), cur)[1])
+        if not self._writing and sql.lstrip()[:7].upper().startswith(_WRITES):
+            self._writing = True  # SQLite: the transaction holds the write lock now
+        return cur
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        """Send one statement once per row of parameters."""
+        cur = self._send(sql, rows, lambda cur: (cur.executemany(sql, rows), cur)[1])
+        self._writing = True  # (INSERTs and UPDATEs of a flush)
+        return cur
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a SELECT and return its rows as tuples."""
+        if not self.in_transaction and self.dialect.features.pipelined_begin:
+            cur = self._begin_with(sql, params)
+            if cur is not None:
+                return cast("list[tuple[Any, ...]]", list(cur.fetchall()))
+        return cast("list[tuple[Any, ...]]", self._send(
+            sql, params, lambda cur: (cur.execute(sql, params), list(cur.fetchall()))[1]))
+
+    def _stream_alive(self, began: int) -> bool:
+        if self.transactions != began or not self.in_transaction:
+            raise ActiverelError("the transaction a stream (iterate()) read in ended (a commit or "
+                                 "rollback) while the stream was open: it cannot go on")
+        return True
+
+    def _close_streams(self) -> None:
+        while self._streams:  # the transaction they read in ends
+            _close_cursor(self._streams.pop())
+
+    def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
+        """A multi-row INSERT leaving ``pk_column`` to the database: the keys."""
+        keys: list[Any] = self._send(sql, params, lambda cur: self.dialect.insert_generated(
+            cur, sql, params, count, pk_column))
+        self._writing = True  # (after _send, whose BEGIN resets it)
+        return keys
+
+    def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
+        """The single-row INSERT ``sql`` for every row; the generated keys."""
+        keys: list[Any] = self._send(sql, rows, lambda cur: self.dialect.insert_each(
+            cur, sql, rows, pk_column))
+        self._writing = True
+        return keys
+
+    def savepoint(self, name: str) -> None:
+        """Set a savepoint in the transaction (begun if need be)."""
+        self.execute(self.dialect.savepoint_sql(name))
+
+    def rollback_to_savepoint(self, name: str) -> None:
+        """Undo what the transaction did since the savepoint, and drop it."""
+        self.execute(self.dialect.rollback_to_savepoint_sql(name))
+        self.execute(self.dialect.release_savepoint_sql(name))
+
+    def release_savepoint(self, name: str) -> None:
+        """Keep what the transaction did since the savepoint, and drop it."""
+        self.execute(self.dialect.release_savepoint_sql(name))
+
+    def commit(self) -> None:
+        """COMMIT the open transaction. If that fails, the transaction is
+        rolled back (a failed COMMIT may leave it open, holding its locks)
+        and the error raised."""
+        self._close_streams()
+        self.in_transaction = False
+        if self.conn is self.engine.pinned:
+            self._control(self.dialect.release_savepoint_sql(self._pinned_at))
+            return
+        try:
+            self._log("COMMIT", ())
+            self.dialect.commit(self.conn)
+        except Exception as exc:
+            if self.dialect.is_disconnect(exc, self.conn):
+                self.broken = True
+                self.engine.invalidate()
+                raise ConnectionLost(
+                    f"{self.dialect.name}: the connection to {self.engine.url.safe} was lost during "
+                    f"COMMIT ({exc}): whether the server committed the transaction is unknown. The "
+                    "objects were put back as unwritten; check the rows before writing them "
+                    "again") from exc
+            if not self.broken:
+                self._log("ROLLBACK", ())
+                self._rollback_quietly()
+            self._driver_error(exc)
+
+    def rollback(self) -> None:
+        """ROLLBACK the open transaction. It never raises: a connection whose
+        ROLLBACK fails is marked broken, and closing it ends the transaction."""
+        self._close_streams()
+        self.in_transaction = False
+        if self.broken:
+            return  # the transaction died with the connection
+        if self.conn is self.engine.pinned:
+            try:
+                self._control(self.dialect.rollback_to_savepoint_sql(self._pinned_at))
+                self._control(self.dialect.release_savepoint_sql(self._pinned_at))
+            except ActiverelError:
+                self.broken = True  # as for a ROLLBACK that fails: it does not raise
+            return
+        self._log("ROLLBACK", ())
+        self._rollback_quietly()
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self.dialect.rollback(self.conn)
+        except Exception:
+            self.broken = True
+
+    def release(self) -> None:
+        """Roll back what is still open and give the connection back (or
+        close it, if it broke)."""
+        if self.conn is None:
+            return
+        if self.in_transaction:
+            self.rollback()
+        conn, self.conn, self.cursor = self.conn, None, None
+        broken, self.broken = self.broken, False
+        self.engine.release(conn, broken=broken)
+
+
+def _close_cursor(cursor: Any) -> None:
+    with contextlib.suppress(Exception):  # a cursor of a transaction that ended
+        cursor.close()
+
+
+def stream_rows(self: Connection, sql: str, params: Sequence[Any], size: int,
+                own_connection: bool = True) -> Iterator[list[tuple[Any, ...]]]:
+    """Run a SELECT on the session connection ``self``; yield its rows in
+    lists of at most ``size``, each fetched when asked for through the
+    dialect's ``stream_cursor`` (a
+    server-side cursor) beside the cursor other statements use. Where an
+    open stream blocks its connection (``features.stream_blocks_connection``)
+    it takes a free pool connection of its own (``own_connection``) if this
+    transaction has not written (that connection would not see it); else
+    the rows are read at once. A COMMIT or ROLLBACK ends the stream."""
+    self._cursor()  # the transaction, begun
+    began, conn, side = self.transactions, self.conn, None
+    if self.dialect.features.stream_blocks_connection:
+        side = self.engine.acquire(wait=False) if own_connection and not self._writing else None
+        if side is None:  # read at once
+            rows = self.fetch(sql, params)
+            yield from (rows[i:i + size] for i in range(0, len(rows), size)
+                        if self._stream_alive(began))
+            return
+        conn = side
+    self._log(sql, params)
+    cur, done = None, False
+    try:
+        try:
+            cur = self.dialect.stream_cursor(conn)
+            if side is None:
+                self._streams.append(cur)  # closed before the transaction ends
+            cur.execute(sql, params)
+            while self._stream_alive(began) and (rows := list(cur.fetchmany(size))):
+                yield rows
+        except (ActiverelError, GeneratorExit):
+            raise
+        except Exception as exc:
+            if side is not None:  # not the session's connection: the session lost nothing
+                raise self.dialect.translate_error(exc) or exc from exc
+            self._driver_error(exc)
+        done = True
+    finally:
+        if cur in self._streams:
+            self._streams.remove(cur)
+        # (an unbuffered result left unread is dropped with its connection, not read)
+        if cur is not None and (done or side is None):
+            _close_cursor(cur)
+        if side is not None:
+            self.engine.release(side, broken=not done)

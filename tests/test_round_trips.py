@@ -1,0 +1,90 @@
+"""A transaction's BEGIN and its first statement. On PostgreSQL (libpq's
+pipeline mode) both travel in one round trip, counted on the wire with
+libpq's protocol trace: every round trip ends with the server's
+ReadyForQuery. On every backend, a first statement that fails leaves the
+session's transaction rolled back and the pool's connection usable."""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Callable
+
+import pytest
+
+from activerel import ActiverelError, IntegrityError
+from tests.models import Post, User
+
+
+@pytest.fixture
+def people(db):
+    ada, bob, cyd = (User(username=n) for n in ("ada", "bob", "cyd"))
+    db.persist(ada, bob, cyd, Post(author=ada, title="hello"))
+    assert [u.id for u in (ada, bob, cyd)] == [1, 2, 3]
+
+
+def _round_trips(db, run: Callable[[], Any]) -> tuple[int, Any]:
+    """(round trips to the server, result) of ``run()`` on ``db``'s pooled
+    connections, from libpq's trace of the protocol. ``run()`` runs 6 times
+    first: psycopg prepares a statement on its 5th use, a round trip of its own."""
+    for _ in range(6):
+        run()
+    conns = [conn for conn, _ in db.engine._idle]
+    files = [tempfile.mkstemp() for _ in conns]
+    try:
+        for conn, (fd, _) in zip(conns, files):
+            conn.pgconn.trace(fd)
+        try:
+            result = run()
+        finally:
+            for conn in conns:
+                conn.pgconn.untrace()
+        trace = []
+        for _, path in files:
+            with open(path) as f:
+                trace += f.read().splitlines()
+    finally:
+        for fd, path in files:
+            os.close(fd)
+            os.unlink(path)
+    return sum(1 for line in trace if "\tB\t" in line and "ReadyForQuery" in line), result
+
+
+def test_begin_travels_with_the_first_statement_on_postgresql(backend, db, people, sql_log):
+    if backend != "postgresql":
+        pytest.skip("only PostgreSQL's driver pipelines (libpq pipeline mode)")
+    assert db.dialect.features.pipelined_begin
+
+    def read() -> Any:
+        with db.session():
+            return User.get(1).username
+
+    trips, name = _round_trips(db, read)
+    assert name == "ada"
+    assert trips == 2  # BEGIN + SELECT, then COMMIT (3 when BEGIN went alone)
+    assert [s.split(" ", 1)[0] for s in sql_log.statements[-3:]] == ["BEGIN", "SELECT", "COMMIT"]
+
+    names = iter(range(100))
+
+    def write() -> Any:
+        with db.session():
+            ada = User.get(1)
+            ada.username = f"ada{next(names)}"
+        return User.get(1).username
+
+    trips, name = _round_trips(db, write)
+    # BEGIN + SELECT, UPDATE, COMMIT; then the read outside: BEGIN + SELECT, COMMIT
+    assert (trips, name) == (5, "ada6")
+
+
+def test_a_failing_first_statement_rolls_back_and_the_connection_goes_on(db, people):
+    with pytest.raises(ActiverelError, match="no_such_table|does not exist|doesn't exist"):
+        with db.session():
+            db.execute("SELECT * FROM no_such_table")
+    with pytest.raises(IntegrityError):
+        with db.session():
+            db.execute("INSERT INTO users (id, username) VALUES (1, 'again')")
+    assert db.execute("SELECT username FROM users ORDER BY id") == [("ada",), ("bob",), ("cyd",)]
+    with db.session():
+        post = Post.query().filter(Post.title == "hello").find_one()
+        post.title = "hello again"
+    assert Post.query().filter(Post.title == "hello again").count() == 1
