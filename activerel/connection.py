@@ -123,7 +123,7 @@ class Connection:
         self._write_next = False
 
     def _begin_with(self, sql: str, params: Sequence[Any]) -> Any:
-        """Where the dialect pipelines (``features.pipelined_begin``): begin
+        """Where the dialect can (``features.begin_with_statement``): begin
         the transaction and send its first statement in one round trip;
         the cursor holding its result, or None where it cannot (a pinned
         connection's transaction is a savepoint). A connection found lost
@@ -134,7 +134,8 @@ class Connection:
             return None
         for retry in (True, False):
             write = self.write or self._write_next
-            self._log("BEGIN", ())
+            if self.dialect.begin_with_sent:
+                self._log(self.dialect.begin_with_sent, ())
             self._log(sql, params)
             self._began(write)  # (a failing statement leaves it open: rolled back)
             try:
@@ -200,7 +201,7 @@ class Connection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Send one statement with bound parameters; returns the cursor."""
         cur = None
-        if not self.in_transaction and self.dialect.features.pipelined_begin:
+        if not self.in_transaction and self.dialect.features.begin_with_statement:
             cur = self._begin_with(sql, params)
         if cur is None:
             cur = self._send(sql, params, lambda cur: (cur.execute(sql, params), cur)[1])
@@ -216,7 +217,7 @@ class Connection:
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a SELECT and return its rows as tuples."""
-        if not self.in_transaction and self.dialect.features.pipelined_begin:
+        if not self.in_transaction and self.dialect.features.begin_with_statement:
             cur = self._begin_with(sql, params)
             if cur is not None:
                 return cast("list[tuple[Any, ...]]", list(cur.fetchall()))
@@ -370,4 +371,9 @@ def stream_rows(self: Connection, sql: str, params: Sequence[Any], size: int,
         if cur is not None and (done or side is None):
             _close_cursor(cur)
         if side is not None:
+            if done:  # end the read's own transaction (where a statement begins one)
+                try:
+                    self.dialect.rollback(side)
+                except Exception:
+                    done = False
             self.engine.release(side, broken=not done)

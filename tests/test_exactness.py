@@ -424,7 +424,7 @@ def test_plan_delete_shows_what_a_delete_would_do_and_writes_nothing(db, sql_log
     sql_log.clear()
     plan = db.plan_delete(bob)
     sent = {s.split()[0] for s in sql_log.statements}
-    assert sent == {"BEGIN", "SELECT", "COMMIT"}
+    assert sent - {"BEGIN"} == {"SELECT", "COMMIT"}  # (MySQL sends no BEGIN)
     assert plan.allowed is True
     assert plan.deleted == {"Comment": [1], "Post": [2], "User": [bob.id]}
     assert plan.nulled == {"Post.reviewer": [1]}

@@ -1,8 +1,11 @@
 """A transaction's BEGIN and its first statement. On PostgreSQL (libpq's
 pipeline mode) both travel in one round trip, counted on the wire with
 libpq's protocol trace: every round trip ends with the server's
-ReadyForQuery. On every backend, a first statement that fails leaves the
-session's transaction rolled back and the pool's connection usable."""
+ReadyForQuery. On MySQL/MariaDB the connection does not autocommit and the
+first statement begins the transaction: no BEGIN is sent, as the server's
+own count of the session's statements (``Questions``) shows. On every
+backend, a first statement that fails leaves the session's transaction
+rolled back and the pool's connection usable."""
 from __future__ import annotations
 
 import os
@@ -49,10 +52,31 @@ def _round_trips(db, run: Callable[[], Any]) -> tuple[int, Any]:
     return sum(1 for line in trace if "\tB\t" in line and "ReadyForQuery" in line), result
 
 
+def test_mysql_sends_no_begin_the_first_statement_begins_the_transaction(backend, db, people):
+    if backend != "mysql":
+        pytest.skip("SQLite has no round trips; PostgreSQL: the test below")
+    assert db.dialect.features.begin_with_statement
+
+    def questions() -> int:
+        # the statements this connection sent, this one included
+        return int(db.execute("SHOW SESSION STATUS LIKE 'Questions'")[0][1])
+
+    # (one session after another: each takes the connection the last gave back)
+    before = questions()
+    with db.session():
+        name = User.get(1).username
+        post = Post.query().filter(Post.title == "hello").find_one()
+        post.title = "hello again"
+    after = questions()
+    assert name == "ada" and Post.query().filter(Post.title == "hello again").count() == 1
+    # COMMIT (of the first count), SELECT, SELECT, UPDATE, COMMIT, then the count
+    assert after - before == 6
+
+
 def test_begin_travels_with_the_first_statement_on_postgresql(backend, db, people, sql_log):
     if backend != "postgresql":
         pytest.skip("only PostgreSQL's driver pipelines (libpq pipeline mode)")
-    assert db.dialect.features.pipelined_begin
+    assert db.dialect.features.begin_with_statement
 
     def read() -> Any:
         with db.session():

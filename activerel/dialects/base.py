@@ -74,9 +74,10 @@ class Features:
     #: whether a foreign key that no index serves gets an index of its own,
     #: named as the constraint, which outlives DROP FOREIGN KEY (InnoDB)
     foreign_key_index: bool = False
-    #: whether the driver pipelines, so that a transaction's BEGIN travels
-    #: with its first statement in one round trip (:meth:`Dialect.begin_with`)
-    pipelined_begin: bool = False
+    #: whether a transaction's begin goes with its first statement, one
+    #: round trip for both (:meth:`Dialect.begin_with`): pipelined, or left
+    #: to the statement itself where the connection does not autocommit
+    begin_with_statement: bool = False
     #: whether a streamed result left unread blocks its connection (MySQL's
     #: unbuffered results): a stream then runs on a connection of its own
     stream_blocks_connection: bool = False
@@ -184,9 +185,13 @@ class Dialect(DDLHooks):
         statement sent, for the log, if any."""
         return None
 
+    #: what :meth:`begin_with` sends before the statement, for the log (None:
+    #: nothing, the statement itself begins the transaction)
+    begin_with_sent: Optional[str] = None
+
     def begin_with(self, conn: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
-        """With ``features.pipelined_begin``: send BEGIN and ``sql`` in one
-        round trip, leaving ``sql``'s result on ``cursor``."""
+        """With ``features.begin_with_statement``: begin a transaction and
+        send ``sql`` in one round trip, leaving its result on ``cursor``."""
         raise NotImplementedError
 
     def commit(self, conn: Any) -> None:

@@ -1,7 +1,10 @@
 """MySQL and MariaDB through mysqlclient (``MySQLdb``).
 
-Each connection switches on ANSI_QUOTES (so ``"name"`` is an identifier, as
-everywhere else), READ COMMITTED isolation and FOUND_ROWS (row counts are
+Connections do not autocommit: a session's first statement begins its
+transaction on the server, so no BEGIN round trip is paid (an explicit
+BEGIN is sent only when a batch or a stream comes first). Each connection
+switches on ANSI_QUOTES (so ``"name"`` is an identifier, as everywhere
+else), READ COMMITTED isolation and FOUND_ROWS (row counts are
 matched rows, as elsewhere). Text columns use a binary collation so
 comparisons and unique keys are case-sensitive on every backend. Generated
 keys: ``INSERT ... RETURNING`` on MariaDB 10.5+; on MySQL, the first id of a
@@ -66,6 +69,9 @@ class MySQLDialect(Dialect):
         foreign_key_index=True,
         # an unbuffered (SSCursor) result holds the connection until read
         stream_blocks_connection=True,
+        # autocommit is off: a transaction's first statement begins it, and
+        # the BEGIN round trip is saved (as SQLAlchemy's MySQL dialects do)
+        begin_with_statement=True,
     )
     autoincrement_ddl = "BIGINT AUTO_INCREMENT"
 
@@ -161,11 +167,15 @@ class MySQLDialect(Dialect):
             self.consecutive_ids = int(lock_mode) in (0, 1)
             self.increment = int(increment)
         cur.close()
+        conn.autocommit(False)  # (after the settings: they run on their own)
         return conn
 
     def begin(self, conn: Any, write: bool = False) -> Optional[str]:
         conn.query("BEGIN")
         return "BEGIN"
+
+    def begin_with(self, conn: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
+        cursor.execute(sql, params)  # autocommit is off: it begins the transaction
 
     def commit(self, conn: Any) -> None:
         conn.commit()

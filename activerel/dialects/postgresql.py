@@ -105,7 +105,7 @@ class PostgreSQLDialect(Dialect):
                 "postgresql:// needs psycopg 3: pip install 'activerel[postgresql]'") from None
         self.psycopg = psycopg
         if psycopg.Pipeline.is_supported():
-            self.features = replace(self.features, pipelined_begin=True)
+            self.features = replace(self.features, begin_with_statement=True)
         self.types = {**_TYPES, "json": TypeMap("JSONB", Jsonb, json_value)}
         self.params = {k: v for k, v in {
             "host": url.host, "port": url.port, "user": url.user, "password": url.password,
@@ -119,6 +119,8 @@ class PostgreSQLDialect(Dialect):
     def begin(self, conn: Any, write: bool = False) -> Optional[str]:
         conn.execute("BEGIN")
         return "BEGIN"
+
+    begin_with_sent = "BEGIN"
 
     def begin_with(self, conn: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
         # libpq's pipeline mode: both sent, one Sync, one round trip (a
