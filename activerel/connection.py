@@ -8,7 +8,7 @@ nothing of the transaction was sent yet. A connection that fails otherwise
 (lost, or in an unknown state after a failed COMMIT or ROLLBACK) is marked
 broken and closed by the engine when released.
 Made by the session (and :mod:`activerel.querying.stream`). Imports
-:mod:`activerel.engine`, the dialects and errors."""
+:mod:`activerel.engine`, :mod:`activerel.sql.ddl` (what is DDL) and errors."""
 from __future__ import annotations
 
 import contextlib
@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Sequence, cast
 
 from .engine import Engine
 from .errors import ActiverelError, ConnectionLost, ValidationError
+from .sql.ddl import is_ddl
 
 log = logging.getLogger("activerel.sql")
 
@@ -127,7 +128,9 @@ class Connection:
         the transaction and send its first statement in one round trip;
         the cursor holding its result, or None where it cannot (a pinned
         connection's transaction is a savepoint). A connection found lost
-        is replaced once: nothing of the transaction can have committed."""
+        is replaced once, the statement sent again: nothing of the
+        transaction can have committed, unless it is DDL that commits by
+        itself (MySQL), which is not sent twice."""
         if self.conn is None:
             self._attach()
         if self.conn is self.engine.pinned:
@@ -142,7 +145,9 @@ class Connection:
                 self.dialect.begin_with(self.conn, self.cursor, sql, params)
                 return self.cursor
             except Exception as exc:
-                if not (retry and self.dialect.is_disconnect(exc, self.conn)):
+                if not (retry and self.dialect.is_disconnect(exc, self.conn)) or (
+                        not self.dialect.features.transactional_ddl
+                        and is_ddl(sql)):
                     self._driver_error(exc)
                 self.engine.invalidate()
                 self._drop()

@@ -6,8 +6,10 @@ they lead to.
 Where the backend has transactional DDL (PostgreSQL, SQLite) the whole list
 is one transaction: a failure rolls everything back. On SQLite foreign keys
 are switched off around that transaction (a table rebuild drops a table that
-others reference) and checked before COMMIT. MySQL and MariaDB commit each
-DDL statement at once, so a failure there says which statements ran.
+others reference) and checked before COMMIT. MySQL and MariaDB commit at each
+DDL statement what ran before it and the statement itself, so a failure
+there says which statements stay applied (those up to the last DDL
+statement) and which were rolled back (the data steps after it).
 
 Called by :meth:`Database.migrate <activerel.database.Database.migrate>` and
 the migration runner. Imports :mod:`activerel.sql.ddl`,
@@ -20,7 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 from .errors import ActiverelError, MigrationError
 from .schema.operations import Operation, RunPython
 from .schema.tables import Schema
-from .sql.ddl import operation_sql
+from .sql.ddl import is_ddl, operation_sql
 
 
 class _Progress:
@@ -28,6 +30,8 @@ class _Progress:
 
     def __init__(self) -> None:
         self.ran: list[str] = []
+        #: how many of ``ran`` a DDL statement has committed (no transactional DDL)
+        self.committed = 0
         self.op: Optional[Operation] = None
         self.sql: Optional[str] = None
         #: the schema after the operations that completed
@@ -94,6 +98,8 @@ def _run(db: Any, s: Any, operations: Sequence[Operation], progress: _Progress) 
                 progress.sql = sql
                 s.execute(dialect.raw_sql(sql))  # (a literal % doubled for the driver)
                 progress.ran.append(sql)
+                if is_ddl(sql):
+                    progress.committed = len(progress.ran)
             progress.sql = None
         op.apply(progress.schema)
     progress.op = None
@@ -118,12 +124,15 @@ def _failure(dialect: Any, progress: _Progress, exc: Exception) -> MigrationErro
                              "it was rolled back: the database is as it was before")
         err.ran, err.schema = [], None  # type: ignore[attr-defined]
         return err
-    ran = "".join(f"\n  {sql}" for sql in progress.ran) or " nothing"
+    kept, undone = progress.ran[:progress.committed], progress.ran[progress.committed:]
+    ran = "".join(f"\n  {sql}" for sql in kept) or " nothing"
+    rolled_back = "".join(f"\n  {sql}" for sql in undone)
     err = MigrationError(
         f"{dialect.name}: the server commits each DDL statement at once, so the statements that "
-        f"ran before the failure stay applied. These ran:{ran}\nthis failed: "
-        f"{progress.step()}{where}: {exc}")
-    err.ran, err.schema = list(progress.ran), progress.schema  # type: ignore[attr-defined]
+        f"ran before the failure stay applied, up to the last DDL statement. These ran:{ran}\n"
+        + (f"these ran after it and were rolled back:{rolled_back}\n" if undone else "")
+        + f"this failed: {progress.step()}{where}: {exc}")
+    err.ran, err.schema = kept, progress.schema  # type: ignore[attr-defined]
     return err
 
 

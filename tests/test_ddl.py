@@ -633,6 +633,33 @@ def test_a_failing_data_step_rolls_back_where_ddl_is_transactional(filled):
     check_unchanged(db)  # (no DDL ran: rolled back on MariaDB too)
 
 
+def test_data_steps_after_the_last_ddl_statement_roll_back_and_the_error_says_so(filled):
+    """MariaDB commits at each DDL statement what ran before it; a data step
+    after the last one is still in the transaction: rolled back with the
+    failure, and listed apart from what stays."""
+    db, schema = filled
+
+    def fail(db: Any) -> None:
+        raise ValueError("no")
+
+    ops = [AddColumn("ddl_child", ColumnDef("extra", "int", nullable=True)),
+           RunSQL('UPDATE "ddl_parent" SET "name" = \'q\''), RunPython(fail)]
+    with pytest.raises(MigrationError) as info:
+        apply_operations(db, ops, schema)
+    message = str(info.value)
+    assert rows(db, "ddl_parent") == PARENT_ROWS  # the UPDATE: rolled back everywhere
+    if db.dialect.features.transactional_ddl:
+        assert "rolled back" in message and info.value.ran == []  # type: ignore[attr-defined]
+        assert column_names(db, "ddl_child") == ["id", "parent_id", "qty", "note"]
+    else:
+        assert column_names(db, "ddl_child") == ["id", "parent_id", "qty", "note", "extra"]
+        assert info.value.ran == operation_sql(ops[0], schema, db.dialect)  # type: ignore
+        kept, rest = message.split("These ran:")[1].split("these ran after it and were rolled back:")
+        assert kept.split() == " ".join(operation_sql(ops[0], schema, db.dialect)).split()
+        assert rest.split("this failed:")[0].split() == 'UPDATE "ddl_parent" SET "name" = \'q\''.split()
+        assert "run fail()" in rest.split("this failed:")[1]
+
+
 # --------------------------------------------------------------------------
 # SQLite's rebuild
 

@@ -568,6 +568,39 @@ def test_connections_killed_while_idle_in_the_pool_are_replaced(server, killer, 
         database.close()
 
 
+def test_a_first_statement_that_finds_its_connection_killed_is_resent_unless_ddl_commits(
+        server, killer):
+    """Real fault: the pooled connection is killed while idle; the next
+    session's first statement finds it dead. A read or a write is sent
+    again on a new connection (nothing of its transaction can have
+    committed); DDL is too where DDL is transactional (PostgreSQL), but not
+    on MySQL/MariaDB, where it commits by itself and might have run:
+    ConnectionLost, and the next statement gets a new connection."""
+    database = Database(namespace_url(server, "_faults", fresh=True), models=[])
+    try:
+        ddl = 'CREATE TABLE "fa_probe" ("id" INTEGER PRIMARY KEY)'
+
+        def kill_idle() -> None:
+            with database.session() as s:
+                conn_id = s.fetch(connection_id_sql(server))[0][0]
+            kill_connection(server, killer, conn_id)
+
+        kill_idle()
+        assert database.execute("SELECT 41 + 1") == [(42,)]
+        kill_idle()
+        if database.dialect.features.transactional_ddl:
+            database.execute(ddl)
+        else:
+            with pytest.raises(ConnectionLost):
+                database.execute(ddl)
+            database.execute(ddl)  # it had not run: the kill came first
+        kill_idle()
+        database.execute('INSERT INTO "fa_probe" ("id") VALUES (1)')
+        assert database.execute('SELECT "id" FROM "fa_probe"') == [(1,)]
+    finally:
+        database.close()
+
+
 # -- 4. pool bounds ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("where", ["nested", "thread"])

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import pytest
 
-from activerel import (AutoIncrement, BackReference, IntegrityError, Model, PrimaryKey,
-                       Reference, Unique, inspect)
+from activerel import (AutoIncrement, BackReference, IntegrityError, Model, NotFound,
+                       PrimaryKey, Reference, Unique, inspect)
+from tests.models import Comment, Group, Post, User, UserCredentials, UserGroup
 
 
 class PlLabel(Model, table="pl_labels"):
@@ -158,3 +159,26 @@ def test_inserted_objects_are_persistent_and_a_failed_flush_makes_them_new_again
     db.persist(note)  # new again: persisted whole, with its label
     assert _note_labels(db) == [("b", "green")]
     assert inspect(note).is_persistent and PlNote.get(note.id).title == "b"
+
+
+def test_a_rolled_back_insert_leaves_no_key_behind_when_the_key_is_a_reference(make_db):
+    """UserCredentials' key is its user's: the rollback renews the user
+    (id 0 again) before the credentials, which must still leave the
+    identity map under the key they were inserted with."""
+    db = make_db([User, Post, Comment, Group, UserGroup, UserCredentials])
+    db.persist(User(username="ada"))
+    with db.session() as s:
+        eve = User(username="eve")
+        creds = UserCredentials(user=eve, password="pw")
+        s.persist(eve, creds)
+        s.flush()
+        key = eve.id
+        assert key != 0 and UserCredentials.get(key) is creds and User.get(key) is eve
+        s.rollback()
+        assert inspect(creds).is_new and inspect(eve).is_new and eve.id == 0
+        for model in (UserCredentials, User):  # no row, and no object left in the map
+            with pytest.raises(NotFound):
+                model.get(key)
+        s.persist(eve, creds)  # written again, whole
+    assert UserCredentials.get(eve.id).password == "pw"
+    assert [u.username for u in User.query().order_by("id").find()] == ["ada", "eve"]

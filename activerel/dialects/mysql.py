@@ -2,7 +2,8 @@
 
 Connections do not autocommit: a session's first statement begins its
 transaction on the server, so no BEGIN round trip is paid (an explicit
-BEGIN is sent only when a batch or a stream comes first). Each connection
+BEGIN is sent when a transaction starts otherwise: an executemany, an
+INSERT reading back its keys, a stream). Each connection
 switches on ANSI_QUOTES (so ``"name"`` is an identifier, as everywhere
 else), READ COMMITTED isolation and FOUND_ROWS (row counts are
 matched rows, as elsewhere). Text columns use a binary collation so

@@ -11,8 +11,9 @@ nothing here knows which backend it renders for. Unique constraints are
 unique indexes, so that each backend drops them by name alike.
 
 Called by :class:`~activerel.database.Database` (``schema_sql``,
-``drop_all``), :mod:`activerel.schema_apply` and the migration runner. Imports :mod:`activerel.dialects`
-and :mod:`activerel.schema`."""
+``drop_all``), :mod:`activerel.schema_apply`, the migration runner and the
+connection (:func:`is_ddl`). Imports :mod:`activerel.dialects` and
+:mod:`activerel.schema`."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -27,6 +28,15 @@ from ..schema.operations import (AddCheck, AddColumn, AddForeignKey, AlterColumn
                                  RunSQL)
 from ..schema.tables import ColumnDef, ForeignKeyDef, IndexDef, Schema, TableDef
 from .rebuild import rebuild_sql, temporary_name
+
+#: the first words of DDL statements
+_DDL_WORDS = ("CREATE", "DROP", "ALTER", "TRUNCATE", "RENAME")
+
+
+def is_ddl(sql: str) -> bool:
+    """Whether ``sql`` is DDL, which commits the transaction by itself
+    where the backend has no transactional DDL (``features.transactional_ddl``)."""
+    return sql.lstrip()[:8].upper().startswith(_DDL_WORDS)
 
 
 # -- tables --------------------------------------------------------------------

@@ -16,7 +16,7 @@ from .._util.batching import chunks
 from .._util.codegen import compile_function
 from ..dialects.base import Dialect
 from ..errors import StaleObjectError
-from ..instance.state import DELETED, NEW_STATE, PERSISTENT, SESSION_KEY, STATE_KEY
+from ..instance.state import DELETED, NEW_STATE, PERSISTENT, SESSION_KEY, STATE_KEY, new_state
 from ..mapping.mapper import Mapper, flat_key
 from ..mapping.properties import ScalarProp
 from ..sql.statements import Statements, statements
@@ -205,7 +205,10 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
     if mapper.server_defaults:
         _read_server_defaults(plan, mapper, objs)
     imap = s.identity.for_mapper(mapper)
-    if len(mapper.pk_props) == 1 and isinstance(mapper.pk_props[0], ScalarProp):
+    # a key of the object's own field: read again from it at any time (a
+    # key through a reference changes when the undo log renews its target)
+    own_key = len(mapper.pk_props) == 1 and isinstance(mapper.pk_props[0], ScalarProp)
+    if own_key:
         name = mapper.pk_props[0].name
         keys = [o.__dict__[name] for o in objs]  # key_of, without a call per object
     else:
@@ -213,11 +216,13 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
     for o, k in zip(objs, keys):
         d = o.__dict__
         st = d[STATE_KEY]
-        if st is NEW_STATE:
+        if st is NEW_STATE and own_key:
             # persistent and clean: marked as a loaded row is, its state made
             # on first use (a state per row kept 24 MiB at W1's 320,000 rows)
             del d[STATE_KEY]
             d[SESSION_KEY] = s
+        elif st is NEW_STATE:
+            d[STATE_KEY] = new_state(PERSISTENT, k, s)
         else:
             st.status = PERSISTENT
             st.key = k
