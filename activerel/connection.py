@@ -3,8 +3,10 @@ lazily (on a backend that pipelines, its BEGIN travels with the first
 statement), COMMIT and ROLLBACK, statements sent with bound parameters and
 logged, driver errors translated, and streams of rows read in batches.
 
-A BEGIN on a connection that died while idle is retried once on a new one:
-nothing of the transaction was sent yet. A connection that fails otherwise
+A transaction's begin that finds its connection dead (it died while idle)
+is retried once on a new one, with the first statement where that carries
+the begin: nothing of the transaction can have committed (DDL that commits
+by itself, on MySQL, is not resent). A connection that fails otherwise
 (lost, or in an unknown state after a failed COMMIT or ROLLBACK) is marked
 broken and closed by the engine when released.
 Made by the session (and :mod:`activerel.querying.stream`). Imports
