@@ -109,10 +109,7 @@ class Connection:
             # a pinned connection: this transaction is a savepoint of its one
             self._pinned_at = self.engine.savepoint_name()
             self._control(self.dialect.savepoint_sql(self._pinned_at))
-            self.transactions += 1
-            self.in_transaction = True
-            self._writing = True  # (the pinned transaction decides the locks)
-            self._write_next = False
+            self._began(True)  # (the pinned transaction decides the locks)
             return
         sent = self.dialect.begin(self.conn, write)
         if sent:

@@ -276,15 +276,8 @@ def _shared(back: BackRefProp) -> bool:
 
 def _unique(items: list[Any]) -> list[Any]:
     """``items`` without repeats (an object appended twice), in order."""
-    if len({id(o) for o in items}) == len(items):
-        return items
-    seen: set[int] = set()
-    out = []
-    for o in items:
-        if id(o) not in seen:
-            seen.add(id(o))
-            out.append(o)
-    return out
+    first = {id(o): o for o in items}  # (a key keeps its first position)
+    return items if len(first) == len(items) else list(first.values())
 
 
 def _members(plan: FlushPlan, lst: Any) -> set[int]:
