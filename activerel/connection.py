@@ -122,36 +122,44 @@ class Connection:
         self._writing = write
         self._write_next = False
 
-    def _begin_with(self, sql: str, params: Sequence[Any]) -> Any:
+    def _begin_with(self, statements: Sequence[tuple[str, Sequence[Any]]],
+                    send: Callable[[], Any]) -> bool:
         """Where the dialect can (``features.begin_with_statement``): begin
-        the transaction and send its first statement in one round trip;
-        the cursor holding its result, or None where it cannot (a pinned
-        connection's transaction is a savepoint). A connection found lost
-        is replaced once, the statement sent again: nothing of the
-        transaction can have committed, unless it is DDL that commits by
-        itself (MySQL), which is not sent twice."""
+        the transaction and, by ``send()``, its first ``statements`` in one
+        round trip; False where it cannot (a pinned connection's transaction
+        is a savepoint). A connection found lost is replaced once, the
+        statements sent again: nothing of the transaction can have committed,
+        unless it is DDL that commits by itself (MySQL), which is not sent
+        twice."""
         if self.conn is None:
             self._attach()
         if self.conn is self.engine.pinned:
-            return None
+            return False
         for retry in (True, False):
             write = self.write or self._write_next
             if self.dialect.begin_with_sent:
                 self._log(self.dialect.begin_with_sent, ())
-            self._log(sql, params)
+            for sql, params in statements:
+                self._log(sql, params)
             self._began(write)  # (a failing statement leaves it open: rolled back)
             try:
-                self.dialect.begin_with(self.conn, self.cursor, sql, params)
-                return self.cursor
+                send()
+                return True
             except Exception as exc:
                 if not (retry and self.dialect.is_disconnect(exc, self.conn)) or (
                         not self.dialect.features.transactional_ddl
-                        and is_ddl(sql)):
+                        and is_ddl(statements[0][0])):
                     self._driver_error(exc)
                 self.engine.invalidate()
                 self._drop()
                 self._attach()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _began_with(self, sql: str, params: Sequence[Any]) -> bool:
+        """Whether ``sql`` went with the transaction's begin (result on the cursor)."""
+        return (not self.in_transaction and self.dialect.features.begin_with_statement
+                and self._begin_with(((sql, params),), lambda: self.dialect.begin_with(
+                    self.conn, self.cursor, sql, params)))
 
     def require_write_lock(self) -> None:
         """Before a locking read (``for_update()``): where the backend has no
@@ -176,10 +184,14 @@ class Connection:
         if conn is not None:
             self.engine.release(conn, broken=True)
 
-    def _send(self, sql: str, params: Any, send: Callable[[Any], Any]) -> Any:
-        """Log a statement and run ``send(cursor)``, translating driver errors."""
+    def _send(self, sql: str, params: Any, send: Callable[[Any], Any],
+              more: Sequence[tuple[str, Any]] = ()) -> Any:
+        """Log a statement (and ``more`` that go with it) and run
+        ``send(cursor)``, translating driver errors."""
         cur = self._cursor()
         self._log(sql, params)
+        for sql, params in more:
+            self._log(sql, params)
         try:
             return send(cur)
         except Exception as exc:
@@ -204,11 +216,9 @@ class Connection:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Send one statement with bound parameters; returns the cursor."""
-        cur = None
-        if not self.in_transaction and self.dialect.features.begin_with_statement:
-            cur = self._begin_with(sql, params)
-        if cur is None:
-            cur = self._send(sql, params, lambda cur: (cur.execute(sql, params), cur)[1])
+        if not self._began_with(sql, params):
+            self._send(sql, params, lambda cur: cur.execute(sql, params))
+        cur = self.cursor
         if not self._writing and sql.lstrip()[:7].upper().startswith(_WRITES):
             self._writing = True  # SQLite: the transaction holds the write lock now
         return cur
@@ -221,12 +231,25 @@ class Connection:
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a SELECT and return its rows as tuples."""
-        if not self.in_transaction and self.dialect.features.begin_with_statement:
-            cur = self._begin_with(sql, params)
-            if cur is not None:
-                return cast("list[tuple[Any, ...]]", list(cur.fetchall()))
+        if self._began_with(sql, params):
+            return cast("list[tuple[Any, ...]]", list(self.cursor.fetchall()))
         return cast("list[tuple[Any, ...]]", self._send(
             sql, params, lambda cur: (cur.execute(sql, params), list(cur.fetchall()))[1]))
+
+    def fetch_batch(self, statements: Sequence[tuple[str, Sequence[Any]]]
+                    ) -> list[list[tuple[Any, ...]]]:
+        """The rows of each SELECT: in one round trip (with the transaction's
+        begin) where the dialect batches reads, else one after another."""
+        d = self.dialect
+        if not d.features.batch_reads:
+            return [self.fetch(sql, params) for sql, params in statements]
+        out: list[list[tuple[Any, ...]]] = []
+        if not self.in_transaction and self._begin_with(statements, lambda: out.extend(
+                d.fetch_batch(self.conn, self.cursor, statements, True))):
+            return out
+        sql, params = statements[0]
+        return cast("list[list[tuple[Any, ...]]]", self._send(
+            sql, params, lambda cur: d.fetch_batch(self.conn, cur, statements, False), statements[1:]))
 
     def _stream_alive(self, began: int) -> bool:
         if self.transactions != began or not self.in_transaction:
@@ -238,32 +261,12 @@ class Connection:
         while self._streams:  # the transaction they read in ends
             _close_cursor(self._streams.pop())
 
-    def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
-        """A multi-row INSERT leaving ``pk_column`` to the database: the keys."""
-        keys: list[Any] = self._send(sql, params, lambda cur: self.dialect.insert_generated(
-            cur, sql, params, count, pk_column))
+    def insert_keys(self, sql: str, params: Any, send: Callable[[Any], list[Any]]) -> list[Any]:
+        """An INSERT leaving its keys to the database, sent by ``send(cursor)``
+        (the dialect's ``insert_generated`` or ``insert_each``): the keys."""
+        keys = self._send(sql, params, send)
         self._writing = True  # (after _send, whose BEGIN resets it)
-        return keys
-
-    def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
-        """The single-row INSERT ``sql`` for every row; the generated keys."""
-        keys: list[Any] = self._send(sql, rows, lambda cur: self.dialect.insert_each(
-            cur, sql, rows, pk_column))
-        self._writing = True
-        return keys
-
-    def savepoint(self, name: str) -> None:
-        """Set a savepoint in the transaction (begun if need be)."""
-        self.execute(self.dialect.savepoint_sql(name))
-
-    def rollback_to_savepoint(self, name: str) -> None:
-        """Undo what the transaction did since the savepoint, and drop it."""
-        self.execute(self.dialect.rollback_to_savepoint_sql(name))
-        self.execute(self.dialect.release_savepoint_sql(name))
-
-    def release_savepoint(self, name: str) -> None:
-        """Keep what the transaction did since the savepoint, and drop it."""
-        self.execute(self.dialect.release_savepoint_sql(name))
+        return cast("list[Any]", keys)
 
     def commit(self) -> None:
         """COMMIT the open transaction. If that fails, the transaction is

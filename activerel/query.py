@@ -193,10 +193,9 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
         s.flush()
         if self._lock is not None:
             s.connection.require_write_lock()
-        sql, params, columns, whole = self._find_statement(self._codec(s), limit)
         with gc_paused():
-            rows = s.fetch(sql, params)
-            objs = hydrate(s, self._mapper, rows, columns, self._joins, whole=whole)
+            rows, columns, whole, ahead = self._read(s, limit)
+            objs = hydrate(s, self._mapper, rows, columns, self._joins, whole=whole, ahead=ahead)
             del rows  # freed before the collector's catch-up pass, which need not scan them
             if self._aggregates:
                 load_aggregates(s, self._mapper, objs, self._aggregates, whole)

@@ -181,12 +181,19 @@ class Session:
         """Run a SELECT and return its rows as tuples."""
         return self.connection.fetch(sql, params)
 
+    def fetch_batch(self, statements: Sequence[tuple[str, Sequence[Any]]]
+                    ) -> list[list[tuple[Any, ...]]]:
+        """Run SELECTs, in one round trip where the backend can; each one's rows."""
+        return self.connection.fetch_batch(statements)
+
     def insert_generated(self, sql: str, params: Sequence[Any], count: int, pk_column: str) -> list[Any]:
-        return self.connection.insert_generated(sql, params, count, pk_column)
+        return self.connection.insert_keys(sql, params, lambda cur: self.dialect.insert_generated(
+            cur, sql, params, count, pk_column))
 
     def insert_each(self, sql: str, rows: Sequence[Sequence[Any]], pk_column: str) -> list[Any]:
         """The single-row INSERT ``sql`` for every row; the generated keys."""
-        return self.connection.insert_each(sql, rows, pk_column)
+        return self.connection.insert_keys(sql, rows, lambda cur: self.dialect.insert_each(
+            cur, sql, rows, pk_column))
 
     def enforces(self, ref: ReferenceProp) -> bool:
         """Whether the database itself applies ``ref``'s on_delete."""
@@ -353,7 +360,7 @@ class Savepoint:
     def __enter__(self) -> "Savepoint":
         s = self.session
         s.flush()
-        s.connection.savepoint(self.name)
+        s.connection.execute(s.dialect.savepoint_sql(self.name))
         # the block's own undo log: what it touches, as it was when it began
         s.undo = UndoLog()
         s._savepoints.append(self)
@@ -371,7 +378,7 @@ class Savepoint:
                 self.roll_back()
             return
         s.flush()  # on failure, flush rolls this savepoint back and raises
-        s.connection.release_savepoint(self.name)
+        s.connection.execute(s.dialect.release_savepoint_sql(self.name))
         self._close()
         self.outer.absorb(s.undo)
         s.undo = self.outer
@@ -382,7 +389,8 @@ class Savepoint:
         unflushed changes from each object's recorded originals (the block
         began with everything flushed, so every change is the block's)."""
         s = self.session
-        s.connection.rollback_to_savepoint(self.name)
+        s.connection.execute(s.dialect.rollback_to_savepoint_sql(self.name))
+        s.connection.execute(s.dialect.release_savepoint_sql(self.name))
         self.discard()
         for obj in list(s.dirty.values()):
             st = obj._ar_state

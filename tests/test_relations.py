@@ -758,11 +758,15 @@ def test_root_limit_skip_and_find_one_count_root_rows(blog):
     assert none is None
 
 
-def test_no_parents_no_join_statements(blog, sql_log):
+def test_no_parents_no_join_statements(blog, db, sql_log):
     sql_log.clear()
     assert User.query().filter(username="zed").join_with("posts.comments").join_with("groups") \
         .find() == []
-    assert selects(sql_log) == 1
+    # where reads are batched, the posts' and groups' SELECTs went in the
+    # users' round trip, before it was known that no user matches; the
+    # comments' (keyed by the posts) never go
+    assert selects(sql_log) == (3 if db.dialect.features.batch_reads else 1)
+    assert "comments" not in " ".join(sql_log.statements)
     sql_log.clear()
     assert User.query().join_with("posts").limit(0).find() == []
     assert selects(sql_log) <= 1
@@ -804,7 +808,8 @@ def test_loading_every_row_selects_children_without_sending_keys_back(blog, sql_
     ]
 
 
-def test_children_of_a_nullable_reference_or_a_filtered_root_are_selected_by_key(blog, sql_log):
+def test_children_of_a_nullable_reference_or_a_filtered_root_are_selected_by_key(blog, db,
+                                                                                 sql_log):
     sql_log.clear()
     users = User.query().join_with("reviewed.comments").order_by("id").find()
     # reviewed posts are those with a reviewer; their comments go by their keys
@@ -814,7 +819,10 @@ def test_children_of_a_nullable_reference_or_a_filtered_root_are_selected_by_key
                                 ("cyd", []), ("dan", [])]
     sql_log.clear()
     users = User.query().filter(User.username != "ada").join_with("posts").order_by("id").find()
-    assert _select_params(sql_log)[1] == [2, 3, 4]
+    # (batched reads: the posts' SELECT names the users by the query's own
+    # condition, once for its marker rows and once for its key set)
+    assert _select_params(sql_log)[1] == (["ada", "ada"] if db.dialect.features.batch_reads
+                                          else [2, 3, 4])
     assert [(u.username, titles(u.posts)) for u in users] == [("bob", ["b1", "b2"]), ("cyd", []),
                                                               ("dan", [])]
 
@@ -838,8 +846,12 @@ def test_children_of_parents_added_after_the_parent_select_are_left_out(blog, db
                        [eve, "e1", False])
         return rows
 
+    def one_after_another(self, statements):  # batched reads: the insert between them
+        return [fetch_then_insert(self, sql, params) for sql, params in statements]
+
     with db.session() as s:
         monkeypatch.setattr(Session, "fetch", fetch_then_insert)
+        monkeypatch.setattr(Session, "fetch_batch", one_after_another)
         users = User.query().join_with("posts").order_by("id").find()
         monkeypatch.setattr(Session, "fetch", fetch)
         assert [(u.username, titles(u.posts)) for u in users] == [

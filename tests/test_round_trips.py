@@ -112,3 +112,28 @@ def test_a_failing_first_statement_rolls_back_and_the_connection_goes_on(db, peo
         post = Post.query().filter(Post.title == "hello").find_one()
         post.title = "hello again"
     assert Post.query().filter(Post.title == "hello again").count() == 1
+
+
+def test_a_query_and_its_joined_relations_share_one_round_trip_on_postgresql(backend, db, people):
+    if backend != "postgresql":
+        pytest.skip("only PostgreSQL's driver pipelines (libpq pipeline mode)")
+    assert db.dialect.features.batch_reads
+
+    def read() -> Any:
+        with db.session():
+            users = User.query().filter(User.username.in_(["ada", "bob"])).join_with("posts") \
+                .join_with("comments").order_by("id").find()
+            return [(u.username, [p.title for p in u.posts], u.comments) for u in users]
+
+    trips, found = _round_trips(db, read)
+    assert found == [("ada", ["hello"], []), ("bob", [], [])]
+    assert trips == 2  # BEGIN + the users' SELECT + the posts' + the comments', then COMMIT
+
+    def inside() -> Any:
+        with db.session():
+            User.get(3)
+            [u] = User.query().filter(User.username == "ada").join_with("posts").find()
+            return [p.title for p in u.posts]
+
+    trips, titles = _round_trips(db, inside)
+    assert (trips, titles) == (3, ["hello"])  # BEGIN + get, the user's + posts' SELECTs, COMMIT

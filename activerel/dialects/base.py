@@ -78,6 +78,9 @@ class Features:
     #: round trip for both (:meth:`Dialect.begin_with`): pipelined, or left
     #: to the statement itself where the connection does not autocommit
     begin_with_statement: bool = False
+    #: whether several SELECTs go in one round trip (:meth:`Dialect.fetch_batch`),
+    #: as a query and the joined relations read with it do
+    batch_reads: bool = False
     #: whether a streamed result left unread blocks its connection (MySQL's
     #: unbuffered results): a stream then runs on a connection of its own
     stream_blocks_connection: bool = False
@@ -192,6 +195,13 @@ class Dialect(DDLHooks):
     def begin_with(self, conn: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
         """With ``features.begin_with_statement``: begin a transaction and
         send ``sql`` in one round trip, leaving its result on ``cursor``."""
+        raise NotImplementedError
+
+    def fetch_batch(self, conn: Any, cursor: Any, statements: Sequence[tuple[str, Sequence[Any]]],
+                    begin: bool) -> list[list[tuple[Any, ...]]]:
+        """With ``features.batch_reads``: send the SELECTs ``statements`` in
+        one round trip (after the transaction's begin, if ``begin``); the
+        rows of each."""
         raise NotImplementedError
 
     def commit(self, conn: Any) -> None:

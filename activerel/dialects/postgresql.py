@@ -105,7 +105,7 @@ class PostgreSQLDialect(Dialect):
                 "postgresql:// needs psycopg 3: pip install 'activerel[postgresql]'") from None
         self.psycopg = psycopg
         if psycopg.Pipeline.is_supported():
-            self.features = replace(self.features, begin_with_statement=True)
+            self.features = replace(self.features, begin_with_statement=True, batch_reads=True)
         self.types = {**_TYPES, "json": TypeMap("JSONB", Jsonb, json_value)}
         self.params = {k: v for k, v in {
             "host": url.host, "port": url.port, "user": url.user, "password": url.password,
@@ -128,6 +128,20 @@ class PostgreSQLDialect(Dialect):
         with conn.pipeline():
             cursor.execute("BEGIN")
             cursor.execute(sql, params)
+
+    def fetch_batch(self, conn: Any, cursor: Any, statements: Sequence[tuple[str, Sequence[Any]]],
+                    begin: bool) -> list[list[tuple[Any, ...]]]:
+        cursors = [cursor] + [conn.cursor() for _ in statements[1:]]
+        try:
+            with conn.pipeline():  # one Sync: one round trip, errors raised at exit
+                if begin:
+                    cursor.execute("BEGIN")
+                for cur, (sql, params) in zip(cursors, statements):
+                    cur.execute(sql, params)
+            return [cur.fetchall() for cur in cursors]
+        finally:
+            for cur in cursors[1:]:
+                cur.close()
 
     def commit(self, conn: Any) -> None:
         conn.execute("COMMIT")

@@ -25,21 +25,19 @@ from dataclasses import replace
 from operator import itemgetter
 from typing import Any, Callable, Optional
 
-from .._util.batching import chunks
 from ..dialects.base import Dialect
 from ..errors import QueryError
 from ..instance.collections import RelationList, TrackedList
 from ..instance.state import identity_key, remember_json
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
-from ..sql.compiler import Compiler
-from ..sql.select import RelationSource, order_terms, pivot_source, relation_select, rows_source
-from ..sql.statement_cache import cached, condition_shapes, condition_values
+from ..sql.select import rows_source
 from ..sql.statements import statements
 from ..sql.values import ValueCodec, codec
 from .hydrate import LoadSession, hydrators
-from .joins import Join, inner_conditions, needed_fields
+from .joins import Join
 from .recursive import load_recursive
+from .relrows import Ahead, ChildSource, Rows, child_rows, child_source, marker_count
 
 
 class Loaded:
@@ -69,14 +67,15 @@ class Loaded:
 
 def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple[Any, ...]], columns: tuple[str, ...],
             joins: tuple[Join, ...], loaded: Optional[Loaded] = None, unique: bool = True,
-            whole: bool = False) -> list[Any]:
+            whole: bool = False, ahead: Optional[dict[str, Ahead]] = None) -> list[Any]:
     """The objects of ``rows`` (one per row, through the identity map) with
     every join of ``joins`` loaded. To-one targets are loaded first, from the
     foreign keys in the rows, so the hydrator finds them in the identity map
     instead of making stubs to fill in later; to-many relations follow, keyed
     by the objects just made. ``unique``: no key repeats among the rows (only
     many-to-many rows repeat their targets). ``whole``: the rows are every row
-    of the table, so a to-many relation selects its rows without a key set."""
+    of the table, so a to-many relation selects its rows without a key set.
+    ``ahead``: rows of joined relations read with ``rows`` (by join name)."""
     if loaded is None:
         loaded = Loaded()
     later: list[tuple[BackRefProp, Join]] = []
@@ -111,7 +110,8 @@ def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple[Any, ...]], c
                     # (every row a parent: each one's children are all the tree has)
                     load_recursive(session, prop, join, parents, keys, loaded, hydrate, _assign)
                 else:
-                    LOADERS[prop.direction](session, prop, join, parents, keys, loaded, whole)
+                    LOADERS[prop.direction](session, prop, join, parents, keys, loaded, whole,
+                                            ahead.get(join.name) if ahead else None)
     return objs
 
 
@@ -129,67 +129,6 @@ def _distinct(objs: list[Any], keys: list[Any]) -> tuple[list[Any], list[Any]]:
     """``objs`` (and their ``keys``) without repeats, in first-seen order."""
     first = {id(o): (o, k) for o, k in zip(objs, keys)}
     return [o for o, _ in first.values()], [k for _, k in first.values()]
-
-
-def _child_rows(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
-                source: Callable[[Compiler, Any], RelationSource],
-                shape: Any = None) -> tuple[list[tuple[Any, ...]], tuple[str, ...]]:
-    """Run the SELECT of a relation: rows of ``target`` whose parent key
-    terms match ``keys`` (``None``: any parent, the key terms not NULL),
-    filtered, ordered and paged per parent as ``join`` says.
-    ``source(comp, alias)`` says where the rows come from. Returns the rows
-    and the hydrated column names. One statement, unless the keys are
-    composite and more than the parameter limit allows: then one per chunk
-    of parents. ``shape``: what ``source`` is, hashable (the statement
-    cache's key with the join's own shape), or None."""
-    c = codec(target, session.dialect)
-    columns = c.select_columns(needed_fields(target, join.fields, join.joins))
-    if keys is None:
-        return _child_rows_once(session, target, join, None, columns, source, shape), columns
-    width = len(keys[0]) if keys and isinstance(keys[0], tuple) else 1
-    rows: list[tuple[Any, ...]] = []
-    limit = session.dialect.features.param_limit
-    parts: Any = chunks(keys, limit, 2 * width) if width > 1 and len(keys) * width > limit // 2 else [keys]
-    for part in parts:
-        rows.extend(_child_rows_once(session, target, join, list(part), columns, source, shape))
-    return rows, columns
-
-
-def _child_rows_once(session: LoadSession, target: Mapper, join: Join, keys: Optional[list[Any]],
-                     columns: tuple[str, ...],
-                     source: Callable[[Compiler, Any], RelationSource],
-                     shape: Any = None) -> list[tuple[Any, ...]]:
-    dialect = session.dialect
-    conditions = list(join.where) + inner_conditions(target, join.joins)
-
-    def render() -> tuple[str, list[Any]]:
-        c = codec(target, dialect)
-        comp = Compiler(target, dialect)
-        a = comp.alias(target)
-        comp.scopes[0] = (target, a)
-        sql = relation_select(comp, source(comp, a), [a.field(n) for n in columns], keys,
-                              conditions, order_terms(target, a, join.order, c.pk_names, comp),
-                              join.limit, join.offset)
-        return sql, comp.params
-
-    def walk() -> list[Any]:
-        # the key set's values (one parameter each), then the conditions'
-        if not keys:
-            out: list[Any] = []
-        elif isinstance(keys[0], tuple):
-            out = [v for k in keys for v in k]
-        else:
-            out = list(keys)
-        return condition_values(conditions, dialect, out)
-
-    key = None
-    if shape is not None and len(conditions) == len(join.where):
-        shapes = condition_shapes(conditions)
-        if shapes is not None:
-            key = ("relation", shape, target, columns, shapes, join.order, join.limit,
-                   join.offset, None if keys is None else len(keys))
-    sql, params = cached(dialect, key, walk, render)
-    return session.fetch(sql, params)
 
 
 def _key_values(mapper: Mapper, dialect: Dialect, keys: list[Any]) -> list[Any]:
@@ -224,7 +163,7 @@ def _load_reference(session: LoadSession, prop: ReferenceProp, join: Join, rows:
         return set() if filtered else None
     target_codec = codec(target, session.dialect)
     pk_cols = target_codec.pk_names
-    trows, tcolumns = _child_rows(session, target, replace(join, limit=None, offset=None), values,
+    trows, tcolumns = child_rows(session, target, replace(join, limit=None, offset=None), values,
                                   lambda comp, a: rows_source(comp, a, pk_cols),
                                   ("rows", tuple(pk_cols)))
     hydrate(session, target, trows, tcolumns, join.joins, loaded)
@@ -264,31 +203,51 @@ def _group(keys: list[Any], children: list[Any]) -> dict[Any, RelationList]:
 
 
 def _load_back(session: LoadSession, prop: BackRefProp, join: Join, parents: list[Any],
-               keys: list[Any], loaded: Loaded, whole: bool) -> None:
+               keys: list[Any], loaded: Loaded, whole: bool, ahead: Optional[Ahead] = None) -> None:
     """One-to-many and one-to-one: the children whose foreign key is among the
     parents' keys. ``parents`` are distinct objects just hydrated, ``keys`` their
     identity keys; ``whole``: they are every row of their table, so the SELECT
-    needs no key set."""
-    target = prop.target_mapper
+    needs no key set; ``ahead``: the rows, read with the parents."""
+    src = child_source(prop, join)
+    rows, columns, row_keys = _relation_rows(session, prop, src, keys, whole, ahead)
     ref = prop.mapped_by
     assert ref is not None
-    owner = prop.owner
-    fk_cols = [c.name for c in ref.columns]
-    if join.fields is not None and ref.name not in join.fields:
-        join = replace(join, fields=join.fields + (ref.name,))
-
-    rows, columns = _child_rows(session, target, join,
-                                None if whole else _key_values(owner, session.dialect, keys),
-                                lambda comp, a: rows_source(comp, a, fk_cols),
-                                ("rows", tuple(fk_cols)))
-    pos = [columns.index(n) for n in fk_cols]
-    row_keys = _parent_keys(owner, session.dialect, rows, pos)
-    if whole:
-        rows, row_keys = _of_parents(keys, rows, row_keys)
     # every child row: the whole child table, when its key to the parents is required
     whole_children = whole and not ref.nullable and not _narrowed(join)
-    children = hydrate(session, target, rows, columns, join.joins, loaded, whole=whole_children)
+    children = hydrate(session, prop.target_mapper, rows, columns, src.join.joins, loaded,
+                       whole=whole_children)
     _assign(prop, parents, keys, _group(row_keys, children), join)
+
+
+def _relation_rows(session: LoadSession, prop: BackRefProp, src: ChildSource, keys: list[Any],
+                   whole: bool, ahead: Optional[Ahead]) -> tuple[Rows, tuple[str, ...], list[Any]]:
+    """The rows of ``prop`` for the parents whose identity keys are ``keys``
+    (read now, or ``ahead``), their columns, and each row's parent key. Rows
+    read for a statement's own idea of the parents (``whole``, or ahead)
+    keep only those of ``keys``; a parent the read-ahead statement did not
+    see (it changed between the two statements) has its rows read again."""
+    owner, target, dialect = prop.owner, prop.target_mapper, session.dialect
+    if ahead is None:
+        rows, columns = child_rows(session, target, src.join,
+                                   None if whole else _key_values(owner, dialect, keys),
+                                   src.source, src.shape)
+    else:
+        rows, columns = ahead.rows, ahead.columns
+    pos = src.key_positions(columns)
+    row_keys = _parent_keys(owner, dialect, rows, pos)
+    if ahead is not None and ahead.marked:
+        m = marker_count(rows)
+        seen = set(row_keys[:m])
+        rows, row_keys = rows[m:], row_keys[m:]
+        missing = [k for k in keys if k not in seen]
+        if missing:
+            more, _ = child_rows(session, target, src.join, _key_values(owner, dialect, missing),
+                                 src.source, src.shape)
+            rows += more
+            row_keys += _parent_keys(owner, dialect, more, pos)
+    if whole or ahead is not None:
+        rows, row_keys = _of_parents(keys, rows, row_keys)
+    return rows, columns, row_keys
 
 
 def _narrowed(join: Join) -> bool:
@@ -311,36 +270,27 @@ def _of_parents(keys: list[Any], rows: list[tuple[Any, ...]],
 
 
 def _load_via(session: LoadSession, prop: BackRefProp, join: Join, parents: list[Any],
-              keys: list[Any], loaded: Loaded, whole: bool) -> None:
+              keys: list[Any], loaded: Loaded, whole: bool, ahead: Optional[Ahead] = None) -> None:
     """Many-to-many: the targets joined to the pivot rows of the parents, each
     row carrying the parent's key at its end; ``whole``: the parents are every
-    row of their table, so the SELECT needs no key set."""
-    target = prop.target_mapper
-    owner = prop.owner
-    local, remote = prop.via_local, prop.via_remote
-    assert local is not None and remote is not None
-    pivot = prop.via_mapper
-    key_values = None if whole else _key_values(owner, session.dialect, keys)
-    rows, columns = _child_rows(session, target, join, key_values,
-                                lambda comp, a: pivot_source(comp, a, pivot, local, remote),
-                                ("pivot", pivot, local, remote))
-    width = len(local.columns)
+    row of their table, so the SELECT needs no key set; ``ahead``: the rows,
+    read with the parents."""
+    src = child_source(prop, join)
+    rows, columns, row_keys = _relation_rows(session, prop, src, keys, whole, ahead)
     if prop.symmetric:
         # a row links both ways: the parents' rows on the other side too,
         # each parent's targets in key order
         if join.order or join.limit is not None or join.offset:
-            raise QueryError(f"{owner.name}.{prop.name} is symmetric: its join takes filter() "
+            raise QueryError(f"{prop.owner.name}.{prop.name} is symmetric: its join takes filter() "
                              "and join_with(), not order_by(), limit() or skip()")
-        more, _ = _child_rows(session, target, join, key_values,
-                              lambda comp, a: pivot_source(comp, a, pivot, remote, local),
-                              ("pivot", pivot, remote, local))
-        n_key = len(target.pk_columns)
-        rows = sorted(rows + more, key=lambda r: (r[-width:], r[:n_key]))
-    pos = list(range(len(columns), len(columns) + width))  # the extra columns, after the target's
-    row_keys = _parent_keys(owner, session.dialect, rows, pos)
-    if whole:
-        rows, row_keys = _of_parents(keys, rows, row_keys)
-    children = hydrate(session, target, rows, columns, join.joins, loaded, unique=False)
+        other = child_source(prop, join, reverse=True)
+        more, _, more_keys = _relation_rows(session, prop, other, keys, whole, None)
+        n_key = len(prop.target_mapper.pk_columns)
+        width = len(other.parent_columns)
+        pairs = sorted(zip(rows + more, row_keys + more_keys),
+                       key=lambda p: (p[0][-width:], p[0][:n_key]))
+        rows, row_keys = [r for r, _ in pairs], [k for _, k in pairs]
+    children = hydrate(session, prop.target_mapper, rows, columns, join.joins, loaded, unique=False)
     _assign(prop, parents, keys, _group(row_keys, children), join)
 
 

@@ -12,9 +12,11 @@ from typing import Any, Callable, Generic, NamedTuple, Optional, TypeVar
 
 from ..errors import QueryError
 from ..loading.joins import Join, needed_fields
+from ..loading.relrows import Ahead, ahead_statement
 from ..mapping.mapper import Mapper
 from ..sql.aggregates import Aggregate
 from ..sql.compiler import Compiler
+from ..sql.select import ParentKeys
 from ..sql.values import ValueCodec, codec
 from .shapes import cached, shape_key
 
@@ -48,6 +50,7 @@ class StatementQueries(Generic[T]):
     _compiler: Callable[[ValueCodec], Compiler]
     _base: Callable[..., Any]
     _aggregate_statement: Callable[..., tuple[str, list[Any], list[Any]]]
+    _rendered: Callable[..., tuple[str, list[Any]]]
 
     def first(self) -> Optional[T]:
         """The first matching object in the query's order (primary-key order
@@ -97,3 +100,43 @@ class StatementQueries(Generic[T]):
         key = shape_key(self, c, "find", columns, q._limit, q._offset)
         sql, params = cached(self, c, key, render)
         return sql, params, columns, whole
+
+    def _read(self, s: Any, limit: Optional[int]
+              ) -> tuple[list[Any], tuple[str, ...], bool, Optional[dict[str, Ahead]]]:
+        """The rows of ``find()``'s SELECT, its columns, whether they are the
+        whole table, and the rows of the joined relations read in the same
+        round trip (by join name), if any."""
+        c = codec(self._mapper, s.dialect)
+        sql, params, columns, whole = self._find_statement(c, limit)
+        ahead = self._ahead_statements(s, c, limit, whole)
+        if not ahead:
+            return s.fetch(sql, params), columns, whole, None
+        rows, *more = s.fetch_batch([(sql, params)] + [(a[1], a[2]) for a in ahead])
+        return rows, columns, whole, {a[0]: Ahead(r, a[3], not whole) for a, r in zip(ahead, more)}
+
+    def _ahead_statements(self, s: Any, c: ValueCodec, limit: Optional[int], whole: bool
+                          ) -> list[tuple[str, str, list[Any], tuple[str, ...]]]:
+        """The SELECTs of the joined relations that can go with ``find()``'s
+        own in one round trip, where the dialect batches reads: (join name,
+        SQL, parameters, columns) of each, keyed by this query's rows as a
+        subquery (by nothing when it reads the whole table). None for a
+        locking query: its relations are read after its rows are locked."""
+        if not self._joins or self._lock is not None or not c.dialect.features.batch_reads:
+            return []
+        q = self if limit is None else self._copy(_limit=limit)
+        if q._limit == 0:
+            return []
+        paged = q._limit is not None or bool(q._offset)
+
+        def parents(columns: tuple[str, ...]) -> ParentKeys:
+            key = shape_key(self, c, "keys", columns, q._limit, q._offset)
+            sql, params = cached(self, c, key, lambda: q._rendered(c, list(columns), paged))
+            return ParentKeys(sql, params, columns)
+
+        out: list[tuple[str, str, list[Any], tuple[str, ...]]] = []
+        for join in self._joins:
+            st = ahead_statement(s, self._mapper, join, None if whole else parents)
+            if st is not None:
+                sql, params, columns = st
+                out.append((join.name, sql, params, columns))
+        return out

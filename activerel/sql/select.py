@@ -15,10 +15,11 @@ from typing import Any, NamedTuple, Optional, Sequence
 
 from pypika import Order, Parameter
 from pypika import analytics as an
-from pypika.terms import Criterion
+from pypika.terms import Criterion, Tuple
 
 from ..errors import QueryError
 from .aggregates import OrderKey, relation_aggregate
+from .._util.pypika import SqlTemplate
 from .compiler import Compiler, add_path_joins, key_set
 from .expressions import Condition
 from .paths import resolve_path
@@ -136,17 +137,74 @@ def relation_select(comp: Compiler, source: RelationSource, select: list[Any],
     (None: any parent, the key set), filtered by ``conditions``, in ``order``,
     at most ``limit`` per parent after skipping ``offset`` (ROW_NUMBER() over
     the parent key in a subquery)."""
-    q = keyed_rows(comp, source, keys)
+    q = _relation_rows(comp, keyed_rows(comp, source, keys), source, select, conditions,
+                       order, limit, offset, False)
+    sql: str = q.get_sql()
+    return sql
+
+
+class ParentKeys(NamedTuple):
+    """The key columns of a query's rows as a SELECT of their own (SQL and
+    parameters): the parents of a relation read in the same round trip as
+    the parents themselves."""
+
+    sql: str
+    params: Sequence[Any]
+    #: the names of the key columns it selects, in the order of the relation's key terms
+    columns: Sequence[str]
+
+
+def relation_select_ahead(comp: Compiler, source: RelationSource, select: list[Any],
+                          parents: ParentKeys, key_at: Sequence[int],
+                          conditions: Sequence[Condition], order: Sequence[tuple[Any, Order]],
+                          limit: Optional[int], offset: Optional[int]) -> str:
+    """:func:`relation_select` for the parents ``parents`` selects, when
+    their keys are not known yet. First comes one marker row per parent key
+    the statement itself found (NULL but for the key, at the output
+    positions ``key_at``): a parent the two statements disagree on (it
+    changed in between, on a server where each statement sees the latest
+    commit) is told apart from one without rows. Every row ends with its
+    ordinal: 0 for a marker, then the relation's rows in ``order`` (per
+    parent when paged), which is the statement's order."""
+    q = comp.dialect.quote
+    # (the subquery in a derived table: MySQL takes no LIMIT in an IN subquery)
+    keys_sql = f"(SELECT * FROM ({parents.sql}) {q('_ar_q')})"
+    terms = source.key_terms
+    crit = SqlTemplate("{k} IN " + keys_sql.replace("{", "{{").replace("}", "}}"),
+                       k=terms[0] if len(terms) == 1 else Tuple(*terms))
+    comp.params.extend(parents.params)      # the markers' subquery comes first
+    comp.params.extend(parents.params)      # then the key set's
+    rows = _relation_rows(comp, source.query.where(crit), source, select, conditions,
+                          order, limit, offset, True)
+    width = len(select) + len(source.extra)
+    marks = ["NULL"] * width
+    for name, pos in zip(parents.columns, key_at):
+        marks[pos] = f"{q('_ar_p')}.{q(name)}"
+    markers = f"SELECT {', '.join(marks)}, 0 FROM ({parents.sql}) {q('_ar_p')}"
+    return f"{markers} UNION ALL {rows.get_sql()} ORDER BY {width + 1}"
+
+
+def _relation_rows(comp: Compiler, q: Any, source: RelationSource, select: list[Any],
+                   conditions: Sequence[Condition], order: Sequence[tuple[Any, Order]],
+                   limit: Optional[int], offset: Optional[int], ordinal: bool) -> Any:
+    """The relation's rows of ``q`` (its FROM and key condition), filtered,
+    ordered and paged per parent; ``ordinal``: each row's place in the order
+    (per parent when paged) is its last column ``_ar_rn``, and the query has
+    no ORDER BY of its own (a branch of a UNION)."""
     for cond in conditions:
         q = q.where(cond.compile(comp))
     q = add_path_joins(comp, q)  # the paths of the conditions and order, on the related rows
     select = select + source.extra
     if limit is None and not offset:
+        if ordinal:
+            rank: Any = an.RowNumber()
+            for term, direction in order:
+                rank = rank.orderby(term, order=direction)
+            return q.select(*select, rank.as_("_ar_rn"))
         q = q.select(*select)
         for term, direction in order:
             q = q.orderby(term, order=direction)
-        sql: str = q.get_sql()
-        return sql
+        return q
     rn = an.RowNumber().over(*source.key_terms)
     for term, direction in order:
         rn = rn.orderby(term, order=direction)
@@ -159,5 +217,6 @@ def relation_select(comp: Compiler, source: RelationSource, select: list[Any],
         outer = outer.where(sq.field("_ar_rn") > low)
     if limit is not None:
         outer = outer.where(sq.field("_ar_rn") <= low + limit)
-    outer = outer.orderby(sq.field("_ar_rn"))
-    return outer.get_sql()
+    if ordinal:
+        return outer.select(sq.field("_ar_rn"))
+    return outer.orderby(sq.field("_ar_rn"))

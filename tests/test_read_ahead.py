@@ -1,0 +1,149 @@
+"""Joined relations read in the query's own round trip. Where the backend
+batches reads (PostgreSQL's pipeline mode), each joined back reference's
+SELECT goes with the query's, naming its parents by the query itself as a
+subquery, with one marker row per parent it saw; elsewhere it follows,
+keyed by the parents just read. Both must load exactly the same objects,
+and a parent that changes between the two statements must still get its
+own rows, whole."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from activerel.session import Session
+from tests.models import Comment, Group, Post, User, UserCredentials, UserGroup
+
+
+@pytest.fixture
+def blog(db):
+    ada, bob, cyd, dan = (User(username=n) for n in ("ada", "bob", "cyd", "dan"))
+    db.persist(ada, bob, cyd, dan)
+    admins, editors, readers = (Group(name=n) for n in ("admins", "editors", "readers"))
+    db.persist(admins, editors, readers)
+    a1 = Post(author=ada, title="a1", published=True, reviewer=bob)
+    a2 = Post(author=ada, title="a2")
+    b1 = Post(author=bob, title="b1", published=True)
+    a3 = Post(author=ada, title="a3", published=True)
+    b2 = Post(author=bob, title="b2", reviewer=ada)
+    db.persist(a1, a2, b1, a3, b2)
+    db.persist(Comment(post=a1, author=bob, text="nice"), Comment(post=a1, author=cyd, text="meh"),
+               Comment(post=b1, author=ada, text="great"), Comment(post=a3, author=bob, text="ok"))
+    db.persist(UserGroup(user=ada, group=editors), UserGroup(user=ada, group=admins),
+               UserGroup(user=bob, group=editors), UserGroup(user=cyd, group=readers))
+    db.persist(UserCredentials(user=ada, password="pw-ada"))
+    return SimpleNamespace(ada=ada, bob=bob, cyd=cyd, dan=dan)
+
+
+def _view(users) -> list:
+    return [(u.username, [(p.title, [c.text for c in p.comments]) for p in u.posts],
+             [g.name for g in u.groups],
+             u.credentials.password if u.credentials is not None else None) for u in users]
+
+
+def test_a_filtered_paged_query_and_its_relations(blog, db):
+    q = (User.query().filter(User.username != "bob").join_with("posts.comments")
+         .join_with("groups").join_with("credentials"))
+    assert _view(q.order_by("-username").find()) == [
+        ("dan", [], [], None),
+        ("cyd", [], ["readers"], None),
+        ("ada", [("a1", ["nice", "meh"]), ("a2", []), ("a3", ["ok"])], ["admins", "editors"],
+         "pw-ada")]
+    assert _view(q.order_by("username").skip(1).limit(1).find()) == [
+        ("cyd", [], ["readers"], None)]
+    assert _view([q.order_by("username").find_one()]) == [
+        ("ada", [("a1", ["nice", "meh"]), ("a2", []), ("a3", ["ok"])], ["admins", "editors"],
+         "pw-ada")]
+    assert q.filter(User.username == "zed").find() == []
+
+
+def test_shaped_joins_and_a_correlated_condition(blog, db):
+    users = (User.query().filter(User.posts.some(Post.published == True))  # noqa: E712
+             .use_join_with("posts").filter(Post.title != "a1").order_by("-title").limit(1).end()
+             .use_join_with("groups").order_by("-name").end()
+             .order_by("id").find())
+    assert [(u.username, [p.title for p in u.posts], [g.name for g in u.groups])
+            for u in users] == [("ada", ["a3"], ["editors", "admins"]), ("bob", ["b2"], ["editors"])]
+
+
+def test_the_same_statement_with_other_values(blog, db):
+    def posts_of(name: str) -> list[str]:
+        [u] = User.query().filter(User.username == name).join_with("posts").find()
+        return [p.title for p in u.posts]
+
+    assert [posts_of(n) for n in ("ada", "bob", "cyd", "ada")] == [
+        ["a1", "a2", "a3"], ["b1", "b2"], [], ["a1", "a2", "a3"]]
+
+
+def _between_the_statements(monkeypatch, change) -> None:
+    """Run ``change()`` (in the session's own transaction) right after the
+    query's SELECT, before the relations' SELECTs, however they are sent: a
+    commit of another transaction lands there on a server whose statements
+    each see the latest commit."""
+    fetch = Session.fetch
+    done: list[bool] = []
+
+    def fetch_then_change(self, sql, params=()):
+        rows = fetch(self, sql, params)
+        if not done:
+            done.append(True)
+            change()
+        return rows
+
+    monkeypatch.setattr(Session, "fetch", fetch_then_change)
+    monkeypatch.setattr(Session, "fetch_batch", lambda self, statements: [
+        fetch_then_change(self, sql, params) for sql, params in statements])
+
+
+def test_parents_that_change_between_the_statements_keep_their_own_rows(blog, db, monkeypatch):
+    def rename() -> None:
+        # bob and cyd leave the query's condition; ada joins it
+        db.execute("UPDATE users SET username = 'bob0' WHERE username = 'bob'")
+        db.execute("UPDATE users SET username = 'cyd0' WHERE username = 'cyd'")
+        db.execute("UPDATE users SET username = 'bob' WHERE username = 'ada'")
+
+    with db.session() as s:
+        _between_the_statements(monkeypatch, rename)
+        users = (User.query().filter(User.username.in_(["bob", "cyd"]))
+                 .join_with("posts").join_with("groups").order_by("id").find())
+        monkeypatch.undo()
+        # the objects are as the query's SELECT read them, each with its own rows
+        assert [(u.id, u.username, [p.title for p in u.posts], [g.name for g in u.groups])
+                for u in users] == [(2, "bob", ["b1", "b2"], ["editors"]),
+                                    (3, "cyd", [], ["readers"])]
+        # ada (now named bob) was not part of the result: nothing of hers was kept
+        assert sorted(p.title for p in s.identity.objects() if isinstance(p, Post)) == ["b1", "b2"]
+        # the lists are whole: changing one writes exactly the change
+        bob = users[0]
+        bob.groups = []
+        s.flush()
+        assert db.execute("SELECT user_id, group_id FROM user_groups ORDER BY user_id, group_id") == [
+            (1, 1), (1, 2), (3, 3)]
+        s.rollback()
+
+
+def test_a_commit_between_the_pipelined_statements(backend, blog, db, monkeypatch):
+    """PostgreSQL: a real second connection commits after the pipeline's
+    first statement ran and before its second, which sees that commit."""
+    if not db.dialect.features.batch_reads:
+        pytest.skip(f"{backend} sends a query's relations after its rows (no batched reads)")
+    other = db.engine.acquire()  # a pooled connection of its own, autocommitting
+    batch = type(db.dialect).fetch_batch
+
+    def split(self, conn, cursor, statements, begin):
+        first = batch(self, conn, cursor, statements[:1], begin)
+        other.execute("UPDATE users SET username = 'gone' WHERE username = 'bob'")
+        other.execute("INSERT INTO posts (author_id, title, published) VALUES (2, 'b3', false)")
+        return first + batch(self, conn, cursor, statements[1:], False)
+
+    try:
+        monkeypatch.setattr(type(db.dialect), "fetch_batch", split)
+        with db.session():
+            users = User.query().filter(User.username.in_(["ada", "bob"])).join_with("posts") \
+                .order_by("id").find()
+            monkeypatch.undo()
+            # bob's posts were read again by his key, at the later commit: b3 is there
+            assert [(u.username, [p.title for p in u.posts]) for u in users] == [
+                ("ada", ["a1", "a2", "a3"]), ("bob", ["b1", "b2", "b3"])]
+    finally:
+        db.engine.release(other)
