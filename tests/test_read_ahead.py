@@ -41,8 +41,16 @@ def _view(users) -> list:
              u.credentials.password if u.credentials is not None else None) for u in users]
 
 
-def test_a_filtered_paged_query_and_its_relations(blog, db):
-    q = (User.query().filter(User.username != "bob").join_with("posts.comments")
+def _read_ahead(sql_log) -> list[str]:
+    """The tables of the relations read in their query's round trip (their
+    SELECT names the parents by the query's own, in a WITH)."""
+    return [r.sql.split(" FROM ")[-1].split()[0].strip('"`')
+            for r in sql_log.records if r.sql.startswith("WITH")]
+
+
+def test_a_filtered_paged_query_and_its_relations(blog, db, sql_log):
+    sql_log.clear()
+    q = (User.query().filter(User.username.in_(["ada", "cyd", "dan"])).join_with("posts.comments")
          .join_with("groups").join_with("credentials"))
     assert _view(q.order_by("-username").find()) == [
         ("dan", [], [], None),
@@ -55,10 +63,25 @@ def test_a_filtered_paged_query_and_its_relations(blog, db):
         ("ada", [("a1", ["nice", "meh"]), ("a2", []), ("a3", ["ok"])], ["admins", "editors"],
          "pw-ada")]
     assert q.filter(User.username == "zed").find() == []
+    # an index finds the users: their posts, groups and credentials go with
+    # them where reads are batched (the comments wait for the posts' keys)
+    assert len(_read_ahead(sql_log)) == (12 if db.dialect.features.batch_reads else 0)
+
+
+def test_a_query_no_index_serves_waits_for_its_keys(blog, db, sql_log):
+    sql_log.clear()
+    users = User.query().filter(User.username != "bob").join_with("posts").order_by("id").find()
+    assert [(u.username, [p.title for p in u.posts]) for u in users] == [
+        ("ada", ["a1", "a2", "a3"]), ("cyd", []), ("dan", [])]
+    # its SELECT would be run again for the posts: they are read by its keys
+    assert _read_ahead(sql_log) == []
+    posts = [r for r in sql_log.records if "posts" in r.sql.split(" FROM ")[-1]]
+    assert [list(r.params) for r in posts] == [[1, 3, 4]]
 
 
 def test_shaped_joins_and_a_correlated_condition(blog, db):
-    users = (User.query().filter(User.posts.some(Post.published == True))  # noqa: E712
+    users = (User.query().filter(User.id.in_([1, 2, 3]),
+                                 User.posts.some(Post.published == True))  # noqa: E712
              .use_join_with("posts").filter(Post.title != "a1").order_by("-title").limit(1).end()
              .use_join_with("groups").order_by("-name").end()
              .order_by("id").find())

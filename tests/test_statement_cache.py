@@ -66,9 +66,9 @@ def test_relation_loads_reuse_their_statement_with_new_keys(db, sql_log):
     [u] = User.query().filter(username="bob").join_with("posts").find()
     assert [p.title for p in u.posts] == ["b1"]
     assert len(_cache(db)) == size  # the root and the posts' SELECT, both reused
-    posts_select = [r for r in sql_log.records if r.sql.startswith("SELECT")][-1]
+    posts_select = [r for r in sql_log.records if r.sql.startswith(("SELECT", "WITH"))][-1]
     # keyed by bob's key, or (reads batched) by the query's own condition
-    assert list(posts_select.params) == (["bob", "bob"] if db.dialect.features.batch_reads
+    assert list(posts_select.params) == (["bob"] if db.dialect.features.batch_reads
                                          else [bob.id])
 
 

@@ -10,7 +10,9 @@ with its own). Imports :mod:`activerel.loading.joins`, :mod:`activerel.sql`,
 :mod:`activerel.mapping` and :mod:`activerel._util`."""
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from .._util.batching import chunks
@@ -132,7 +134,7 @@ def child_statement(session: LoadSession, target: Mapper, join: Join, keys: Opti
     def walk() -> list[Any]:
         # the key set's values (one parameter each), then the conditions'
         if parents is not None:
-            out = [*parents.params, *parents.params]
+            out = list(parents.params)
         elif not keys:
             out = []
         elif isinstance(keys[0], tuple):
@@ -182,8 +184,6 @@ def ahead_statement(session: LoadSession, owner: Mapper, join: Join,
 
 
 def marker_count(rows: Rows) -> int:
-    """How many of a read-ahead statement's rows are markers (they come first)."""
-    m, n = 0, len(rows)
-    while m < n and rows[m][-1] == 0:
-        m += 1
-    return m
+    """How many of a read-ahead statement's rows are markers: they come
+    first, with ordinal 0; the relation's rows follow from ordinal 1."""
+    return bisect_left(rows, 1, key=itemgetter(-1))

@@ -7,15 +7,20 @@ per dialect instance and reuses it with the new values.
 
 A query has a shape only when every condition has one (plain comparisons of
 the model's own fields, combined with ``& | ~``) and it neither groups nor
-joins with ``inner_join_with``.
+joins with ``inner_join_with``. Also: whether an index finds a query's
+rows (:func:`index_lookup`), so that its SELECT is cheap to run again.
 
 Used by :mod:`activerel.query` and :mod:`activerel.querying.statement`.
-Imports :mod:`activerel.sql` and :mod:`activerel.loading.joins`."""
+Imports :mod:`activerel.sql`, :mod:`activerel.loading.joins`,
+:mod:`activerel.mapping` and :mod:`activerel.schema` (the declared indexes)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
 from ..loading.joins import inner_conditions
+from ..mapping.mapper import Mapper
+from ..mapping.properties import ColumnProp
+from ..schema.declared import table_def
 from ..sql.statement_cache import cached as cached_statement
 from ..sql.statement_cache import condition_shapes, condition_values
 from ..sql.values import ValueCodec
@@ -40,3 +45,22 @@ def cached(query: Any, c: ValueCodec, key: Optional[tuple[Any, ...]],
     by ``key``, or ``render()``."""
     return cached_statement(c.dialect, key,
                             lambda: condition_values(query._where, c.dialect, []), render)
+
+
+#: mapper -> the fields that lead an index of its table (made once)
+_LEADING: dict[Mapper, frozenset[Any]] = {}
+
+
+def index_lookup(mapper: Mapper, conditions: Sequence[Any]) -> bool:
+    """Whether an index finds a query's rows: one of its conditions (all of
+    which must hold) asks a field that leads the primary key or an index to
+    equal given values. Its SELECT is then cheap to run again as a subquery,
+    as the relations read in its round trip do (else they wait for its keys)."""
+    leading = _LEADING.get(mapper)
+    if leading is None:
+        t = table_def(mapper)
+        first = {t.primary_key[0]} | {i.columns[0] for i in t.indexes}
+        props: list[ColumnProp] = [*mapper.scalars, *mapper.references]
+        leading = _LEADING[mapper] = frozenset(
+            p for p in props if p.columns and p.columns[0].name in first)
+    return any(cond.key_lookup() in leading for cond in conditions)

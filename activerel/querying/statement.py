@@ -18,7 +18,7 @@ from ..sql.aggregates import Aggregate
 from ..sql.compiler import Compiler
 from ..sql.select import ParentKeys
 from ..sql.values import ValueCodec, codec
-from .shapes import cached, shape_key
+from .shapes import cached, index_lookup, shape_key
 
 T = TypeVar("T")
 
@@ -120,11 +120,12 @@ class StatementQueries(Generic[T]):
         own in one round trip, where the dialect batches reads: (join name,
         SQL, parameters, columns) of each, keyed by this query's rows as a
         subquery (by nothing when it reads the whole table). None for a
-        locking query: its relations are read after its rows are locked."""
+        locking query (its relations are read after its rows are locked) and
+        one whose rows no index finds (its SELECT is not run again)."""
         if not self._joins or self._lock is not None or not c.dialect.features.batch_reads:
             return []
         q = self if limit is None else self._copy(_limit=limit)
-        if q._limit == 0:
+        if q._limit == 0 or not (whole or index_lookup(self._mapper, self._conditions())):
             return []
         paged = q._limit is not None or bool(q._offset)
 

@@ -52,6 +52,12 @@ class Condition:
     def mapper_check(self, mapper: Any) -> None:
         """Raise QueryError when this condition names another model's fields."""
 
+    def key_lookup(self) -> Any:
+        """The field of the query's own model this condition requires equal
+        to given values (``==``, ``in_``), which an index on it can look up;
+        None for any other condition."""
+        return None
+
 
 def _cond(value: Any) -> Condition:
     if not isinstance(value, Condition):

@@ -67,6 +67,11 @@ class _Compare(Condition):
         null = self.value is None and self.op in ("eq", "ne")
         return (self.field.prop, self.op, null)
 
+    def key_lookup(self) -> Any:
+        if self.op in ("eq", "in") and self.value is not None and not getattr(self.field, "hops", ()):
+            return self.field.prop
+        return None
+
     def values(self, dialect: Any, out: list[Any]) -> None:
         op, value = self.op, self.value
         if value is None and op in ("eq", "ne"):

@@ -165,23 +165,24 @@ def relation_select_ahead(comp: Compiler, source: RelationSource, select: list[A
     changed in between, on a server where each statement sees the latest
     commit) is told apart from one without rows. Every row ends with its
     ordinal: 0 for a marker, then the relation's rows in ``order`` (per
-    parent when paged), which is the statement's order."""
+    parent when paged, from 1), which is the statement's order. The parents'
+    SELECT runs once, as a common table expression."""
     q = comp.dialect.quote
-    # (the subquery in a derived table: MySQL takes no LIMIT in an IN subquery)
-    keys_sql = f"(SELECT * FROM ({parents.sql}) {q('_ar_q')})"
+    # the parents' keys once, as a CTE both the markers and the key set read
+    # (in a derived table: MySQL takes no LIMIT in an IN subquery)
+    cte = q("_ar_p")
     terms = source.key_terms
-    crit = SqlTemplate("{k} IN " + keys_sql.replace("{", "{{").replace("}", "}}"),
+    crit = SqlTemplate("{k} IN " + f"(SELECT * FROM {cte})".replace("{", "{{").replace("}", "}}"),
                        k=terms[0] if len(terms) == 1 else Tuple(*terms))
-    comp.params.extend(parents.params)      # the markers' subquery comes first
-    comp.params.extend(parents.params)      # then the key set's
+    comp.params.extend(parents.params)
     rows = _relation_rows(comp, source.query.where(crit), source, select, conditions,
                           order, limit, offset, True)
     width = len(select) + len(source.extra)
     marks = ["NULL"] * width
     for name, pos in zip(parents.columns, key_at):
-        marks[pos] = f"{q('_ar_p')}.{q(name)}"
-    markers = f"SELECT {', '.join(marks)}, 0 FROM ({parents.sql}) {q('_ar_p')}"
-    return f"{markers} UNION ALL {rows.get_sql()} ORDER BY {width + 1}"
+        marks[pos] = f"{cte}.{q(name)}"
+    return (f"WITH {cte} AS ({parents.sql}) SELECT {', '.join(marks)}, 0 FROM {cte} "
+            f"UNION ALL {rows.get_sql()} ORDER BY {width + 1}")
 
 
 def _relation_rows(comp: Compiler, q: Any, source: RelationSource, select: list[Any],
