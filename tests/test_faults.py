@@ -601,6 +601,28 @@ def test_a_first_statement_that_finds_its_connection_killed_is_resent_unless_ddl
         database.close()
 
 
+def test_a_query_with_relations_first_in_its_session_survives_a_killed_connection(
+        server, killer):
+    """Real fault: the pooled connection is killed while idle; the next
+    session begins with a query whose relations go in its round trip
+    (PostgreSQL pipelines BEGIN, the users' SELECT and the posts'). The
+    whole batch is sent again on a new connection, with exact results."""
+    database = Database(namespace_url(server, "_faults", fresh=True), models=MODELS)
+    try:
+        database.migrate()
+        build_start(database)
+        with database.session() as s:
+            conn_id = s.fetch(connection_id_sql(server))[0][0]
+        kill_connection(server, killer, conn_id)
+        with database.session() as s:
+            users = User.query().filter(User.id.in_([1, 2])).join_with("posts").order_by("id").find()
+            assert [(u.username, [p.title for p in u.posts]) for u in users] == [
+                ("ada", ["hello"]), ("bob", ["tips"])]
+            assert s.fetch(connection_id_sql(server))[0][0] != conn_id
+    finally:
+        database.close()
+
+
 # -- 4. pool bounds ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("where", ["nested", "thread"])

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from activerel import ActiverelError
 from activerel.session import Session
 from tests.models import Comment, Group, Post, User, UserCredentials, UserGroup
 
@@ -170,3 +171,27 @@ def test_a_commit_between_the_pipelined_statements(backend, blog, db, monkeypatc
                 ("ada", ["a1", "a2", "a3"]), ("bob", ["b1", "b2", "b3"])]
     finally:
         db.engine.release(other)
+
+
+def test_a_relation_read_ahead_that_fails_rolls_back_and_the_connection_goes_on(backend, blog,
+                                                                                db):
+    """PostgreSQL: a real lock held by another connection makes the posts'
+    statement of the pipeline time out after the users' ran: the error is
+    raised, the session's transaction rolled back, and the next session on
+    that connection reads normally."""
+    if not db.dialect.features.batch_reads:
+        pytest.skip(f"{backend} sends a query's relations after its rows (no batched reads)")
+    other = db.engine.acquire()
+    other.execute("BEGIN")
+    other.execute("LOCK TABLE posts IN ACCESS EXCLUSIVE MODE")
+    query = User.query().filter(User.username.in_(["ada"])).join_with("posts")
+    try:
+        with pytest.raises(ActiverelError, match="lock timeout"):
+            with db.session():
+                db.execute("SET LOCAL lock_timeout = '100ms'")
+                query.find()
+    finally:
+        other.execute("ROLLBACK")
+        db.engine.release(other)
+    [ada] = query.find()
+    assert [p.title for p in ada.posts] == ["a1", "a2", "a3"]
