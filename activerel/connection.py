@@ -39,17 +39,18 @@ class Connection:
         self.in_transaction = False
         #: the connection failed and must not be reused
         self.broken = False
-        #: begin every transaction as a write transaction (db.session(write=True))
+        #: begin every / the next transaction as a write one (write=True / for_update())
         self.write = write
-        #: begin the next transaction as a write transaction (for_update())
         self._write_next = False
         #: the open transaction began as a write one, or has written
         self._writing = False
         #: on a pinned connection: the savepoint that is this session's transaction
         self._pinned_at = ""
-        #: transactions begun so far, and the stream cursors open in this one
+        #: transactions begun so far, the stream cursors open in this one, and
+        #: the writes waiting for the next statement's round trip (queue())
         self.transactions = 0
         self._streams: list[Any] = []
+        self._queued: list[tuple[str, Any, bool]] = []
 
     def _log(self, sql: str, params: Any) -> None:
         if self.engine.echo:
@@ -80,7 +81,7 @@ class Connection:
 
     def _attach(self) -> None:
         self.conn = self.engine.acquire()
-        self.cursor = self.conn.cursor()
+        self.cursor = self.dialect.session_cursor(self.conn)
 
     def _control(self, sql: str) -> None:
         """Send a transaction-control statement (no parameters, no transaction
@@ -90,18 +91,6 @@ class Connection:
             self.cursor.execute(sql)
         except Exception as exc:
             self._driver_error(exc)
-
-    def outside_transaction(self, sql: str) -> None:
-        """Send a statement that must run between transactions (SQLite's
-        ``PRAGMA foreign_keys``) on this session's connection."""
-        if self.in_transaction:
-            raise ActiverelError(f"{sql!r} must run outside a transaction; commit first")
-        if self.conn is None:
-            self._attach()
-        if self.conn is self.engine.pinned:  # a test's transaction would ignore it
-            raise ActiverelError(f"{sql!r} cannot run inside the pinned test transaction; "
-                                 "migrate before it begins (activerel.testing does)")
-        self._control(sql)
 
     def _begin(self) -> None:
         write = self.write or self._write_next
@@ -161,26 +150,12 @@ class Connection:
                 and self._begin_with(((sql, params),), lambda: self.dialect.begin_with(
                     self.conn, self.cursor, sql, params)))
 
-    def require_write_lock(self) -> None:
-        """Before a locking read (``for_update()``): where the backend has no
-        row locks (SQLite), the transaction must hold the write lock, so it
-        is begun as a write transaction; one that began as a read cannot
-        take it any more."""
-        if self.dialect.features.row_locks:
-            return
-        if not self.in_transaction:
-            self._write_next = True
-        elif not self._writing:
-            raise ActiverelError(
-                f"{self.dialect.name}: for_update() locks the whole database, which a transaction "
-                "that began by reading cannot do any more; make the locking query the first of "
-                "the session, or open it with db.session(write=True)")
-
     def _drop(self) -> None:
         """Give up the current connection: closed, not reused."""
         conn, self.conn, self.cursor = self.conn, None, None
         self.in_transaction = False
         self.broken = False
+        self._queued.clear()
         if conn is not None:
             self.engine.release(conn, broken=True)
 
@@ -192,11 +167,36 @@ class Connection:
         self._log(sql, params)
         for sql, params in more:
             self._log(sql, params)
+        return self._run(cur, send)
+
+    def _run(self, cur: Any, send: Callable[[Any], Any]) -> Any:
+        """``send(cur)`` after the queued writes (one round trip), errors translated."""
         try:
+            if self._queued:
+                queued, self._queued = self._queued, []
+                return self.dialect.send_queued(self.conn, cur, queued, send)
             return send(cur)
         except Exception as exc:
             self._driver_error(exc)
             raise  # _driver_error always raises
+
+    def queue(self, sql: str, params: Any, many: bool = False) -> None:
+        """A write whose result nobody reads (``many``: rows of parameters):
+        in a transaction where the dialect can (``features.queue_writes``),
+        logged now and sent with the next statement, in its round trip (not
+        on a pinned connection, whose COMMIT is a savepoint's release)."""
+        if not (self.in_transaction and self.dialect.features.queue_writes
+                and self.conn is not self.engine.pinned):
+            (self.executemany if many else self.execute)(sql, params)
+            return
+        self._log(sql, params)
+        self._queued.append((sql, params, many))
+        self._writing = True
+
+    def drain(self) -> None:
+        """Send the queued writes now, in one round trip."""
+        if self._queued:
+            self._run(self.cursor, lambda cur: None)
 
     def _driver_error(self, exc: Exception) -> None:
         """Raise the activerel error for a driver exception (marking the
@@ -251,12 +251,6 @@ class Connection:
         return cast("list[list[tuple[Any, ...]]]", self._send(
             sql, params, lambda cur: d.fetch_batch(self.conn, cur, statements, False), statements[1:]))
 
-    def _stream_alive(self, began: int) -> bool:
-        if self.transactions != began or not self.in_transaction:
-            raise ActiverelError("the transaction a stream (iterate()) read in ended (a commit or "
-                                 "rollback) while the stream was open: it cannot go on")
-        return True
-
     def _close_streams(self) -> None:
         while self._streams:  # the transaction they read in ends
             _close_cursor(self._streams.pop())
@@ -274,12 +268,17 @@ class Connection:
         and the error raised."""
         self._close_streams()
         self.in_transaction = False
-        if self.conn is self.engine.pinned:
+        if self.conn is self.engine.pinned:  # (it queues nothing: see queue())
             self._control(self.dialect.release_savepoint_sql(self._pinned_at))
             return
+        queued, self._queued = self._queued, []
         try:
             self._log("COMMIT", ())
-            self.dialect.commit(self.conn)
+            if queued:  # the last writes and COMMIT: one round trip
+                self.dialect.send_queued(self.conn, self.cursor, queued,
+                                         lambda cur: self.dialect.commit(self.conn))
+            else:
+                self.dialect.commit(self.conn)
         except Exception as exc:
             if self.dialect.is_disconnect(exc, self.conn):
                 self.broken = True
@@ -297,6 +296,7 @@ class Connection:
     def rollback(self) -> None:
         """ROLLBACK the open transaction. It never raises: a connection whose
         ROLLBACK fails is marked broken, and closing it ends the transaction."""
+        self._queued.clear()  # never sent
         self._close_streams()
         self.in_transaction = False
         if self.broken:
@@ -329,6 +329,42 @@ class Connection:
         self.engine.release(conn, broken=broken)
 
 
+def outside_transaction(c: Connection, sql: str) -> None:
+    """Send a statement that must run between transactions (SQLite's
+    ``PRAGMA foreign_keys``) on this session's connection."""
+    if c.in_transaction:
+        raise ActiverelError(f"{sql!r} must run outside a transaction; commit first")
+    if c.conn is None:
+        c._attach()
+    if c.conn is c.engine.pinned:  # a test's transaction would ignore it
+        raise ActiverelError(f"{sql!r} cannot run inside the pinned test transaction; "
+                             "migrate before it begins (activerel.testing does)")
+    c._control(sql)
+
+
+def require_write_lock(c: Connection) -> None:
+    """Before a locking read (``for_update()``): where the backend has no
+    row locks (SQLite), the transaction must hold the write lock, so it
+    is begun as a write transaction; one that began as a read cannot
+    take it any more."""
+    if c.dialect.features.row_locks:
+        return
+    if not c.in_transaction:
+        c._write_next = True
+    elif not c._writing:
+        raise ActiverelError(
+            f"{c.dialect.name}: for_update() locks the whole database, which a transaction "
+            "that began by reading cannot do any more; make the locking query the first of "
+            "the session, or open it with db.session(write=True)")
+
+
+def _stream_alive(c: Connection, began: int) -> bool:
+    if c.transactions != began or not c.in_transaction:
+        raise ActiverelError("the transaction a stream (iterate()) read in ended (a commit or "
+                             "rollback) while the stream was open: it cannot go on")
+    return True
+
+
 def _close_cursor(cursor: Any) -> None:
     with contextlib.suppress(Exception):  # a cursor of a transaction that ended
         cursor.close()
@@ -345,13 +381,14 @@ def stream_rows(self: Connection, sql: str, params: Sequence[Any], size: int,
     transaction has not written (that connection would not see it); else
     the rows are read at once. A COMMIT or ROLLBACK ends the stream."""
     self._cursor()  # the transaction, begun
+    self.drain()
     began, conn, side = self.transactions, self.conn, None
     if self.dialect.features.stream_blocks_connection:
         side = self.engine.acquire(wait=False) if own_connection and not self._writing else None
         if side is None:  # read at once
             rows = self.fetch(sql, params)
             yield from (rows[i:i + size] for i in range(0, len(rows), size)
-                        if self._stream_alive(began))
+                        if _stream_alive(self, began))
             return
         conn = side
     self._log(sql, params)
@@ -362,7 +399,7 @@ def stream_rows(self: Connection, sql: str, params: Sequence[Any], size: int,
             if side is None:
                 self._streams.append(cur)  # closed before the transaction ends
             cur.execute(sql, params)
-            while self._stream_alive(began) and (rows := list(cur.fetchmany(size))):
+            while _stream_alive(self, began) and (rows := list(cur.fetchmany(size))):
                 yield rows
         except (ActiverelError, GeneratorExit):
             raise

@@ -14,6 +14,7 @@ from pypika.functions import Count
 from pypika.terms import Star
 
 from ._util.gcpause import gc_paused
+from .connection import require_write_lock
 from .errors import NotFound, QueryError, ValidationError
 from .loading.aggregates import load_aggregates
 from .loading.joins import Join, add_path, inner_conditions
@@ -192,7 +193,7 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
     def _find(self, s: Session, limit: Optional[int] = None) -> list[T]:
         s.flush()
         if self._lock is not None:
-            s.connection.require_write_lock()
+            require_write_lock(s.connection)
         with gc_paused():
             rows, columns, whole, ahead = self._read(s, limit)
             objs = hydrate(s, self._mapper, rows, columns, self._joins, whole=whole, ahead=ahead)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
+from .connection import outside_transaction
 from .errors import ActiverelError, MigrationError
 from .schema.operations import Operation, RunPython
 from .schema.tables import Schema
@@ -64,7 +65,7 @@ def apply_operations(db: Any, operations: Sequence[Operation], schema: Schema,
     with db.session(write=True) as s:
         conn = s.connection
         for sql in dialect.foreign_keys_off_sql():
-            conn.outside_transaction(sql)
+            outside_transaction(conn, sql)
         try:
             # connect before rendering any DDL: a dialect reads what its
             # server offers at the first connection (MySQL: the collation
@@ -141,6 +142,6 @@ def _foreign_keys_on(dialect: Any, conn: Any) -> None:
     transaction ended; a connection where that fails is not reused."""
     try:
         for sql in dialect.foreign_keys_on_sql():
-            conn.outside_transaction(sql)
+            outside_transaction(conn, sql)
     except ActiverelError:
         conn.broken = True

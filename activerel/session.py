@@ -123,7 +123,6 @@ class Session:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             if exc_type is None:
-                self.flush()
                 self.commit()
             else:
                 self.rollback()
@@ -141,8 +140,9 @@ class Session:
     def commit(self) -> None:
         """Flush and commit the transaction; the session stays usable. If the
         COMMIT fails, the transaction is rolled back and every object the
-        flush touched restored, as for a failed flush."""
-        self.flush()
+        flush touched restored, as for a failed flush. The flush's last
+        writes go with the COMMIT where the backend pipelines them."""
+        self._flush(committing=True)
         if self.connection.in_transaction:
             try:
                 self.connection.commit()
@@ -176,6 +176,11 @@ class Session:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
         return self.connection.executemany(sql, rows)
+
+    def queue(self, sql: str, params: Any, many: bool = False) -> None:
+        """A write whose result nobody reads: sent with the next statement
+        where the backend can (``Connection.queue``), else now."""
+        self.connection.queue(sql, params, many)
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a SELECT and return its rows as tuples."""
@@ -244,6 +249,12 @@ class Session:
         """Send every pending change now, in dependency order. On failure the
         transaction (or, inside ``savepoint()``, the innermost savepoint) is
         rolled back and every object it touched restored."""
+        self._flush(committing=False)
+
+    def _flush(self, committing: bool) -> None:
+        """:meth:`flush`; writes queued for a round trip of their own are
+        sent before it returns (so that their errors are the flush's), unless
+        the COMMIT that follows (``committing``) takes them."""
         if self._flushing:
             return  # a query run by an event handler: the flush under way sends the rest
         if self.catalog.has_json:
@@ -254,6 +265,8 @@ class Session:
             self._flushing = True
             with gc_paused():
                 flush_session(self)
+            if not committing:
+                self.connection.drain()
         except BaseException:
             self._undo_failed_write()
             raise

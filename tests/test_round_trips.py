@@ -96,8 +96,9 @@ def test_begin_travels_with_the_first_statement_on_postgresql(backend, db, peopl
         return User.get(1).username
 
     trips, name = _round_trips(db, write)
-    # BEGIN + SELECT, UPDATE, COMMIT; then the read outside: BEGIN + SELECT, COMMIT
-    assert (trips, name) == (5, "ada6")
+    # BEGIN + SELECT, UPDATE + COMMIT (the flush's last write waits for the
+    # COMMIT); then the read outside: BEGIN + SELECT, COMMIT
+    assert (trips, name) == (4, "ada6")
 
 
 def test_a_failing_first_statement_rolls_back_and_the_connection_goes_on(db, people):
@@ -137,3 +138,25 @@ def test_a_query_and_its_joined_relations_share_one_round_trip_on_postgresql(bac
 
     trips, titles = _round_trips(db, inside)
     assert (trips, titles) == (3, ["hello"])  # BEGIN + get, the user's + posts' SELECTs, COMMIT
+
+
+def test_writes_without_results_wait_for_the_next_round_trip_on_postgresql(backend, db, people):
+    if backend != "postgresql":
+        pytest.skip("only PostgreSQL's driver pipelines (libpq pipeline mode)")
+    assert db.dialect.features.queue_writes
+    n = iter(range(100))
+
+    def request() -> Any:
+        with db.session():
+            ada = User.get(1)
+            post = Post.query().filter(Post.author == ada).order_by("id").find()[0]
+            post.title = f"hello {next(n)}"
+            Post(author=ada, title="another").persist()
+        return post.title
+
+    trips, title = _round_trips(db, request)
+    assert title == "hello 6"
+    # BEGIN + the user's SELECT, the posts', the UPDATE with the INSERT that
+    # reads its key back, COMMIT
+    assert trips == 4
+    assert db.execute("SELECT count(*) FROM posts WHERE title = 'another'") == [(7,)]

@@ -81,6 +81,9 @@ class Features:
     #: whether several SELECTs go in one round trip (:meth:`Dialect.fetch_batch`),
     #: as a query and the joined relations read with it do
     batch_reads: bool = False
+    #: whether a write whose result nobody reads can wait for the next
+    #: statement and go in its round trip (:meth:`Dialect.send_queued`)
+    queue_writes: bool = False
     #: whether a streamed result left unread blocks its connection (MySQL's
     #: unbuffered results): a stream then runs on a connection of its own
     stream_blocks_connection: bool = False
@@ -202,6 +205,18 @@ class Dialect(DDLHooks):
         """With ``features.batch_reads``: send the SELECTs ``statements`` in
         one round trip (after the transaction's begin, if ``begin``); the
         rows of each."""
+        raise NotImplementedError
+
+    def session_cursor(self, conn: Any) -> Any:
+        """The cursor a session sends its statements through, on a
+        connection it has just taken from the pool."""
+        return conn.cursor()
+
+    def send_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]],
+                    send: Callable[[Any], Any]) -> Any:
+        """With ``features.queue_writes``: send the ``queued`` writes (SQL,
+        parameters, whether one row of parameters each), then ``send(cursor)``,
+        in one round trip; what ``send`` returns."""
         raise NotImplementedError
 
     def commit(self, conn: Any) -> None:

@@ -105,7 +105,8 @@ class PostgreSQLDialect(Dialect):
                 "postgresql:// needs psycopg 3: pip install 'activerel[postgresql]'") from None
         self.psycopg = psycopg
         if psycopg.Pipeline.is_supported():
-            self.features = replace(self.features, begin_with_statement=True, batch_reads=True)
+            self.features = replace(self.features, begin_with_statement=True, batch_reads=True,
+                                    queue_writes=True)
         self.types = {**_TYPES, "json": TypeMap("JSONB", Jsonb, json_value)}
         self.params = {k: v for k, v in {
             "host": url.host, "port": url.port, "user": url.user, "password": url.password,
@@ -117,7 +118,7 @@ class PostgreSQLDialect(Dialect):
         return conn
 
     def begin(self, conn: Any, write: bool = False) -> Optional[str]:
-        conn.execute("BEGIN")
+        _spare(conn, 1)[0].execute("BEGIN")
         return "BEGIN"
 
     begin_with_sent = "BEGIN"
@@ -129,25 +130,39 @@ class PostgreSQLDialect(Dialect):
             cursor.execute("BEGIN")
             cursor.execute(sql, params)
 
+    def session_cursor(self, conn: Any) -> Any:
+        # one per connection, kept: a psycopg cursor costs as much Python to
+        # make as a statement does to send
+        cur = getattr(conn, "_ar_cursor", None)
+        if cur is None:
+            cur = conn._ar_cursor = conn.cursor()
+        return cur
+
+    def send_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]],
+                    send: Callable[[Any], Any]) -> Any:
+        with conn.pipeline():  # a fetch in send() syncs: one round trip for all
+            for sql, params, many in queued:
+                if many:
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params)
+            return send(cursor)
+
     def fetch_batch(self, conn: Any, cursor: Any, statements: Sequence[tuple[str, Sequence[Any]]],
                     begin: bool) -> list[list[tuple[Any, ...]]]:
-        cursors = [cursor] + [conn.cursor() for _ in statements[1:]]
-        try:
-            with conn.pipeline():  # one Sync: one round trip, errors raised at exit
-                if begin:
-                    cursor.execute("BEGIN")
-                for cur, (sql, params) in zip(cursors, statements):
-                    cur.execute(sql, params)
-            return [cur.fetchall() for cur in cursors]
-        finally:
-            for cur in cursors[1:]:
-                cur.close()
+        cursors = [cursor, *_spare(conn, len(statements) - 1)]
+        with conn.pipeline():  # one Sync: one round trip, errors raised at exit
+            if begin:
+                cursor.execute("BEGIN")
+            for cur, (sql, params) in zip(cursors, statements):
+                cur.execute(sql, params)
+        return [cur.fetchall() for cur in cursors]
 
     def commit(self, conn: Any) -> None:
-        conn.execute("COMMIT")
+        _spare(conn, 1)[0].execute("COMMIT")
 
     def rollback(self, conn: Any) -> None:
-        conn.execute("ROLLBACK")
+        _spare(conn, 1)[0].execute("ROLLBACK")
 
     def is_usable(self, conn: Any) -> bool:
         return not (conn.closed or conn.broken)
@@ -237,3 +252,15 @@ class PostgreSQLDialect(Dialect):
         # returned keys sorted ascending belong to the rows in order.
         cursor.execute(self.with_returning(sql, pk_column), params)
         return sorted(r[0] for r in cursor.fetchall())
+
+
+def _spare(conn: Any, n: int) -> list[Any]:
+    """``n`` cursors of ``conn`` beside the session's own, made once and kept
+    on the connection: ``conn.execute()`` would make one per call, about as
+    much Python as the statement it sends."""
+    spare: Optional[list[Any]] = getattr(conn, "_ar_cursors", None)
+    if spare is None:
+        spare = conn._ar_cursors = []
+    while len(spare) < n:
+        spare.append(conn.cursor())
+    return spare[:n]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
-from ..connection import stream_rows
+from ..connection import require_write_lock, stream_rows
 from ..errors import QueryError
 from ..loading.joins import Join
 from ..loading.stream import stream_objects
@@ -79,7 +79,7 @@ class StreamMixin(Generic[T]):
         s.catalog.serving(self._cls)
         s.flush()
         if self._lock is not None:
-            s.connection.require_write_lock()
+            require_write_lock(s.connection)
         # the SELECT find() sends first, read in batches
         sql, params, columns, _ = self._find_statement(self._codec(s))
         # rows locked FOR UPDATE must be read on the session's own connection

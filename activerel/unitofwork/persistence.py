@@ -194,7 +194,7 @@ def _insert_group(plan: FlushPlan, mapper: Mapper, objs: list[Any]) -> None:
                 params.extend(row_of(o))
             sql = c.insert_sql(columns, len(chunk))
             if with_auto:
-                s.execute(sql, params)
+                s.queue(sql, params)
                 if auto is not None:
                     fix = plan.dialect.explicit_keys_sql(mapper.table, c.pk_names[0])
                     if fix:
@@ -289,7 +289,7 @@ def _fill_deferred(plan: FlushPlan, new: list[Any]) -> None:
         sql = statements(mapper, plan.dialect).set_ref_sql(ref, 1)
         get = values.prop_values[ref.name]
         rows = [get(o) + values.key_params(o._ar_state.key) for o in objs]
-        plan.session.executemany(sql, rows)
+        plan.session.queue(sql, rows, many=True)
 
 
 def update(plan: FlushPlan, dirty: list[Any]) -> None:
@@ -319,12 +319,12 @@ def update(plan: FlushPlan, dirty: list[Any]) -> None:
         sql = stmts.update_sql(columns)
         rows = list(map(c.update_params(names), objs))
         if len(rows) == 1:
-            plan.session.execute(sql, rows[0])
+            plan.session.queue(sql, rows[0])
         elif (dialect.features.batch_updates and len(c.pk_names) == 1
               and c.pk_names[0] not in columns):  # a CASE must match the old key
             _update_batched(plan, stmts, columns, rows)
         else:
-            plan.session.executemany(sql, rows)
+            plan.session.queue(sql, rows, many=True)
     for obj in rekeyed:
         _rekey(plan, obj)
 
@@ -367,7 +367,7 @@ def _update_batched(plan: FlushPlan, stmts: Statements, columns: tuple[str, ...]
                 params.append(row[width])
                 params.append(row[k])
         params.extend(row[width] for row in chunk)
-        plan.session.execute(stmts.update_case_sql(columns, len(chunk)), params)
+        plan.session.queue(stmts.update_case_sql(columns, len(chunk)), params)
 
 
 def _rekey(plan: FlushPlan, obj: Any) -> None:
@@ -407,7 +407,7 @@ def insert_links(plan: FlushPlan) -> None:
             rows = [tuple(r[i] for i in pos) for r in rows]
         stmts = statements(pm, plan.dialect)
         for chunk in chunks(rows, plan.dialect.features.param_limit, len(columns)):
-            s.execute(stmts.insert_sql(columns, len(chunk)), [v for r in chunk for v in r])
+            s.queue(stmts.insert_sql(columns, len(chunk)), [v for r in chunk for v in r])
 
 
 def remove_pivots(plan: FlushPlan) -> None:
@@ -432,7 +432,7 @@ def remove_pivots(plan: FlushPlan) -> None:
                 rows.append(b + a)
         stmts = statements(pm, plan.dialect)
         for chunk in chunks(rows, plan.dialect.features.param_limit, len(cols)):
-            s.execute(stmts.delete_where_sql(cols, len(chunk)), [v for r in chunk for v in r])
+            s.queue(stmts.delete_where_sql(cols, len(chunk)), [v for r in chunk for v in r])
         wanted = {(id(obj), id(item)) if back.via_local is first.via_local else (id(item), id(obj))
                   for back, obj, item in entries}
         wanted |= {(id(item), id(obj)) for back, obj, item in entries if back.symmetric}

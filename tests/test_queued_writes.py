@@ -1,0 +1,93 @@
+"""Writes whose result nobody reads (an UPDATE of loaded objects, an
+INSERT with its keys given, pivot links) wait, on PostgreSQL, for the next
+statement of the flush and go in its round trip, or, at the end of a
+session, in COMMIT's. Elsewhere they are sent at once. Either way a write
+that fails is the flush's failure (or the COMMIT's): nothing is written and
+the objects are put back; inside a savepoint only the savepoint goes."""
+from __future__ import annotations
+
+import pytest
+
+from activerel import IntegrityError, inspect
+from tests.models import Comment, Group, Post, User
+
+
+@pytest.fixture
+def people(db):
+    ada, bob = User(username="ada"), User(username="bob")
+    db.persist(ada, bob, Post(author=ada, title="a1"), Group(name="admins"))
+    return ada, bob
+
+
+def _rows(db) -> list:
+    return db.execute("SELECT id, username FROM users ORDER BY id")
+
+
+def test_a_failing_write_sent_with_the_commit_writes_nothing(db, people):
+    with pytest.raises(IntegrityError):
+        with db.session():
+            ada, bob = User.get(1), User.get(2)
+            ada.username = "ada2"
+            bob.username = "ada2"  # unique: the second UPDATE fails
+    assert _rows(db) == [(1, "ada"), (2, "bob")]
+
+
+def test_the_objects_of_a_failed_commit_keep_their_changes(db, people):
+    with db.session() as s:
+        ada, bob = User.get(1), User.get(2)
+        ada.username, bob.username = "x", "x"
+        with pytest.raises(IntegrityError):
+            s.commit()
+        assert inspect(ada).changes == {"username": "ada"}
+        assert inspect(bob).changes == {"username": "bob"}
+        bob.username = "bob2"
+    assert _rows(db) == [(1, "x"), (2, "bob2")]
+
+
+def test_a_failing_write_sent_with_a_later_statement_fails_the_flush(db, people):
+    with db.session() as s:
+        ada, bob = User.get(1), User.get(2)
+        bob.username = "ada"  # fails on its own ...
+        post = Post(author=ada, title="new")  # ... with the INSERT that reads its key
+        with pytest.raises(IntegrityError):
+            s.flush()
+        assert inspect(post).is_new and post.id == 0
+        assert inspect(bob).changes == {"username": "bob"}
+        bob.username = "bob"
+    assert db.execute("SELECT title FROM posts ORDER BY id") == [("a1",)]
+
+
+def test_a_flush_sends_its_writes_before_it_returns(db, people):
+    with db.session() as s:
+        User.get(1).username = "ada2"
+        s.flush()
+        # a statement of the session's own sees the write
+        assert s.fetch("SELECT username FROM users WHERE id = 1") == [("ada2",)]
+        assert User.query().filter(User.username == "ada2").count() == 1
+    assert _rows(db) == [(1, "ada2"), (2, "bob")]
+
+
+def test_a_failing_write_in_a_savepoint_undoes_the_savepoint_only(db, people):
+    with db.session() as s:
+        ada = User.get(1)
+        ada.username = "ada2"
+        with pytest.raises(IntegrityError):
+            with s.savepoint():
+                User.get(2).username = "ada2"
+        Comment(post=Post.get(1), author=ada, text="kept").persist()
+    assert _rows(db) == [(1, "ada2"), (2, "bob")]
+    assert db.execute("SELECT text FROM comments") == [("kept",)]
+
+
+def test_links_and_updates_of_one_session_all_land(db, people):
+    with db.session():
+        ada, bob = User.query().filter(User.id.in_([1, 2])).join_with("groups").order_by("id").find()
+        admins = Group.get(1)
+        ada.groups.append(admins)
+        bob.groups.append(admins)
+        ada.username, bob.username = "ada2", "bob2"
+        Post.get(1).title = "a1 again"
+    assert _rows(db) == [(1, "ada2"), (2, "bob2")]
+    assert db.execute("SELECT user_id, group_id FROM user_groups ORDER BY user_id") == [
+        (1, 1), (2, 1)]
+    assert db.execute("SELECT title FROM posts") == [("a1 again",)]
