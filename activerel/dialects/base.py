@@ -167,7 +167,7 @@ class Dialect(DDLHooks):
         #: made: the Database's first-use schema check
         self.on_bind: Optional[Callable[[Any], None]] = None
         #: query shape -> its rendered SQL (activerel.querying.shapes)
-        self.statement_cache: dict[Any, str] = {}
+        self.statement_cache: dict[Any, Any] = {}
 
     def check_url(self, known: set[str], label: str, example: str) -> None:
         """Refuse query options this backend does not know, and a URL without

@@ -7,7 +7,7 @@ Imports :mod:`activerel.sql.expressions` and :mod:`activerel.mapping`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from pypika.terms import Criterion, ExistsCriterion
 
@@ -77,11 +77,30 @@ def _checked_depth(path: str, depth: Optional[int]) -> None:
                          f"\"children*\"); {path!r} has none")
 
 
+#: (mapper, path, inner, depth) -> the joins of a query's first join_with()
+_FIRST: dict[tuple[Any, ...], tuple[Join, ...]] = {}
+
+
 def add_path(joins: tuple[Join, ...], mapper: Mapper, path: str, inner: bool,
              full: Optional[str] = None, *, depth: Optional[int] = None) -> tuple[Join, ...]:
     """``joins`` with the dotted ``path`` present (reusing joins already there).
     A step ``name*`` is recursive, at most ``depth`` levels deep (None: the
-    depth it had, else all)."""
+    depth it had, else all). A query's first path is made once per model
+    and path (the joins are immutable)."""
+    if joins or full is not None:
+        return _add_path(joins, mapper, path, inner, full, depth)
+    key = (mapper, path, inner, depth)
+    made = _FIRST.get(key)
+    if made is None:
+        made = _add_path((), mapper, path, inner, None, depth)
+        if len(_FIRST) >= 1024:
+            _FIRST.clear()
+        _FIRST[key] = made
+    return made
+
+
+def _add_path(joins: tuple[Join, ...], mapper: Mapper, path: str, inner: bool,
+              full: Optional[str], depth: Optional[int]) -> tuple[Join, ...]:
     head, _, rest = path.partition(".")
     if full is None:
         _checked_depth(path, depth)
@@ -105,8 +124,8 @@ def add_path(joins: tuple[Join, ...], mapper: Mapper, path: str, inner: bool,
     if recursive:
         j = replace(j, recursive=True, depth=j.depth if depth is None else depth)
     if rest:
-        j = replace(j, joins=add_path(j.joins, prop.target_mapper, rest, inner, full,  # type: ignore[attr-defined]
-                                      depth=depth))
+        j = replace(j, joins=_add_path(j.joins, prop.target_mapper, rest,  # type: ignore[attr-defined]
+                                       inner, full, depth))
     out[i] = j
     return tuple(out)
 

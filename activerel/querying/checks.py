@@ -60,8 +60,25 @@ def field_path(mapper: Mapper, name: str, what: str) -> PathExpr[Any]:
     return PathExpr(column_prop(mapper, name, what))
 
 
+#: (mapper, field names) -> their checked ordering (names are checked once)
+_ORDERS: dict[tuple[Any, ...], tuple[tuple[str, bool], ...]] = {}
+
+
 def checked_ordering(mapper: Mapper, fields: Sequence[Any]) -> tuple[tuple[str, bool], ...]:
     """(field, descending) of each ``order_by()`` argument, checked."""
+    if all(type(f) is str for f in fields):
+        key = (mapper, *fields)
+        done = _ORDERS.get(key)
+        if done is None:
+            done = _checked_ordering(mapper, fields)
+            if len(_ORDERS) >= 1024:
+                _ORDERS.clear()
+            _ORDERS[key] = done
+        return done
+    return _checked_ordering(mapper, fields)
+
+
+def _checked_ordering(mapper: Mapper, fields: Sequence[Any]) -> tuple[tuple[str, bool], ...]:
     order = []
     for f in fields:
         if is_aggregate_order(f):  # User.posts.count().desc(), agg.count() (grouped)

@@ -17,6 +17,7 @@ from ..mapping.mapper import Mapper
 from ..sql.aggregates import Aggregate
 from ..sql.compiler import Compiler
 from ..sql.select import ParentKeys
+from ..sql.statement_cache import LIMIT as CACHE_LIMIT
 from ..sql.values import ValueCodec, codec
 from .shapes import cached, index_lookup, shape_key
 
@@ -108,11 +109,29 @@ class StatementQueries(Generic[T]):
         round trip (by join name), if any."""
         c = codec(self._mapper, s.dialect)
         sql, params, columns, whole = self._find_statement(c, limit)
-        ahead = self._ahead_statements(s, c, limit, whole)
+        if not self._joins or self._lock is not None or not c.dialect.features.batch_reads:
+            return s.fetch(sql, params), columns, whole, None
+        # which relations go ahead, and their SQL, depend on the query's SQL and
+        # its joins only; their parameters are the query's own when no join
+        # has a condition: then they are worked out once
+        cache = c.dialect.statement_cache
+        memo = ("ahead", sql, self._joins) if not _conditioned(self._joins) else None
+        ahead = cache.get(memo) if memo is not None else None
+        if ahead is None:
+            made = self._ahead_statements(s, c, limit, whole)
+            ahead = tuple((name, a_sql, a_columns) for name, a_sql, _, a_columns in made)
+            if memo is not None and all(a_params == params for _, _, a_params, _ in made):
+                if len(cache) >= CACHE_LIMIT:
+                    cache.clear()
+                cache[memo] = ahead
+            statements = [(sql, params)] + [(a_sql, a_params) for _, a_sql, a_params, _ in made]
+        else:
+            statements = [(sql, params)] + [(a_sql, params) for _, a_sql, _ in ahead]
         if not ahead:
             return s.fetch(sql, params), columns, whole, None
-        rows, *more = s.fetch_batch([(sql, params)] + [(a[1], a[2]) for a in ahead])
-        return rows, columns, whole, {a[0]: Ahead(r, a[3], not whole) for a, r in zip(ahead, more)}
+        rows, *more = s.fetch_batch(statements)
+        return rows, columns, whole, {name: Ahead(r, a_columns, not whole)
+                                      for (name, _, a_columns), r in zip(ahead, more)}
 
     def _ahead_statements(self, s: Any, c: ValueCodec, limit: Optional[int], whole: bool
                           ) -> list[tuple[str, str, list[Any], tuple[str, ...]]]:
@@ -122,8 +141,6 @@ class StatementQueries(Generic[T]):
         subquery (by nothing when it reads the whole table). None for a
         locking query (its relations are read after its rows are locked) and
         one whose rows no index finds (its SELECT is not run again)."""
-        if not self._joins or self._lock is not None or not c.dialect.features.batch_reads:
-            return []
         q = self if limit is None else self._copy(_limit=limit)
         if q._limit == 0 or not (whole or index_lookup(self._mapper, self._conditions())):
             return []
@@ -141,3 +158,8 @@ class StatementQueries(Generic[T]):
                 sql, params, columns = st
                 out.append((join.name, sql, params, columns))
         return out
+
+
+def _conditioned(joins: tuple[Join, ...]) -> bool:
+    """Whether a join of the tree filters its rows (has values of its own)."""
+    return any(j.where or _conditioned(j.joins) for j in joins)
