@@ -23,6 +23,10 @@ from .sql.ddl import is_ddl
 
 log = logging.getLogger("activerel.sql")
 
+#: the most parameters (or rows) of a queued write: a larger one goes on its
+#: own (W1's 20,000 pivot rows cost 60-80 ms more CPU in a libpq pipeline)
+QUEUED_AT_MOST = 512
+
 #: the first words of statements that write (a raw db.execute() may be either)
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
@@ -164,6 +168,8 @@ class Connection:
         """Log a statement (and ``more`` that go with it) and run
         ``send(cursor)``, translating driver errors."""
         cur = self._cursor()
+        if self._queued and len(params) > QUEUED_AT_MOST:
+            self.drain()  # the small writes first, in a round trip of their own
         self._log(sql, params)
         for sql, params in more:
             self._log(sql, params)
@@ -181,12 +187,11 @@ class Connection:
             raise  # _driver_error always raises
 
     def queue(self, sql: str, params: Any, many: bool = False) -> None:
-        """A write whose result nobody reads (``many``: rows of parameters):
-        in a transaction where the dialect can (``features.queue_writes``),
-        logged now and sent with the next statement, in its round trip (not
-        on a pinned connection, whose COMMIT is a savepoint's release)."""
+        """A small write whose result nobody reads (``many``: rows of
+        parameters), held for the next statement's round trip where the
+        dialect can (``features.queue_writes``; not on a pinned connection)."""
         if not (self.in_transaction and self.dialect.features.queue_writes
-                and self.conn is not self.engine.pinned):
+                and self.conn is not self.engine.pinned and len(params) <= QUEUED_AT_MOST):
             (self.executemany if many else self.execute)(sql, params)
             return
         self._log(sql, params)
@@ -256,8 +261,7 @@ class Connection:
             _close_cursor(self._streams.pop())
 
     def insert_keys(self, sql: str, params: Any, send: Callable[[Any], list[Any]]) -> list[Any]:
-        """An INSERT leaving its keys to the database, sent by ``send(cursor)``
-        (the dialect's ``insert_generated`` or ``insert_each``): the keys."""
+        """An INSERT whose keys the database makes, sent by ``send(cursor)``: its keys."""
         keys = self._send(sql, params, send)
         self._writing = True  # (after _send, whose BEGIN resets it)
         return cast("list[Any]", keys)

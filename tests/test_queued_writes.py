@@ -91,3 +91,14 @@ def test_links_and_updates_of_one_session_all_land(db, people):
     assert db.execute("SELECT user_id, group_id FROM user_groups ORDER BY user_id") == [
         (1, 1), (2, 1)]
     assert db.execute("SELECT title FROM posts") == [("a1 again",)]
+
+
+def test_a_large_write_goes_on_its_own_after_the_small_ones(db, people):
+    db.persist(*[Group(name=f"g{i}") for i in range(300)])
+    with db.session():
+        [ada] = User.query().filter(User.id == 1).join_with("groups").find()
+        ada.username = "ada2"  # a small UPDATE, held ...
+        ada.groups.extend(Group.query().filter(Group.name.like("g%")).order_by("id").find())
+        # ... the 300 links (600 parameters) go on their own, after it
+    assert _rows(db) == [(1, "ada2"), (2, "bob")]
+    assert db.execute("SELECT count(*) FROM user_groups WHERE user_id = 1") == [(300,)]

@@ -208,8 +208,7 @@ class Dialect(DDLHooks):
         raise NotImplementedError
 
     def session_cursor(self, conn: Any) -> Any:
-        """The cursor a session sends its statements through, on a
-        connection it has just taken from the pool."""
+        """The cursor a session sends its statements through on ``conn``."""
         return conn.cursor()
 
     def send_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]],
