@@ -141,6 +141,7 @@ class Engine:
             finally:
                 self._slots.give()
             return
+        self.dialect.idle(conn)
         with self._lock:
             self._idle.append((conn, opened))
         self._slots.give()

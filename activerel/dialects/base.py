@@ -18,6 +18,7 @@ from ..errors import ActiverelError, ConfigurationError, ValidationError
 from ..mapping.types import ColumnType
 from ..schema.tables import ColumnDef, TableDef
 from .ddl_hooks import DDLHooks
+from .round_trips import RoundTripHooks
 
 Adapter = Optional[Callable[[Any], Any]]
 
@@ -136,7 +137,7 @@ def json_value(value: Any) -> Any:
     return value
 
 
-class Dialect(DDLHooks):
+class Dialect(DDLHooks, RoundTripHooks):
     """Base class of the backends. Subclasses declare ``features`` and
     ``types`` and implement ``connect``, ``translate_error`` and the schema
     hooks; every other difference is a named hook here with a default."""
@@ -191,32 +192,12 @@ class Dialect(DDLHooks):
         statement sent, for the log, if any."""
         return None
 
-    #: what :meth:`begin_with` sends before the statement, for the log (None:
-    #: nothing, the statement itself begins the transaction)
-    begin_with_sent: Optional[str] = None
-
-    def begin_with(self, conn: Any, cursor: Any, sql: str, params: Sequence[Any]) -> None:
-        """With ``features.begin_with_statement``: begin a transaction and
-        send ``sql`` in one round trip, leaving its result on ``cursor``."""
-        raise NotImplementedError
-
-    def fetch_batch(self, conn: Any, cursor: Any, statements: Sequence[tuple[str, Sequence[Any]]],
-                    begin: bool) -> list[list[tuple[Any, ...]]]:
-        """With ``features.batch_reads``: send the SELECTs ``statements`` in
-        one round trip (after the transaction's begin, if ``begin``); the
-        rows of each."""
-        raise NotImplementedError
+    def idle(self, conn: Any) -> None:
+        """``conn`` goes back to the pool: let go of what it need not keep."""
 
     def session_cursor(self, conn: Any) -> Any:
         """The cursor a session sends its statements through on ``conn``."""
         return conn.cursor()
-
-    def send_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]],
-                    send: Callable[[Any], Any]) -> Any:
-        """With ``features.queue_writes``: send the ``queued`` writes (SQL,
-        parameters, whether one row of parameters each), then ``send(cursor)``,
-        in one round trip; what ``send`` returns."""
-        raise NotImplementedError
 
     def commit(self, conn: Any) -> None:
         conn.commit()

@@ -130,6 +130,18 @@ class PostgreSQLDialect(Dialect):
             cursor.execute("BEGIN")
             cursor.execute(sql, params)
 
+    def idle(self, conn: Any) -> None:
+        # a kept cursor holds its last result: not a large one in the pool
+        session = getattr(conn, "_ar_cursor", None)
+        if session is not None and _large(session):
+            session.close()
+            conn._ar_cursor = None
+        spare = getattr(conn, "_ar_cursors", None)
+        if spare and any(map(_large, spare)):
+            for cur in spare:
+                cur.close()
+            conn._ar_cursors = None
+
     def session_cursor(self, conn: Any) -> Any:
         # one per connection, kept: a psycopg cursor costs as much Python to
         # make as a statement does to send
@@ -252,6 +264,16 @@ class PostgreSQLDialect(Dialect):
         # returned keys sorted ascending belong to the rows in order.
         cursor.execute(self.with_returning(sql, pk_column), params)
         return sorted(r[0] for r in cursor.fetchall())
+
+
+#: the most rows a pooled connection's kept cursor may hold on to
+_KEPT_ROWS = 1000
+
+
+def _large(cursor: Any) -> bool:
+    """Whether ``cursor`` holds a result of more than :data:`_KEPT_ROWS` rows."""
+    res = cursor.pgresult
+    return res is not None and res.ntuples > _KEPT_ROWS
 
 
 def _spare(conn: Any, n: int) -> list[Any]:
