@@ -159,7 +159,7 @@ class Connection:
         conn, self.conn, self.cursor = self.conn, None, None
         self.in_transaction = False
         self.broken = False
-        self._queued.clear()
+        self.discard_queued()
         if conn is not None:
             self.engine.release(conn, broken=True)
 
@@ -197,6 +197,10 @@ class Connection:
         self._log(sql, params)
         self._queued.append((sql, params, many))
         self._writing = True
+
+    def discard_queued(self) -> None:
+        """Drop the queued writes unsent (a savepoint rolled back to)."""
+        self._queued.clear()
 
     def drain(self) -> None:
         """Send the queued writes now, in one round trip."""
@@ -256,10 +260,6 @@ class Connection:
         return cast("list[list[tuple[Any, ...]]]", self._send(
             sql, params, lambda cur: d.fetch_batch(self.conn, cur, statements, False), statements[1:]))
 
-    def _close_streams(self) -> None:
-        while self._streams:  # the transaction they read in ends
-            _close_cursor(self._streams.pop())
-
     def insert_keys(self, sql: str, params: Any, send: Callable[[Any], list[Any]]) -> list[Any]:
         """An INSERT whose keys the database makes, sent by ``send(cursor)``: its keys."""
         keys = self._send(sql, params, send)
@@ -270,7 +270,7 @@ class Connection:
         """COMMIT the open transaction. If that fails, the transaction is
         rolled back (a failed COMMIT may leave it open, holding its locks)
         and the error raised."""
-        self._close_streams()
+        _close_all(self._streams)  # the transaction they read in ends
         self.in_transaction = False
         if self.conn is self.engine.pinned:  # (it queues nothing: see queue())
             self._control(self.dialect.release_savepoint_sql(self._pinned_at))
@@ -301,7 +301,7 @@ class Connection:
         """ROLLBACK the open transaction. It never raises: a connection whose
         ROLLBACK fails is marked broken, and closing it ends the transaction."""
         self._queued.clear()  # never sent
-        self._close_streams()
+        _close_all(self._streams)  # the transaction they read in ends
         self.in_transaction = False
         if self.broken:
             return  # the transaction died with the connection
@@ -367,6 +367,11 @@ def _stream_alive(c: Connection, began: int) -> bool:
         raise ActiverelError("the transaction a stream (iterate()) read in ended (a commit or "
                              "rollback) while the stream was open: it cannot go on")
     return True
+
+
+def _close_all(cursors: list[Any]) -> None:
+    while cursors:
+        _close_cursor(cursors.pop())
 
 
 def _close_cursor(cursor: Any) -> None:

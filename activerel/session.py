@@ -402,6 +402,7 @@ class Savepoint:
         unflushed changes from each object's recorded originals (the block
         began with everything flushed, so every change is the block's)."""
         s = self.session
+        s.connection.discard_queued()  # a failed flush's writes, never to be sent
         s.connection.execute(s.dialect.rollback_to_savepoint_sql(self.name))
         s.connection.execute(s.dialect.release_savepoint_sql(self.name))
         self.discard()

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from activerel import IntegrityError, inspect
-from tests.models import Comment, Group, Post, User
+from activerel import Database, IntegrityError, inspect
+from tests.backends import namespace_url, require
+from tests.models import Comment, Group, Post, User, UserCredentials, UserGroup
+
+MODELS = [User, Post, Comment, Group, UserGroup, UserCredentials]
 
 
 @pytest.fixture
@@ -102,3 +105,39 @@ def test_a_large_write_goes_on_its_own_after_the_small_ones(db, people):
         # ... the 300 links (600 parameters) go on their own, after it
     assert _rows(db) == [(1, "ada2"), (2, "bob")]
     assert db.execute("SELECT count(*) FROM user_groups WHERE user_id = 1") == [(300,)]
+
+
+@pytest.fixture
+def listening_db(backend):
+    """A database of its own (its event handlers stay with it), with ada and bob."""
+    require(backend)
+    database = Database(namespace_url(backend, "_queued", fresh=True), models=MODELS)
+    database.migrate()
+    database.bind()
+    database.persist(User(username="ada"), User(username="bob"))
+    yield database
+    database.close()
+
+
+def test_writes_held_by_a_flush_that_fails_later_are_never_sent(listening_db):
+    """A flush holds its UPDATE, then an event handler raises: inside a
+    savepoint, the savepoint is rolled back without sending the held write
+    (here one that would fail on the unique username) and the session goes on."""
+    db = listening_db
+
+    @db.listen("after_update", User)
+    def refuse(user):
+        if user.username == "bob":
+            raise RuntimeError(f"no renaming to {user.username}")
+
+    # where writes are sent at once, the UPDATE's own error comes first
+    failure = RuntimeError if db.dialect.features.queue_writes else IntegrityError
+    with db.session() as s:
+        ada = User.get(1)
+        with pytest.raises(failure):
+            with s.savepoint():
+                ada.username = "bob"
+        # back as the block found it: loaded, unchanged
+        assert ada.username == "ada" and inspect(ada).changes == {}
+        ada.username = "ada2"
+    assert _rows(db) == [(1, "ada2"), (2, "bob")]
