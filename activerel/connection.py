@@ -85,7 +85,7 @@ class Connection:
 
     def _attach(self) -> None:
         self.conn = self.engine.acquire()
-        self.cursor = self.dialect.session_cursor(self.conn)
+        self.cursor = self.conn.cursor()  # the session's own: it may hand it out
 
     def _control(self, sql: str) -> None:
         """Send a transaction-control statement (no parameters, no transaction

@@ -182,6 +182,10 @@ class Session:
         where the backend can (``Connection.queue``), else now."""
         self.connection.queue(sql, params, many)
 
+    def drain(self) -> None:
+        """Send the writes held for the next round trip now."""
+        self.connection.drain()
+
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a SELECT and return its rows as tuples."""
         return self.connection.fetch(sql, params)

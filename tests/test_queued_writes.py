@@ -119,25 +119,35 @@ def listening_db(backend):
     database.close()
 
 
-def test_writes_held_by_a_flush_that_fails_later_are_never_sent(listening_db):
-    """A flush holds its UPDATE, then an event handler raises: inside a
-    savepoint, the savepoint is rolled back without sending the held write
-    (here one that would fail on the unique username) and the session goes on."""
+def test_after_events_run_once_the_writes_reached_the_server(listening_db):
+    """An after_update handler (sending mail, say) runs only for a write the
+    server took: a held UPDATE is sent before the after-events, so its
+    failure comes first, as where writes go at once."""
     db = listening_db
+    seen: list[str] = []
+    db.listen("after_update", User)(lambda user: seen.append(user.username))
+    with pytest.raises(IntegrityError):
+        with db.session():
+            User.get(1).username = "bob"  # bob's already
+    assert seen == []
+    with db.session():
+        User.get(1).username = "ada2"
+    assert seen == ["ada2"] and _rows(db) == [(1, "ada2"), (2, "bob")]
 
-    @db.listen("after_update", User)
-    def refuse(user):
-        if user.username == "bob":
-            raise RuntimeError(f"no renaming to {user.username}")
 
+def test_a_held_write_of_a_savepoint_that_fails_is_never_sent(listening_db):
+    """A raw write held in a savepoint block that then raises is dropped with
+    the savepoint, never sent (here one that would fail on the unique
+    username); the session goes on."""
+    db = listening_db
     # where writes are sent at once, the UPDATE's own error comes first
     failure = RuntimeError if db.dialect.features.queue_writes else IntegrityError
     with db.session() as s:
         ada = User.get(1)
         with pytest.raises(failure):
             with s.savepoint():
-                ada.username = "bob"
-        # back as the block found it: loaded, unchanged
+                s.queue("UPDATE users SET username = 'bob' WHERE id = 1", ())
+                raise RuntimeError("the block fails")
         assert ada.username == "ada" and inspect(ada).changes == {}
         ada.username = "ada2"
     assert _rows(db) == [(1, "ada2"), (2, "bob")]

@@ -195,10 +195,6 @@ class Dialect(DDLHooks, RoundTripHooks):
     def idle(self, conn: Any) -> None:
         """``conn`` goes back to the pool: let go of what it need not keep."""
 
-    def session_cursor(self, conn: Any) -> Any:
-        """The cursor a session sends its statements through on ``conn``."""
-        return conn.cursor()
-
     def commit(self, conn: Any) -> None:
         conn.commit()
 

@@ -131,24 +131,13 @@ class PostgreSQLDialect(Dialect):
             cursor.execute(sql, params)
 
     def idle(self, conn: Any) -> None:
-        # a kept cursor holds its last result: not a large one in the pool
-        session = getattr(conn, "_ar_cursor", None)
-        if session is not None and _large(session):
-            session.close()
-            conn._ar_cursor = None
+        # the kept cursors (never handed out) hold their last result: not a
+        # large one in the pool
         spare = getattr(conn, "_ar_cursors", None)
         if spare and any(map(_large, spare)):
             for cur in spare:
                 cur.close()
             conn._ar_cursors = None
-
-    def session_cursor(self, conn: Any) -> Any:
-        # one per connection, kept: a psycopg cursor costs as much Python to
-        # make as a statement does to send
-        cur = getattr(conn, "_ar_cursor", None)
-        if cur is None:
-            cur = conn._ar_cursor = conn.cursor()
-        return cur
 
     def send_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]],
                     send: Callable[[Any], Any]) -> Any:

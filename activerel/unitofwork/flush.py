@@ -53,6 +53,7 @@ def flush(session: FlushSession) -> None:
     if deletes:
         delete_objects(session, deletes)
     if fire is not None:
+        session.drain()  # the after-events see writes the server has taken
         fire("after_insert", new)
         fire("after_update", dirty)
         fire("after_delete", deletes)
