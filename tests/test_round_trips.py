@@ -187,3 +187,18 @@ def test_a_pooled_connection_holds_no_large_result_on_postgresql(backend, db, pe
     with db.session():
         [u] = query.find()
         assert len(u.posts) == 1002  # the cursors are made again
+
+
+def test_the_cursor_a_session_hands_out_is_its_own(db, people):
+    """A cursor from session.execute() is the caller's: closing it leaves the
+    pooled connection working, and one kept past its session still holds its
+    own rows after another session used that connection."""
+    with db.session() as s:
+        s.execute("SELECT username FROM users WHERE id = 1").close()
+    with db.session() as s:
+        assert s.fetch("SELECT username FROM users WHERE id = 2") == [("bob",)]
+    with db.session() as s:
+        kept = s.execute("SELECT username FROM users WHERE id = 1")
+    with db.session() as s:
+        assert s.fetch("SELECT username FROM users WHERE id = 3") == [("cyd",)]
+    assert list(kept.fetchall()) == [("ada",)]
