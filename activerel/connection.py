@@ -2,6 +2,10 @@
 lazily (on a backend that pipelines, its BEGIN travels with the first
 statement), COMMIT and ROLLBACK, statements sent with bound parameters and
 logged, driver errors translated, and streams of rows read in batches.
+Where the backend pipelines, several SELECTs go in one round trip
+(``fetch_batch``) and small writes whose result nobody reads wait for the
+next statement's round trip, or COMMIT's (``queue``; ``drain`` sends them,
+a rollback drops them).
 
 A transaction's begin that finds its connection dead (it died while idle)
 is retried once on a new one, with the first statement where that carries

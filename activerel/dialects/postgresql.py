@@ -3,7 +3,10 @@
 The connection runs in autocommit mode and the session sends BEGIN/COMMIT
 itself, as on every backend; where libpq has pipeline mode (14 and newer,
 as psycopg's binary package bundles), a transaction's BEGIN travels with
-its first statement, one round trip for both. Generated keys come back from
+its first statement, one round trip for both; so do a query and its joined
+relations' SELECTs, and a flush's small writes with the next statement or
+COMMIT. A pooled connection keeps the cursors for BEGIN, COMMIT, ROLLBACK
+and a batch's extra SELECTs (no caller sees them). Generated keys come back from
 ``INSERT ... RETURNING``; a whole key set travels as one array parameter
 (``= ANY(%s)``).
 

@@ -7,7 +7,8 @@ subquery, with marker rows naming the parents that statement saw).
 Called by :mod:`activerel.loading.strategies` (which turns the rows into
 objects) and :mod:`activerel.query` (which sends the read-ahead statements
 with its own). Imports :mod:`activerel.loading.joins`, :mod:`activerel.sql`,
-:mod:`activerel.mapping` and :mod:`activerel._util`."""
+:mod:`activerel.mapping`, :mod:`activerel._util` and ``hydrate`` (the
+``LoadSession`` Protocol)."""
 from __future__ import annotations
 
 from bisect import bisect_left

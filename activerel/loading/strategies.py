@@ -15,9 +15,15 @@ identity map: one row is one object across the whole result. Each back
 reference is loaded by the function its direction selects in :data:`LOADERS`;
 a recursive join (``"children*"``) by :mod:`activerel.loading.recursive`.
 
+Where the backend batches reads, the query may have read a relation's rows
+in its own round trip (:mod:`activerel.loading.relrows`): the loader takes
+those, reads again by key the parents their marker rows do not name, and
+drops the rows of parents the query did not return.
+
 Called by :mod:`activerel.query` and the session. Imports
-:mod:`activerel.loading.joins`, ``hydrate`` and ``recursive``, :mod:`activerel.sql`,
-:mod:`activerel.instance`, :mod:`activerel.mapping` and :mod:`activerel._util`."""
+:mod:`activerel.loading.joins`, ``hydrate``, ``recursive`` and ``relrows``,
+:mod:`activerel.sql`, :mod:`activerel.instance`, :mod:`activerel.mapping`
+and :mod:`activerel.dialects` (a type)."""
 from __future__ import annotations
 
 from collections import defaultdict, deque

@@ -1,11 +1,14 @@
 """The statements of a query's object terminals: the SELECT ``find()``
 sends first (also what ``first()``, ``find_one()`` and the others send),
-``sql()``, which shows it (or the one ``aggregate()`` would send) with its
-parameters without running anything, and ``first()``.
+with, where the backend batches reads, its joined relations' SELECTs in
+the same round trip (``_read``); ``sql()``, which shows it (or the one
+``aggregate()`` would send) with its parameters without running anything;
+and ``first()``.
 
 :class:`StatementQueries` is a base of ``Query``. Used by
-:mod:`activerel.query`. Imports :mod:`activerel.loading.joins`,
-:mod:`activerel.sql` and :mod:`activerel.errors`."""
+:mod:`activerel.query`. Imports :mod:`activerel.loading.joins` and
+``relrows``, :mod:`activerel.querying.shapes`, :mod:`activerel.sql`,
+:mod:`activerel.mapping` and :mod:`activerel.errors`."""
 from __future__ import annotations
 
 from typing import Any, Callable, Generic, NamedTuple, Optional, TypeVar
