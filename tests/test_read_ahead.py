@@ -195,3 +195,12 @@ def test_a_relation_read_ahead_that_fails_rolls_back_and_the_connection_goes_on(
         db.engine.release(other)
     [ada] = query.find()
     assert [p.title for p in ada.posts] == ["a1", "a2", "a3"]
+
+
+def test_a_lookup_with_a_path_condition_and_a_path_order(blog, db, sql_log):
+    sql_log.clear()
+    posts = (Post.query().filter(Post.id.in_([1, 2, 3, 4, 5]), Post.author.username != "bob")
+             .order_by("-author.username", "-id").join_with("comments").limit(2).find())
+    assert [(p.title, [c.text for c in p.comments]) for p in posts] == [
+        ("a3", ["ok"]), ("a2", [])]
+    assert len(_read_ahead(sql_log)) == (1 if db.dialect.features.batch_reads else 0)
