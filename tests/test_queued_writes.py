@@ -84,7 +84,8 @@ def test_a_failing_write_in_a_savepoint_undoes_the_savepoint_only(db, people):
 
 def test_links_and_updates_of_one_session_all_land(db, people):
     with db.session():
-        ada, bob = User.query().filter(User.id.in_([1, 2])).join_with("groups").order_by("id").find()
+        ada, bob = (User.query().filter(User.id.in_([1, 2])).join_with("groups")
+                    .order_by("id").find())
         admins = Group.get(1)
         ada.groups.append(admins)
         bob.groups.append(admins)

@@ -67,7 +67,8 @@ def test_shaped_joins_and_a_correlated_condition(blog, db):
              .use_join_with("groups").order_by("-name").end()
              .order_by("id").find())
     assert [(u.username, [p.title for p in u.posts], [g.name for g in u.groups])
-            for u in users] == [("ada", ["a3"], ["editors", "admins"]), ("bob", ["b2"], ["editors"])]
+            for u in users] == [("ada", ["a3"], ["editors", "admins"]),
+                                ("bob", ["b2"], ["editors"])]
 
 
 def test_the_same_statement_with_other_values(blog, db):
