@@ -142,8 +142,9 @@ class StatementQueries(Generic[T]):
         own in one round trip, where the dialect batches reads: (join name,
         SQL, parameters, columns) of each, keyed by this query's rows as a
         subquery (by nothing when it reads the whole table). None for a
-        locking query (its relations are read after its rows are locked) and
-        one whose rows no index finds (its SELECT is not run again)."""
+        query paged to no rows, and for one whose rows no index finds (its
+        SELECT is not run again); ``_read`` asks for none for a locking query
+        (its relations are read after its rows are locked)."""
         q = self if limit is None else self._copy(_limit=limit)
         if q._limit == 0 or not (whole or index_lookup(self._mapper, self._conditions())):
             return []

@@ -169,7 +169,7 @@ def relation_select_ahead(comp: Compiler, source: RelationSource, select: list[A
     SELECT runs once, as a common table expression."""
     q = comp.dialect.quote
     # the parents' keys once, as a CTE both the markers and the key set read
-    # (in a derived table: MySQL takes no LIMIT in an IN subquery)
+    # (a CTE, not the SELECT itself in IN: MySQL takes no LIMIT in an IN subquery)
     cte = q("_ar_p")
     terms = source.key_terms
     crit = SqlTemplate("{k} IN " + f"(SELECT * FROM {cte})".replace("{", "{{").replace("}", "}}"),
@@ -198,18 +198,12 @@ def _relation_rows(comp: Compiler, q: Any, source: RelationSource, select: list[
     select = select + source.extra
     if limit is None and not offset:
         if ordinal:
-            rank: Any = an.RowNumber()
-            for term, direction in order:
-                rank = rank.orderby(term, order=direction)
-            return q.select(*select, rank.as_("_ar_rn"))
+            return q.select(*select, _row_number(order).as_("_ar_rn"))
         q = q.select(*select)
         for term, direction in order:
             q = q.orderby(term, order=direction)
         return q
-    rn = an.RowNumber().over(*source.key_terms)
-    for term, direction in order:
-        rn = rn.orderby(term, order=direction)
-    q = q.select(*select, rn.as_("_ar_rn"))
+    q = q.select(*select, _row_number(order, source.key_terms).as_("_ar_rn"))
     sq = q.as_("_ar_sq")
     names = [s.alias or s.name for s in select]
     outer = comp.dialect.query_class.from_(sq).select(*[sq.field(n) for n in names])
@@ -221,3 +215,14 @@ def _relation_rows(comp: Compiler, q: Any, source: RelationSource, select: list[
     if ordinal:
         return outer.select(sq.field("_ar_rn"))
     return outer.orderby(sq.field("_ar_rn"))
+
+
+def _row_number(order: Sequence[tuple[Any, Order]], partition: Sequence[Any] = ()) -> Any:
+    """``ROW_NUMBER()`` in ``order``, restarting for each value of the
+    ``partition`` terms (none: numbered across the whole result)."""
+    rn: Any = an.RowNumber()
+    if partition:
+        rn = rn.over(*partition)
+    for term, direction in order:
+        rn = rn.orderby(term, order=direction)
+    return rn
