@@ -623,6 +623,30 @@ def test_a_query_with_relations_first_in_its_session_survives_a_killed_connectio
         database.close()
 
 
+def test_a_socket_psycopg_finds_hung_up_is_a_lost_connection(server):
+    """When psycopg's wait finds the socket hung up before libpq has read
+    the server's goodbye (which happens, now and then, to a pipeline sent to
+    a killed connection), psycopg raises "connection socket closed" while
+    the connection still reports itself good. That is a lost connection:
+    ConnectionLost, the connection closed and never reused, and not an
+    ActiverelError that leaves it in the pool."""
+    if server != "postgresql":
+        pytest.skip("the message is psycopg's; MySQL's drivers report a lost connection by code")
+    database = Database(URLS[server], models=[])
+    try:
+        conn = database.engine.connect()
+        try:
+            hung_up = database.dialect.psycopg.OperationalError("connection socket closed")
+            assert not conn.closed and not conn.broken
+            assert database.dialect.is_disconnect(hung_up, conn)
+            refused = database.dialect.psycopg.OperationalError("canceling statement due to lock timeout")
+            assert not database.dialect.is_disconnect(refused, conn)
+        finally:
+            conn.close()
+    finally:
+        database.close()
+
+
 # -- 4. pool bounds ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("where", ["nested", "thread"])

@@ -172,8 +172,14 @@ class PostgreSQLDialect(Dialect):
         return not (conn.closed or conn.broken)
 
     def is_disconnect(self, exc: BaseException, conn: Any) -> bool:
-        # psycopg marks a connection broken when it loses the server
-        return conn is not None and bool(conn.closed or conn.broken)
+        # psycopg marks a connection broken when libpq notices the server is
+        # gone; when psycopg's own wait sees the socket hang up first (a
+        # pipeline in flight, say), libpq still reports the connection good
+        # and only the message tells
+        if conn is not None and bool(conn.closed or conn.broken):
+            return True
+        return (isinstance(exc, self.psycopg.OperationalError)
+                and str(exc).strip() in _SOCKET_LOST)
 
     def raw_sql(self, sql: str) -> str:
         return qmark_to_format(sql)
@@ -278,3 +284,8 @@ def _spare(conn: Any, n: int) -> list[Any]:
     while len(spare) < n:
         spare.append(conn.cursor())
     return spare[:n]
+
+
+#: what psycopg raises when its wait for the socket finds it hung up
+#: (``psycopg.waiting``), before libpq has marked the connection bad
+_SOCKET_LOST = frozenset({"connection socket closed"})
