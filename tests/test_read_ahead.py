@@ -1,16 +1,24 @@
 """Joined relations read in the query's own round trip. Where the backend
 batches reads (PostgreSQL's pipeline mode), each joined back reference's
 SELECT goes with the query's, naming its parents by the query itself as a
-subquery, with one marker row per parent it saw; elsewhere it follows,
-keyed by the parents just read. Both must load exactly the same objects,
-and a parent that changes between the two statements must still get its
-own rows, whole."""
+subquery, with one marker row per parent it saw. Where it reads relations
+in the query's own statement (MySQL and MariaDB), the query and those
+SELECTs are the branches of one UNION ALL. Elsewhere the relations follow,
+keyed by the parents just read. All must load exactly the same objects,
+and a parent that changes between two statements must still get its own
+rows, whole."""
 from __future__ import annotations
 
+import enum
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Annotated, Optional
+from uuid import UUID
 
 import pytest
 
-from activerel import ActiverelError
+from activerel import (ActiverelError, AutoIncrement, BackReference, Index, Model, PrimaryKey,
+                       Reference, field)
 from activerel.session import Session
 from tests.models import Post, User
 from tests.test_relations import blog  # noqa: F401 - the same users, posts, groups and comments
@@ -185,3 +193,139 @@ def test_a_lookup_with_a_path_condition_and_a_path_order(blog, db, sql_log):
     assert [(p.title, [c.text for c in p.comments]) for p in posts] == [
         ("a3", ["ok"]), ("a2", [])]
     assert len(_read_ahead(sql_log)) == (1 if db.dialect.features.batch_reads else 0)
+
+
+# -- one statement for a query and its relations (MySQL, MariaDB) ---------------------------
+
+def _selects(sql_log) -> list[str]:
+    return [r.sql for r in sql_log.records if r.sql.startswith(("SELECT", "WITH"))]
+
+
+def test_one_statement_reads_a_lookup_and_its_relations(blog, db, sql_log):
+    """A query an index serves, unpaged: its posts (whose comments follow,
+    keyed by the posts), groups (through the pivot) and credentials (one to
+    one) come in its own statement where the backend reads relations so."""
+    sql_log.clear()
+    users = (User.query().filter(User.username.in_(["ada", "bob", "cyd", "dan"]))
+             .join_with("posts.comments").join_with("groups").join_with("credentials")
+             .order_by("-username").find())
+    assert _view(users) == [
+        ("dan", [], [], None),
+        ("cyd", [], ["readers"], None),
+        ("bob", [("b1", ["great"]), ("b2", [])], ["editors"], "pw-bob"),
+        ("ada", [("a1", ["nice", "meh", "thanks"]), ("a2", []), ("a3", ["ok"])],
+         ["admins", "editors"], "pw-ada")]
+    selects = _selects(sql_log)
+    if db.dialect.features.union_reads:
+        # the users with their posts, groups and credentials; then the posts' comments
+        assert len(selects) == 2 and selects[0].count(" UNION ALL ") == 3
+        assert "UNION" not in selects[1] and "comments" in selects[1].split(" FROM ")[1]
+    elif not db.dialect.features.batch_reads:
+        assert len(selects) == 5  # the users, then one SELECT per relation
+
+
+def test_one_statement_keeps_each_order_and_parents_without_rows(blog, db, sql_log):
+    sql_log.clear()
+    users = (User.query().filter(User.id.in_([4, 1, 2]))
+             .use_join_with("posts").order_by("-title").end()
+             .use_join_with("groups").order_by("-name").end()
+             .order_by("-id").find())
+    assert [(u.username, [p.title for p in u.posts], [g.name for g in u.groups])
+            for u in users] == [("dan", [], []),
+                                ("bob", ["b2", "b1"], ["editors"]),
+                                ("ada", ["a3", "a2", "a1"], ["editors", "admins"])]
+    if not db.dialect.features.batch_reads:  # (PostgreSQL: one round trip, three statements)
+        assert len(_selects(sql_log)) == (1 if db.dialect.features.union_reads else 3)
+
+
+def test_one_statement_orders_by_columns_it_does_not_return(blog, db, sql_log):
+    """Users ordered by a column the query does not load, their posts by
+    one the join does not load: each branch of the statement numbers its
+    rows in its own order (ROW_NUMBER()), since the UNION cannot order by
+    columns it does not return."""
+    sql_log.clear()
+    users = (User.query().select("username").filter(User.id.in_([1, 2, 3]))
+             .use_join_with("posts").select("title").order_by("-published", "-id").end()
+             .order_by("-created", "id").find())
+    assert [(u.username, [p.title for p in u.posts]) for u in users] == [
+        ("ada", ["a3", "a1", "a2"]), ("bob", ["b1", "b2"]), ("cyd", [])]
+    if db.dialect.features.union_reads:
+        [statement] = _selects(sql_log)
+        assert statement.count("ROW_NUMBER()") == 2 and statement.count(" UNION ALL ") == 1
+
+
+def test_queries_one_statement_cannot_serve_read_their_relations_after(blog, db, sql_log):
+    """Paged, filtered per parent, or found by no index: the relations are
+    read by the keys of the rows, as everywhere, with the same results."""
+    sql_log.clear()
+    page = User.query().filter(User.id.in_([1, 2, 3])).join_with("posts").order_by("id").limit(2)
+    assert [(u.username, [p.title for p in u.posts]) for u in page.find()] == [
+        ("ada", ["a1", "a2", "a3"]), ("bob", ["b1", "b2"])]
+    published = (User.query().filter(User.id.in_([1, 2]))
+                 .use_join_with("posts").filter(Post.published == True).end()  # noqa: E712
+                 .order_by("id"))
+    assert [(u.username, [p.title for p in u.posts]) for u in published.find()] == [
+        ("ada", ["a1", "a3"]), ("bob", ["b1"])]
+    scan = User.query().filter(User.username != "ada").join_with("posts").order_by("id")
+    assert [(u.username, [p.title for p in u.posts]) for u in scan.find()] == [
+        ("bob", ["b1", "b2"]), ("cyd", []), ("dan", [])]
+    if not db.dialect.features.batch_reads:
+        selects = _selects(sql_log)
+        assert len(selects) == 6 and not [sql for sql in selects if "UNION" in sql]
+
+
+class UnionShelf(Model, table="union_shelves"):
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    label: Annotated[str, Index] = ""
+    pieces: Annotated[list["UnionPiece"], BackReference(mapped_by="shelf")]
+
+
+class Shade(enum.Enum):
+    DARK = "dark"
+    LIGHT = "light"
+
+
+class UnionPiece(Model, table="union_pieces"):
+    """A column of every type, read through a relation."""
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    shelf: Reference[Optional[UnionShelf]] = None
+    i: int = 0
+    f: float = 0.0
+    b: bool = False
+    s: str = ""
+    raw: bytes = b""
+    dec: Decimal = Decimal("0")
+    dt: datetime = datetime(2000, 1, 1)
+    d: date = date(2000, 1, 1)
+    t: time = time(0, 0)
+    uid: Optional[UUID] = None
+    shade: Shade = Shade.DARK
+    data: dict = field(default_factory=dict)
+    maybe: Optional[str] = None
+
+
+def _fields(piece: UnionPiece) -> tuple:
+    return tuple((n, type(v), v) for n, v in piece.to_dict().items())
+
+
+def test_every_column_type_comes_back_the_same_through_a_relation(make_db, sql_log):
+    db = make_db([UnionShelf, UnionPiece])
+    top, empty = UnionShelf(label="top"), UnionShelf(label="empty")
+    db.persist(top, empty,
+               UnionPiece(shelf=top, i=-7, f=2.5, b=True, s="ü ' \\ %s", raw=b"\x00\xff",
+                          dec=Decimal("12.50"), dt=datetime(2024, 2, 29, 23, 59, 58, 123456),
+                          d=date(1999, 12, 31), t=time(7, 8, 9, 10),
+                          uid=UUID("12345678-1234-5678-1234-567812345678"), shade=Shade.LIGHT,
+                          data={"k": [1, None, "x"]}, maybe="set"),
+               UnionPiece(shelf=top))
+    with db.session():
+        alone = sorted((_fields(p) for p in UnionPiece.query().find()), key=lambda f: f[0][2])
+    sql_log.clear()
+    with db.session():
+        shelves = (UnionShelf.query().filter(UnionShelf.label.in_(["top", "empty"]))
+                   .join_with("pieces").order_by("label").find())
+        assert [s.label for s in shelves] == ["empty", "top"]
+        assert shelves[0].pieces == []
+        assert [_fields(p) for p in shelves[1].pieces] == alone
+    if not db.dialect.features.batch_reads:
+        assert len(_selects(sql_log)) == (1 if db.dialect.features.union_reads else 2)

@@ -82,6 +82,11 @@ class Features:
     #: whether several SELECTs go in one round trip (:meth:`Dialect.fetch_batch`),
     #: as a query and the joined relations read with it do
     batch_reads: bool = False
+    #: where SELECTs cannot share a round trip: whether a query that an index
+    #: serves reads its joined relations in its own statement, as branches of
+    #: a UNION ALL (one round trip less, for the server's work of running
+    #: the query's conditions again as the relations' key set)
+    union_reads: bool = False
     #: whether a write whose result nobody reads can wait for the next
     #: statement and go in its round trip (:meth:`Dialect.send_queued`)
     queue_writes: bool = False

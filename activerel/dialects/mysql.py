@@ -70,6 +70,10 @@ class MySQLDialect(Dialect):
         foreign_key_index=True,
         # an unbuffered (SSCursor) result holds the connection until read
         stream_blocks_connection=True,
+        # a round trip costs MariaDB about as much as a small statement's
+        # execution (docs/benchmarks.md, "One statement for a query and its
+        # relations")
+        union_reads=True,
         # autocommit is off: a transaction's first statement begins it, and
         # the BEGIN round trip is saved (as SQLAlchemy's MySQL dialects do)
         begin_with_statement=True,

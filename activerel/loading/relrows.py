@@ -16,12 +16,15 @@ from dataclasses import replace
 from operator import itemgetter
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
+from pypika import Order
+from pypika.terms import LiteralValue, NullValue
+
 from .._util.batching import chunks
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
 from ..sql.compiler import Compiler
-from ..sql.select import (ParentKeys, RelationSource, order_terms, pivot_source, relation_select,
-                          relation_select_ahead, rows_source)
+from ..sql.select import (ParentKeys, RelationSource, column_positions, order_terms, pivot_source,
+                          relation_select, relation_select_ahead, relation_select_in, rows_source)
 from ..sql.statement_cache import cached, condition_shapes, condition_values
 from ..sql.values import codec
 from .hydrate import LoadSession
@@ -182,6 +185,58 @@ def ahead_statement(session: LoadSession, owner: Mapper, join: Join,
     sql, params = child_statement(session, target, src.join, None, columns, src.source, src.shape,
                                   keys, src.key_positions(columns))
     return sql, params, columns
+
+
+class UnionPart(NamedTuple):
+    """A joined back reference read as a branch of its query's UNION."""
+
+    name: str
+    target: Mapper
+    source: ChildSource
+    #: the target's columns the branch selects (the pivot's key columns follow them)
+    columns: tuple[str, ...]
+    #: how many of the UNION's columns the branch fills: its columns and the pivot's
+    width: int
+
+
+def union_part(session: LoadSession, owner: Mapper, join: Join) -> Optional[UnionPart]:
+    """What a joined relation's branch of the query's UNION reads, or None
+    where it is read after the query's rows: a to-one or recursive join, a
+    symmetric relation's two statements, or a join filtered or paged per
+    parent (its parameters or its paging would not be the query's)."""
+    prop = owner.props[join.name]
+    if (not isinstance(prop, BackRefProp) or join.recursive or prop.symmetric or join.where
+            or join.limit is not None or join.offset or any(j.inner for j in join.joins)):
+        return None
+    src = child_source(prop, join)
+    columns = child_columns(session, prop.target_mapper, src.join)
+    extra = len(src.parent_columns) if src.key_columns is None else 0
+    return UnionPart(join.name, prop.target_mapper, src, columns, len(columns) + extra)
+
+
+def union_branch(session: LoadSession, part: UnionPart, parents: ParentKeys, before: int,
+                 after: int, branch: int, ordinal: bool
+                 ) -> Optional[tuple[str, list[Any], list[tuple[int, Order]]]]:
+    """The SQL and parameters of ``part``'s branch of the UNION, and where
+    in its rows the relation's order is: NULL in the ``before`` columns of
+    the branches ahead of it, its own columns, NULL in the ``after``
+    columns of those behind it, the branch's number, then (``ordinal``)
+    each row's place in the relation's order. Without ``ordinal``, None
+    where an ordered term is not one of its columns."""
+    dialect, target, join = session.dialect, part.target, part.source.join
+    c = codec(target, dialect)
+    comp = Compiler(target, dialect)
+    a = comp.alias(target)
+    comp.scopes[0] = (target, a)
+    order = order_terms(target, a, join.order, c.pk_names, comp)
+    positions = [] if ordinal else column_positions(order, a, part.columns, before)
+    if positions is None:
+        return None
+    fields = [NullValue()] * before + [a.field(n) for n in part.columns]
+    tail = [NullValue()] * after + [LiteralValue(str(branch))]
+    sql = relation_select_in(comp, part.source.source(comp, a), fields, parents, (), order, tail,
+                             ordinal)
+    return sql, comp.params, positions
 
 
 def marker_count(rows: Rows) -> int:

@@ -1,9 +1,10 @@
 """The statements of a query's object terminals: the SELECT ``find()``
 sends first (also what ``first()``, ``find_one()`` and the others send),
 with, where the backend batches reads, its joined relations' SELECTs in
-the same round trip (``_read``); ``sql()``, which shows it (or the one
-``aggregate()`` would send) with its parameters without running anything;
-and ``first()``.
+the same round trip, or, where it reads them in the query's own statement,
+a UNION ALL of the query and those SELECTs (``_read``); ``sql()``, which
+shows it (or the one ``aggregate()`` would send) with its parameters
+without running anything; and ``first()``.
 
 :class:`StatementQueries` is a base of ``Query``. Used by
 :mod:`activerel.query`. Imports :mod:`activerel.loading.joins` and
@@ -13,13 +14,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, NamedTuple, Optional, TypeVar
 
+from pypika import Order
+from pypika.terms import LiteralValue, NullValue
+
 from ..errors import QueryError
 from ..loading.joins import Join, needed_fields
-from ..loading.relrows import Ahead, ahead_statement
+from ..loading.relrows import Ahead, UnionPart, ahead_statement, union_branch, union_part
 from ..mapping.mapper import Mapper
 from ..sql.aggregates import Aggregate
 from ..sql.compiler import Compiler
-from ..sql.select import ParentKeys
+from ..sql.select import ParentKeys, column_positions, order_terms, query_branch
 from ..sql.statement_cache import LIMIT as CACHE_LIMIT
 from ..sql.values import ValueCodec, codec
 from .shapes import cached, index_lookup, shape_key
@@ -42,6 +46,7 @@ class StatementQueries(Generic[T]):
     # the query's state and helpers (``Query`` has them)
     _mapper: Mapper
     _fields: Optional[tuple[str, ...]]
+    _order: tuple[tuple[str, bool], ...]
     _joins: tuple[Join, ...]
     _lock: Optional[tuple[bool, bool]]
     _limit: Optional[int]
@@ -112,7 +117,14 @@ class StatementQueries(Generic[T]):
         round trip (by join name), if any."""
         c = codec(self._mapper, s.dialect)
         sql, params, columns, whole = self._find_statement(c, limit)
-        if not self._joins or self._lock is not None or not c.dialect.features.batch_reads:
+        if not self._joins or self._lock is not None:
+            return s.fetch(sql, params), columns, whole, None
+        if not c.dialect.features.batch_reads:
+            union = (self._union(s, c, sql, params, columns)
+                     if c.dialect.features.union_reads and limit is None and not whole else None)
+            if union is not None:
+                rows, related = union.split(s.fetch(union.sql, union.params))
+                return rows, columns, False, related
             return s.fetch(sql, params), columns, whole, None
         # which relations go ahead, and their SQL, depend on the query's SQL and
         # its joins only; their parameters are the query's own when no join
@@ -162,6 +174,100 @@ class StatementQueries(Generic[T]):
                 sql, params, columns = st
                 out.append((join.name, sql, params, columns))
         return out
+
+    def _union(self, s: Any, c: ValueCodec, sql: str, params: list[Any],
+               columns: tuple[str, ...]) -> Optional["UnionRead"]:
+        """Where the dialect reads relations in the query's own statement
+        (``features.union_reads``): that statement, a UNION ALL of
+        ``find()``'s SELECT and a branch per joined relation that can go with
+        it (:func:`union_part`), every row numbered in its branch's order.
+        None where no relation can, or where the query is paged or no index
+        finds its rows (its conditions then run once only). Worked out once
+        per shape of ``find()``'s SELECT."""
+        cache = c.dialect.statement_cache
+        memo = ("union", sql, self._joins)
+        known = cache.get(memo, False)
+        if known is None:
+            return None
+        if known is not False:
+            union_sql, branch_at, layout = known
+            return UnionRead(union_sql, params * (len(layout) + 1), branch_at, layout)
+        made = self._union_statement(s, c, columns)
+        if made is not None and made.params != params * (len(made.layout) + 1):
+            return made  # its parameters are not the query's, repeated: not reused
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[memo] = None if made is None else (made.sql, made.branch_at, made.layout)
+        return made
+
+    def _union_statement(self, s: Any, c: ValueCodec, columns: tuple[str, ...]
+                         ) -> Optional["UnionRead"]:
+        paths = any(not isinstance(name, str) or "." in name for name, _ in self._order)
+        if (self._limit is not None or self._offset or paths
+                or not index_lookup(self._mapper, self._conditions())):
+            return None
+        parts = [p for p in (union_part(s, self._mapper, j) for j in self._joins) if p is not None]
+        if not parts:
+            return None
+        # ordered by the branches' own columns where every ordered term is one
+        # of them; else each branch numbers its rows (ROW_NUMBER(), which costs
+        # the server a sort per branch)
+        return (self._union_branches(s, c, columns, parts, False)
+                or self._union_branches(s, c, columns, parts, True))
+
+    def _union_branches(self, s: Any, c: ValueCodec, columns: tuple[str, ...],
+                        parts: list[UnionPart], ordinal: bool) -> Optional["UnionRead"]:
+        width = len(columns) + sum(p.width for p in parts)
+        comp = self._compiler(c)
+        t = comp.table(self._mapper)
+        order = order_terms(self._mapper, t, self._order, c.pk_names, comp)
+        by = [] if ordinal else column_positions(order, t, columns, 0)
+        if by is None:
+            return None
+        tail = [NullValue()] * (width - len(columns)) + [LiteralValue("0")]
+        branches = [query_branch(comp, t, columns, self._conditions(), order, tail, ordinal)]
+        params = list(comp.params)
+        layout = []
+        at = len(columns)
+        for n, p in enumerate(parts, 1):
+            key_columns = list(p.source.parent_columns)
+            keys = ParentKeys(*self._rendered(c, key_columns, False), key_columns)
+            branch = union_branch(s, p, keys, at, width - at - p.width, n, ordinal)
+            if branch is None:
+                return None
+            branches.append(branch[0])
+            params += branch[1]
+            by += branch[2]
+            layout.append((p.name, at, p.width, p.columns))
+            at += p.width
+        # the branch's number first, then the branches' orders or their ordinals
+        by = [(width + 1, Order.asc)] + (by if not ordinal else [(width + 2, Order.asc)])
+        sql = (" UNION ALL ".join(branches) + " ORDER BY "
+               + ", ".join(f"{i} {d.value}" for i, d in by))
+        return UnionRead(sql, params, width, tuple(layout))
+
+
+class UnionRead(NamedTuple):
+    """A query's SELECT with its relations' rows, in one statement (``_union``)."""
+
+    sql: str
+    params: list[Any]
+    #: where each row has its branch's number
+    branch_at: int
+    #: per relation read with it: (join name, its first column, how many it
+    #: fills, its target's columns among them); the query's own come first
+    layout: tuple[tuple[str, int, int, tuple[str, ...]], ...]
+
+    def split(self, rows: list[tuple[Any, ...]]) -> tuple[list[Any], dict[str, Ahead]]:
+        """The query's rows and each relation's, from the statement's rows."""
+        groups: list[list[tuple[Any, ...]]] = [[] for _ in range(len(self.layout) + 1)]
+        at = self.branch_at
+        for row in rows:
+            groups[row[at]].append(row)
+        own = self.layout[0][1]
+        ahead = {name: Ahead([r[at:at + width] for r in groups[n]], columns, False)
+                 for n, (name, at, width, columns) in enumerate(self.layout, 1)}
+        return [r[:own] for r in groups[0]], ahead
 
 
 def _conditioned(joins: tuple[Join, ...]) -> bool:

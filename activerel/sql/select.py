@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Optional, Sequence
 
 from pypika import Order, Parameter
 from pypika import analytics as an
-from pypika.terms import Criterion, Tuple
+from pypika.terms import Criterion, Field, Tuple
 
 from ..errors import QueryError
 from .aggregates import OrderKey, relation_aggregate
@@ -185,21 +185,67 @@ def relation_select_ahead(comp: Compiler, source: RelationSource, select: list[A
             f"UNION ALL {rows.get_sql()} ORDER BY {width + 1}")
 
 
+def relation_select_in(comp: Compiler, source: RelationSource, select: list[Any],
+                       parents: ParentKeys, conditions: Sequence[Condition],
+                       order: Sequence[tuple[Any, Order]], tail: Sequence[Any],
+                       ordinal: bool) -> str:
+    """:func:`relation_select` for the parents ``parents`` selects (unpaged,
+    so its SELECT can be the key set's subquery), as a branch of the UNION
+    a query and its relations are read by in one statement: ``select``, the
+    ``tail`` terms, then (``ordinal``) each row's place in ``order``; no
+    ORDER BY (the UNION's orders its rows)."""
+    terms = source.key_terms
+    crit = SqlTemplate("{k} IN " + f"({parents.sql})".replace("{", "{{").replace("}", "}}"),
+                       k=terms[0] if len(terms) == 1 else Tuple(*terms))
+    comp.params.extend(parents.params)
+    rows = _relation_rows(comp, source.query.where(crit), source, select, conditions,
+                          order if ordinal else (), None, None, ordinal, tail)
+    sql: str = rows.get_sql()
+    return sql
+
+
+def query_branch(comp: Compiler, table: Any, select: Sequence[Any],
+                 conditions: Sequence[Condition], order: Sequence[tuple[Any, Order]],
+                 tail: Sequence[Any], ordinal: bool) -> str:
+    """:func:`query_select`, unpaged, as the first branch of that UNION:
+    ``select``, the ``tail`` terms, then (``ordinal``) each row's place in
+    ``order``, which a UNION's branch cannot keep as its ORDER BY."""
+    terms = [*select, *tail] + ([_row_number(order).as_("_ar_rn")] if ordinal else [])
+    sql: str = query_select(comp, table, terms, conditions, (), None, None, 0).get_sql()
+    return sql
+
+
+def column_positions(order: Sequence[tuple[Any, Order]], table: Any, names: Sequence[str],
+                     at: int) -> Optional[list[tuple[int, Order]]]:
+    """Where, in the rows of that UNION, the ``order`` terms are (1-based):
+    each must be one of the columns ``names`` of ``table``, which a
+    branch selects from position ``at + 1`` on. None where one is not (an
+    expression, a path's column, a column not selected)."""
+    out = []
+    for term, direction in order:
+        if not isinstance(term, Field) or term.table is not table or term.name not in names:
+            return None
+        out.append((at + list(names).index(term.name) + 1, direction))
+    return out
+
+
 def _relation_rows(comp: Compiler, q: Any, source: RelationSource, select: list[Any],
                    conditions: Sequence[Condition], order: Sequence[tuple[Any, Order]],
-                   limit: Optional[int], offset: Optional[int], ordinal: bool) -> Any:
+                   limit: Optional[int], offset: Optional[int], ordinal: bool,
+                   tail: Sequence[Any] = ()) -> Any:
     """The relation's rows of ``q`` (its FROM and key condition), filtered,
     ordered and paged per parent; ``ordinal``: each row's place in the order
     (per parent when paged) is its last column ``_ar_rn``, and the query has
-    no ORDER BY of its own (a branch of a UNION)."""
+    no ORDER BY of its own (a branch of a UNION). The ``tail`` terms (only
+    unpaged) follow the selected ones."""
     for cond in conditions:
         q = q.where(cond.compile(comp))
     q = add_path_joins(comp, q)  # the paths of the conditions and order, on the related rows
     select = select + source.extra
     if limit is None and not offset:
         if ordinal:
-            return q.select(*select, _row_number(order).as_("_ar_rn"))
-        q = q.select(*select)
+            return q.select(*select, *tail, _row_number(order).as_("_ar_rn"))
+        q = q.select(*select, *tail)
         for term, direction in order:
             q = q.orderby(term, order=direction)
         return q
