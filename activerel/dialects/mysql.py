@@ -72,7 +72,7 @@ class MySQLDialect(Dialect):
         stream_blocks_connection=True,
         # a round trip costs MariaDB about as much as a small statement's
         # execution (docs/benchmarks.md, "One statement for a query and its
-        # relations")
+        # relations"); off on servers without window functions (connect())
         union_reads=True,
         # autocommit is off: a transaction's first statement begins it, and
         # the BEGIN round trip is saved (as SQLAlchemy's MySQL dialects do)
@@ -160,8 +160,13 @@ class MySQLDialect(Dialect):
             version, lock_mode, increment = cur.fetchone()
             mariadb = "mariadb" in version.lower()
             numbers = tuple(int(x) for x in version.split("-")[0].split(".")[:2])
-            self.features = replace(self.features, returning=mariadb and numbers >= (10, 5))
-            if (mariadb and numbers >= (10, 2)) or (not mariadb and numbers >= (8, 0)):
+            # window functions (and WITH): MariaDB 10.2+, MySQL 8; a UNION read
+            # numbers its branches' rows with ROW_NUMBER() where it cannot order
+            # them by their columns
+            modern = (mariadb and numbers >= (10, 2)) or (not mariadb and numbers >= (8, 0))
+            self.features = replace(self.features, returning=mariadb and numbers >= (10, 5),
+                                    union_reads=modern)
+            if modern:
                 collation = _NO_PAD_BIN["mariadb" if mariadb else "mysql"]
                 self.types = {**self.types, **_text_types(collation)}
                 self.features = replace(self.features, table_options=(

@@ -1,12 +1,15 @@
 """The SELECT of a joined relation's rows: where they come from (the child
 table, or the target joined to a pivot), the statement for a set of parent
-keys, and the statement that can travel in the query's own round trip
-before the parents' keys are known (``ahead_statement``: the parent query
-as a CTE, with marker rows naming the parents that statement saw).
+keys, the statement that can travel in the query's own round trip before
+the parents' keys are known (``ahead_statement``: the parent query as a
+CTE, with marker rows naming the parents that statement saw), and the
+relation's branch of a UNION ALL that reads it in the query's own
+statement (``union_part``, ``union_branch``).
 
 Called by :mod:`activerel.loading.strategies` (which turns the rows into
 objects) and :mod:`activerel.querying.statement` (which sends the
-read-ahead statements with its own). Imports :mod:`activerel.loading.joins`, :mod:`activerel.sql`,
+read-ahead statements with its own, or the UNION). Imports
+:mod:`activerel.loading.joins`, :mod:`activerel.sql`,
 :mod:`activerel.mapping`, :mod:`activerel._util` and ``hydrate`` (the
 ``LoadSession`` Protocol)."""
 from __future__ import annotations

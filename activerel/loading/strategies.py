@@ -18,7 +18,9 @@ a recursive join (``"children*"``) by :mod:`activerel.loading.recursive`.
 Where the backend batches reads, the query may have read a relation's rows
 in its own round trip (:mod:`activerel.loading.relrows`): the loader takes
 those, reads again by key the parents their marker rows do not name, and
-drops the rows of parents the query did not return.
+drops the rows of parents the query did not return. Where it reads them in
+the query's own statement (a UNION ALL), the rows come unmarked: one
+statement saw the parents and their relations at once.
 
 Called by :mod:`activerel.query` and the session. Imports
 :mod:`activerel.loading.joins`, ``hydrate``, ``recursive`` and ``relrows``,

@@ -73,7 +73,9 @@ class StatementQueries(Generic[T]):
     def sql(self, **aggregates: Aggregate) -> Statement:
         """The statement ``find()`` would send first (the root SELECT; each
         joined relation and relation aggregate then adds one SELECT keyed by
-        the rows it returns, which cannot be known before), or with
+        the rows it returns, which cannot be known before; on PostgreSQL
+        and MySQL a query an index serves may send its relations' SELECTs
+        with it, or in one statement with it: see relations.md), or with
         aggregates (or after ``group_by()``) the one ``aggregate(**aggregates)``
         would send: SQL and parameters, built in the query's session or a new
         one, without running anything or flushing pending changes."""
@@ -183,11 +185,15 @@ class StatementQueries(Generic[T]):
         """Where the dialect reads relations in the query's own statement
         (``features.union_reads``): that statement, a UNION ALL of
         ``find()``'s SELECT and a branch per joined relation that can go with
-        it (:func:`union_part`), every row numbered in its branch's order.
-        None where no relation can, or where the query is paged or no index
-        finds its rows (its conditions then run once only). Worked out once
-        per shape of ``find()``'s SELECT."""
+        it (:func:`union_part`), in the order of the branches' numbers and
+        then their own. None where no relation can, or where the query is
+        paged or no index finds its rows (its conditions then run once
+        only). Worked out once per shape of ``find()``'s SELECT and joins
+        (each time where a join is filtered)."""
         cache = c.dialect.statement_cache
+        if _conditioned(self._joins):
+            # a filtered join's conditions would make every query a key of its own
+            return self._union_statement(s, c, columns)
         memo = ("union", sql, self._joins)
         known = cache.get(memo, False)
         if known is None:
@@ -206,7 +212,7 @@ class StatementQueries(Generic[T]):
     def _union_statement(self, s: Any, c: ValueCodec, columns: tuple[str, ...]
                          ) -> Optional["UnionRead"]:
         paths = any(not isinstance(name, str) or "." in name for name, _ in self._order)
-        if (self._limit is not None or self._offset or paths
+        if (self._limit is not None or self._offset is not None or paths
                 or not index_lookup(self._mapper, self._conditions())):
             return None
         parts = [p for p in (union_part(s, self._mapper, j) for j in self._joins) if p is not None]
@@ -258,7 +264,8 @@ class UnionRead(NamedTuple):
     #: where each row has its branch's number
     branch_at: int
     #: per relation read with it: (join name, its first column, how many it
-    #: fills, its target's columns among them); the query's own come first
+    #: fills, its target's columns among them); the query's own columns
+    #: come before the first
     layout: tuple[tuple[str, int, int, tuple[str, ...]], ...]
 
     def split(self, rows: list[tuple[Any, ...]]) -> tuple[list[Any], dict[str, Ahead]]:

@@ -1,11 +1,12 @@
 """SELECT statements built per call (their shape depends on the query):
 a query's rows, a relation's rows for a set of parents (filtered, ordered,
-paged per parent with ROW_NUMBER()), the ORDER BY with the primary key as
-tie-break, and the lookup of pivot rows that already link an object to
-others.
+paged per parent with ROW_NUMBER()), the branches of the UNION ALL that
+reads a query and its relations in one statement, the ORDER BY with the
+primary key as tie-break, and the lookup of pivot rows that already link an
+object to others.
 
-Called by :mod:`activerel.query`, :mod:`activerel.loading.strategies` and
-the unit of work. Imports :mod:`activerel.sql.expressions`,
+Called by :mod:`activerel.query`, :mod:`activerel.querying.statement`,
+:mod:`activerel.loading` and the unit of work. Imports :mod:`activerel.sql.expressions`,
 :mod:`activerel.sql.paths` (ordering by a path),
 :mod:`activerel.sql.aggregates` (ordering by a relation aggregate),
 :mod:`activerel.sql.statements` and :mod:`activerel.mapping`."""
