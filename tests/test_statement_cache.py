@@ -67,11 +67,11 @@ def test_relation_loads_reuse_their_statement_with_new_keys(db, sql_log):
     assert [p.title for p in u.posts] == ["b1"]
     assert len(_cache(db)) == size  # the root and the posts' SELECT, both reused
     posts_select = [r for r in sql_log.records if r.sql.startswith(("SELECT", "WITH"))][-1]
-    # keyed by bob's key, or (reads batched) by the query's own condition, or
-    # (one statement for both) the users' branch and the posts' key set
+    # keyed by bob's key, or (one statement for both) the users' branch and
+    # the posts' key set, or (reads batched) by the query's own condition
     features = db.dialect.features
-    assert list(posts_select.params) == (["bob"] if features.batch_reads else
-                                         ["bob", "bob"] if features.union_reads else [bob.id])
+    assert list(posts_select.params) == (["bob", "bob"] if features.union_reads else
+                                         ["bob"] if features.batch_reads else [bob.id])
 
 
 # --------------------------------------------------------------------------

@@ -10,8 +10,8 @@ Called by :mod:`activerel.loading.strategies` (which turns the rows into
 objects) and :mod:`activerel.querying.statement` (which sends the
 read-ahead statements with its own, or the UNION). Imports
 :mod:`activerel.loading.joins`, :mod:`activerel.sql`,
-:mod:`activerel.mapping`, :mod:`activerel._util` and ``hydrate`` (the
-``LoadSession`` Protocol)."""
+:mod:`activerel.mapping`, :mod:`activerel.schema` (the columns' types),
+:mod:`activerel._util` and ``hydrate`` (the ``LoadSession`` Protocol)."""
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -25,6 +25,8 @@ from pypika.terms import LiteralValue, NullValue
 from .._util.batching import chunks
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
+from ..schema.declared import table_def
+from ..schema.tables import ColumnDef
 from ..sql.compiler import Compiler
 from ..sql.select import (ParentKeys, RelationSource, column_positions, order_terms, pivot_source,
                           relation_select, relation_select_ahead, relation_select_in, rows_source)
@@ -200,6 +202,8 @@ class UnionPart(NamedTuple):
     columns: tuple[str, ...]
     #: how many of the UNION's columns the branch fills: its columns and the pivot's
     width: int
+    #: the descriptions of those columns (the pivot's hold the parent's key)
+    defs: tuple[ColumnDef, ...]
 
 
 def union_part(session: LoadSession, owner: Mapper, join: Join) -> Optional[UnionPart]:
@@ -212,9 +216,12 @@ def union_part(session: LoadSession, owner: Mapper, join: Join) -> Optional[Unio
             or join.limit is not None or join.offset or any(j.inner for j in join.joins)):
         return None
     src = child_source(prop, join)
-    columns = child_columns(session, prop.target_mapper, src.join)
-    extra = len(src.parent_columns) if src.key_columns is None else 0
-    return UnionPart(join.name, prop.target_mapper, src, columns, len(columns) + extra)
+    target = prop.target_mapper
+    columns = child_columns(session, target, src.join)
+    defs = tuple(map(table_def(target).column, columns))
+    if src.key_columns is None:  # the pivot's columns, as the parent's key
+        defs += tuple(map(table_def(owner).column, src.parent_columns))
+    return UnionPart(join.name, target, src, columns, len(defs), defs)
 
 
 def union_branch(session: LoadSession, part: UnionPart, parents: ParentKeys, before: int,

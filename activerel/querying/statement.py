@@ -18,7 +18,7 @@ from operator import getitem, itemgetter
 from typing import Any, Callable, Generic, NamedTuple, Optional, TypeVar, cast
 
 from pypika import Order
-from pypika.terms import LiteralValue, NullValue
+from pypika.terms import LiteralValue
 
 from ..errors import QueryError
 from ..loading.joins import Join, needed_fields
@@ -124,12 +124,13 @@ class StatementQueries(Generic[T]):
         sql, params, columns, whole = self._find_statement(c, limit)
         if not self._joins or self._lock is not None:
             return s.fetch(sql, params), columns, whole, None
-        if not c.dialect.features.batch_reads:
-            union = (self._union(s, c, sql, params, columns)
-                     if c.dialect.features.union_reads and limit is None and not whole else None)
-            if union is not None:
-                rows, related = union.split(s.fetch(union.sql, union.params))
-                return rows, columns, False, related
+        features = c.dialect.features
+        union = (self._union(s, c, sql, params, columns)
+                 if features.union_reads and limit is None and not whole else None)
+        if union is not None:
+            rows, related = union.split(s.fetch(union.sql, union.params))
+            return rows, columns, False, related
+        if not features.batch_reads:
             return s.fetch(sql, params), columns, whole, None
         # which relations go ahead, and their SQL, depend on the query's SQL and
         # its joins only; their parameters are the query's own when no join
@@ -233,7 +234,9 @@ class StatementQueries(Generic[T]):
         by = [] if ordinal else column_positions(order, t, columns, 0)
         if by is None:
             return None
-        tail = [NullValue()] * (width - len(columns)) + [LiteralValue("0")]
+        # the first branch's NULLs carry the types of the columns they stand for
+        null = c.dialect.null_sql
+        tail = [LiteralValue(null(d)) for p in parts for d in p.defs] + [LiteralValue("0")]
         branches = [query_branch(comp, t, columns, self._conditions(), order, tail, ordinal)]
         params = list(comp.params)
         layout = []
