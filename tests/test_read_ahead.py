@@ -314,6 +314,7 @@ class UnionShelf(Model, table="union_shelves"):
     id: Annotated[int, PrimaryKey, AutoIncrement] = 0
     label: Annotated[str, Index] = ""
     pieces: Annotated[list["UnionPiece"], BackReference(mapped_by="shelf")]
+    spares: Annotated[list["UnionPiece"], BackReference(mapped_by="spare_of")]
 
 
 class Shade(enum.Enum):
@@ -325,6 +326,7 @@ class UnionPiece(Model, table="union_pieces"):
     """A column of every type, read through a relation."""
     id: Annotated[int, PrimaryKey, AutoIncrement] = 0
     shelf: Reference[Optional[UnionShelf]] = None
+    spare_of: Reference[Optional[UnionShelf]] = None
     i: int = 0
     f: float = 0.0
     b: bool = False
@@ -363,7 +365,14 @@ def test_every_column_type_comes_back_the_same_through_a_relation(make_db, sql_l
         assert [s.label for s in shelves] == ["empty", "top"]
         assert shelves[0].pieces == []
         assert [_fields(p) for p in shelves[1].pieces] == alone
+    # the pieces' columns third, behind the spares' branch: on PostgreSQL, NULL
+    # in the second branch too (the first's are cast to their types)
+    with db.session():
+        shelves = (UnionShelf.query().filter(UnionShelf.label.in_(["top", "empty"]))
+                   .join_with("spares").join_with("pieces").order_by("label").find())
+        assert [(s.label, s.spares) for s in shelves] == [("empty", []), ("top", [])]
+        assert [_fields(p) for p in shelves[1].pieces] == alone
     if db.dialect.features.union_reads:
-        assert len(_selects(sql_log)) == 1
-    elif not db.dialect.features.batch_reads:
         assert len(_selects(sql_log)) == 2
+    elif not db.dialect.features.batch_reads:
+        assert len(_selects(sql_log)) == 5
