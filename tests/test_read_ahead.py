@@ -1,7 +1,7 @@
 """Joined relations read in the query's own round trip. Where the backend
-reads relations in the query's own statement (PostgreSQL, MySQL and
-MariaDB), an unpaged lookup and its relations' SELECTs are the branches of
-one UNION ALL. Where it batches reads (PostgreSQL's pipeline mode), each
+reads relations in the query's own statement (MySQL and MariaDB;
+PostgreSQL with one relation), an unpaged lookup and its relations'
+SELECTs are the branches of one UNION ALL. Where it batches reads (PostgreSQL's pipeline mode), each
 joined back reference's SELECT of the other queries an index serves goes
 with the query's, naming its parents by the query itself as a subquery,
 with one marker row per parent it saw. Elsewhere the relations follow,
@@ -23,6 +23,13 @@ from activerel import (ActiverelError, AutoIncrement, BackReference, Index, Mode
 from activerel.session import Session
 from tests.models import Post, User
 from tests.test_relations import blog  # noqa: F401 - the same users, posts, groups and comments
+
+
+def _one_statement(db, relations: int) -> bool:
+    """Whether the backend reads an unpaged lookup with ``relations`` joined
+    relations in one statement (PostgreSQL: with one relation only)."""
+    f = db.dialect.features
+    return f.union_reads and (f.union_relations is None or relations <= f.union_relations)
 
 
 def _view(users) -> list:
@@ -57,10 +64,10 @@ def test_a_filtered_paged_query_and_its_relations(blog, db, sql_log):
     # them (the comments wait for the posts' keys); unpaged, in the users'
     # own statement where the backend reads relations so; paged or one row,
     # in the users' round trip where it batches reads
-    features = db.dialect.features
+    one, batched = _one_statement(db, 3), db.dialect.features.batch_reads
     unions = [r for r in sql_log.records if r.sql.startswith("SELECT") and " UNION ALL " in r.sql]
-    assert len(unions) == (2 if features.union_reads else 0)
-    assert len(_read_ahead(sql_log)) == (6 if features.batch_reads else 0)
+    assert len(unions) == (2 if one else 0)
+    assert len(_read_ahead(sql_log)) == (0 if not batched else 6 if one else 12)
 
 
 def test_a_query_no_index_serves_waits_for_its_keys(blog, db, sql_log):
@@ -225,12 +232,12 @@ def test_one_statement_reads_a_lookup_and_its_relations(blog, db, sql_log):
         ("ada", [("a1", ["nice", "meh", "thanks"]), ("a2", []), ("a3", ["ok"])],
          ["admins", "editors"], "pw-ada")]
     selects = _selects(sql_log)
-    if db.dialect.features.union_reads:
+    if _one_statement(db, 3):
         # the users with their posts, groups and credentials; then the posts' comments
         assert len(selects) == 2 and selects[0].count(" UNION ALL ") == 3
         assert "UNION" not in selects[1] and "comments" in selects[1].split(" FROM ")[1]
-    elif not db.dialect.features.batch_reads:
-        assert len(selects) == 5  # the users, then one SELECT per relation
+    else:  # the users, one SELECT per relation (in one pipeline where reads are batched)
+        assert len(selects) == 5
 
 
 def test_one_statement_keeps_each_order_and_parents_without_rows(blog, db, sql_log):
@@ -243,10 +250,7 @@ def test_one_statement_keeps_each_order_and_parents_without_rows(blog, db, sql_l
             for u in users] == [("dan", [], []),
                                 ("bob", ["b2", "b1"], ["editors"]),
                                 ("ada", ["a3", "a2", "a1"], ["editors", "admins"])]
-    if db.dialect.features.union_reads:
-        assert len(_selects(sql_log)) == 1
-    elif not db.dialect.features.batch_reads:
-        assert len(_selects(sql_log)) == 3
+    assert len(_selects(sql_log)) == (1 if _one_statement(db, 2) else 3)
 
 
 def test_one_statement_orders_by_columns_it_does_not_return(blog, db, sql_log):
@@ -260,7 +264,7 @@ def test_one_statement_orders_by_columns_it_does_not_return(blog, db, sql_log):
              .order_by("-created", "id").find())
     assert [(u.username, [p.title for p in u.posts]) for u in users] == [
         ("ada", ["a3", "a1", "a2"]), ("bob", ["b1", "b2"]), ("cyd", [])]
-    if db.dialect.features.union_reads:
+    if _one_statement(db, 1):
         [statement] = _selects(sql_log)
         assert statement.count("ROW_NUMBER()") == 2 and statement.count(" UNION ALL ") == 1
 
@@ -308,6 +312,38 @@ def test_a_filtered_join_beside_one_statement_leaves_no_cache_entry_per_query(bl
                                                [("cyd", [], ["readers"])],
                                                [("ada", ["a1", "a3"], ["admins", "editors"])]]
     assert len(cache) == size
+
+
+def test_a_lookup_with_a_join_one_statement_cannot_take(blog, db, sql_log):
+    """The groups go in the users' statement, the filtered posts after it,
+    by the users' keys; where reads are batched, the pipeline takes both in
+    the users' round trip instead (a UNION would cost the filtered one a
+    round trip of its own)."""
+    sql_log.clear()
+    users = (User.query().filter(User.id.in_([1, 2])).join_with("groups")
+             .use_join_with("posts").filter(Post.published == True).end()  # noqa: E712
+             .order_by("id").find())
+    assert [(u.username, [g.name for g in u.groups], [p.title for p in u.posts])
+            for u in users] == [("ada", ["admins", "editors"], ["a1", "a3"]),
+                                ("bob", ["editors"], ["b1"])]
+    unions = [sql for sql in _selects(sql_log) if " UNION ALL " in sql and sql.startswith("SELECT")]
+    if db.dialect.features.batch_reads:
+        assert unions == []  # the groups' and the posts' SELECTs both in the users' pipeline
+    elif db.dialect.features.union_reads:
+        assert len(unions) == 1 and "groups" in unions[0]
+
+
+def test_a_lookup_whose_parameters_would_pass_the_limit_in_one_statement(blog, db, sql_log):
+    """Each branch repeats the query's parameters: where twice as many would
+    pass the dialect's limit, the relation is read by its own statement."""
+    names = ["ada", "bob"] + [f"nobody-{i}" for i in range(40_000)]
+    query = User.query().filter(User.username.in_(names)).join_with("posts").order_by("id")
+    sql_log.clear()
+    assert [(u.username, [p.title for p in u.posts]) for u in query.find()] == [
+        ("ada", ["a1", "a2", "a3"]), ("bob", ["b1", "b2"])]
+    too_many = 2 * len(query.sql().params) > db.dialect.features.param_limit
+    unions = [sql for sql in _selects(sql_log) if " UNION ALL " in sql and sql.startswith("SELECT")]
+    assert len(unions) == (1 if _one_statement(db, 1) and not too_many else 0)
 
 
 class UnionShelf(Model, table="union_shelves"):
@@ -365,14 +401,13 @@ def test_every_column_type_comes_back_the_same_through_a_relation(make_db, sql_l
         assert [s.label for s in shelves] == ["empty", "top"]
         assert shelves[0].pieces == []
         assert [_fields(p) for p in shelves[1].pieces] == alone
-    # the pieces' columns third, behind the spares' branch: on PostgreSQL, NULL
-    # in the second branch too (the first's are cast to their types)
+    # the pieces' columns third, behind the spares' branch: NULL in both
+    # branches before them (MySQL takes a column's type from any branch)
     with db.session():
         shelves = (UnionShelf.query().filter(UnionShelf.label.in_(["top", "empty"]))
                    .join_with("spares").join_with("pieces").order_by("label").find())
         assert [(s.label, s.spares) for s in shelves] == [("empty", []), ("top", [])]
         assert [_fields(p) for p in shelves[1].pieces] == alone
-    if db.dialect.features.union_reads:
-        assert len(_selects(sql_log)) == 2
-    elif not db.dialect.features.batch_reads:
-        assert len(_selects(sql_log)) == 5
+    # one relation, then two: one statement each, or the shelves' and one per relation
+    assert len(_selects(sql_log)) == ((1 if _one_statement(db, 1) else 2)
+                                      + (1 if _one_statement(db, 2) else 3))

@@ -764,11 +764,13 @@ def test_no_parents_no_join_statements(blog, db, sql_log):
     assert User.query().filter(username="zed").join_with("posts.comments").join_with("groups") \
         .find() == []
     # the posts' and groups' rows are read in the users' own statement where
-    # the backend reads relations so (else, where reads are batched, their
+    # the backend reads two relations so (else, where reads are batched, their
     # SELECTs went in the users' round trip), before it was known that no
     # user matches; the comments' (keyed by the posts) never go
+    # (two relations: more than PostgreSQL's UNION read takes)
     features = db.dialect.features
-    assert selects(sql_log) == (3 if features.batch_reads and not features.union_reads else 1)
+    one = features.union_reads and (features.union_relations or 2) >= 2
+    assert selects(sql_log) == (3 if features.batch_reads and not one else 1)
     assert "comments" not in " ".join(sql_log.statements)
     sql_log.clear()
     assert User.query().join_with("posts").limit(0).find() == []

@@ -87,6 +87,9 @@ class Features:
     #: a UNION ALL (one round trip less, for the server's work of running
     #: the query's conditions again as the relations' key set)
     union_reads: bool = False
+    #: with ``union_reads``: at most this many relations in one such UNION
+    #: (None: any); a query joining more reads them as it would without
+    union_relations: Optional[int] = None
     #: whether a write whose result nobody reads can wait for the next
     #: statement and go in its round trip (:meth:`Dialect.send_queued`)
     queue_writes: bool = False

@@ -52,12 +52,6 @@ class DDLHooks:
         ddl: str = t.indexed_ddl if indexed and t.indexed_ddl else t.ddl
         return ddl
 
-    def null_sql(self, col: ColumnDef) -> str:
-        """A NULL standing for ``col`` in a UNION branch that has no value
-        for it. Plain NULL where the server takes a column's type from any
-        branch that has one (SQLite, MySQL); see PostgreSQL's."""
-        return "NULL"
-
     def sized_type_sql(self, kind: str, length: int) -> str:
         """The type of a str (``VARCHAR(n)``) or bytes column of at most
         ``length`` characters or bytes (bytes: the unsized type by default)."""

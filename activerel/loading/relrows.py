@@ -10,8 +10,8 @@ Called by :mod:`activerel.loading.strategies` (which turns the rows into
 objects) and :mod:`activerel.querying.statement` (which sends the
 read-ahead statements with its own, or the UNION). Imports
 :mod:`activerel.loading.joins`, :mod:`activerel.sql`,
-:mod:`activerel.mapping`, :mod:`activerel.schema` (the columns' types),
-:mod:`activerel._util` and ``hydrate`` (the ``LoadSession`` Protocol)."""
+:mod:`activerel.mapping`, :mod:`activerel._util` and ``hydrate`` (the
+``LoadSession`` Protocol)."""
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -25,8 +25,6 @@ from pypika.terms import LiteralValue, NullValue
 from .._util.batching import chunks
 from ..mapping.mapper import Mapper
 from ..mapping.properties import BackRefProp, Direction, ReferenceProp
-from ..schema.declared import table_def
-from ..schema.tables import ColumnDef
 from ..sql.compiler import Compiler
 from ..sql.select import (ParentKeys, RelationSource, column_positions, order_terms, pivot_source,
                           relation_select, relation_select_ahead, relation_select_in, rows_source)
@@ -162,6 +160,13 @@ def child_statement(session: LoadSession, target: Mapper, join: Join, keys: Opti
     return cached(dialect, key, walk, render)
 
 
+def reads_ahead(owner: Mapper, join: Join) -> bool:
+    """Whether a joined relation's rows can be read before its parents'
+    keys are known: a back reference, neither recursive nor symmetric."""
+    prop = owner.props[join.name]
+    return isinstance(prop, BackRefProp) and not join.recursive and not prop.symmetric
+
+
 class Ahead(NamedTuple):
     """A relation's rows read in the query's own round trip."""
 
@@ -180,9 +185,10 @@ def ahead_statement(session: LoadSession, owner: Mapper, join: Join,
     columns)`` selects, or (None) for every parent, the query reading the
     whole table. None where the loader needs the parents first (a to-one
     or recursive join, a symmetric relation's two statements)."""
-    prop = owner.props[join.name]
-    if not isinstance(prop, BackRefProp) or join.recursive or prop.symmetric:
+    if not reads_ahead(owner, join):
         return None
+    prop = owner.props[join.name]
+    assert isinstance(prop, BackRefProp)
     src = child_source(prop, join)
     target = prop.target_mapper
     columns = child_columns(session, target, src.join)
@@ -202,8 +208,6 @@ class UnionPart(NamedTuple):
     columns: tuple[str, ...]
     #: how many of the UNION's columns the branch fills: its columns and the pivot's
     width: int
-    #: the descriptions of those columns (the pivot's hold the parent's key)
-    defs: tuple[ColumnDef, ...]
 
 
 def union_part(session: LoadSession, owner: Mapper, join: Join) -> Optional[UnionPart]:
@@ -212,16 +216,15 @@ def union_part(session: LoadSession, owner: Mapper, join: Join) -> Optional[Unio
     symmetric relation's two statements, or a join filtered or paged per
     parent (its parameters or its paging would not be the query's)."""
     prop = owner.props[join.name]
-    if (not isinstance(prop, BackRefProp) or join.recursive or prop.symmetric or join.where
-            or join.limit is not None or join.offset or any(j.inner for j in join.joins)):
+    if (not reads_ahead(owner, join) or join.where or join.limit is not None or join.offset
+            or any(j.inner for j in join.joins)):
         return None
+    assert isinstance(prop, BackRefProp)
     src = child_source(prop, join)
     target = prop.target_mapper
     columns = child_columns(session, target, src.join)
-    defs = tuple(map(table_def(target).column, columns))
-    if src.key_columns is None:  # the pivot's columns, as the parent's key
-        defs += tuple(map(table_def(owner).column, src.parent_columns))
-    return UnionPart(join.name, target, src, columns, len(defs), defs)
+    extra = len(src.parent_columns) if src.key_columns is None else 0
+    return UnionPart(join.name, target, src, columns, len(columns) + extra)
 
 
 def union_branch(session: LoadSession, part: UnionPart, parents: ParentKeys, before: int,

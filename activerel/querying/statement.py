@@ -18,11 +18,12 @@ from operator import getitem, itemgetter
 from typing import Any, Callable, Generic, NamedTuple, Optional, TypeVar, cast
 
 from pypika import Order
-from pypika.terms import LiteralValue
+from pypika.terms import LiteralValue, NullValue
 
 from ..errors import QueryError
 from ..loading.joins import Join, needed_fields
-from ..loading.relrows import Ahead, UnionPart, ahead_statement, union_branch, union_part
+from ..loading.relrows import (Ahead, UnionPart, ahead_statement, reads_ahead, union_branch,
+                               union_part)
 from ..mapping.mapper import Mapper
 from ..sql.aggregates import Aggregate
 from ..sql.compiler import Compiler
@@ -187,14 +188,19 @@ class StatementQueries(Generic[T]):
         (``features.union_reads``): that statement, a UNION ALL of
         ``find()``'s SELECT and a branch per joined relation that can go with
         it (:func:`union_part`), in the order of the branches' numbers and
-        then their own. None where no relation can, or where the query is
+        then their own. None where no relation can, where the query is
         paged or no index finds its rows (its conditions then run once
-        only). Worked out once per shape of ``find()``'s SELECT and joins
-        (each time where a join is filtered)."""
+        only), where it joins more relations than the dialect takes in one
+        UNION, where reads are batched and a relation the pipeline would
+        take could not go in it, or where the repeated parameters would
+        pass the dialect's limit. Worked out once per shape of ``find()``'s
+        SELECT and joins (each time where a join is filtered)."""
         cache = c.dialect.statement_cache
         if _conditioned(self._joins):
             # a filtered join's conditions would make every query a key of its own
-            return self._union_statement(s, c, columns)
+            made = self._union_statement(s, c, columns)
+            return made if made is None or len(made.params) <= c.dialect.features.param_limit \
+                else None
         memo = ("union", sql, self._joins)
         known = cache.get(memo, False)
         if known is None:
@@ -203,6 +209,8 @@ class StatementQueries(Generic[T]):
             union_sql, branch_at, layout = known
             return UnionRead(union_sql, params * (len(layout) + 1), branch_at, layout)
         made = self._union_statement(s, c, columns)
+        if made is not None and len(made.params) > c.dialect.features.param_limit:
+            made = None  # each branch repeats the query's parameters: too many for one statement
         if made is not None and made.params != params * (len(made.layout) + 1):
             return made  # its parameters are not the query's, repeated: not reused
         if len(cache) >= CACHE_LIMIT:
@@ -217,8 +225,12 @@ class StatementQueries(Generic[T]):
                 or not index_lookup(self._mapper, self._conditions())):
             return None
         parts = [p for p in (union_part(s, self._mapper, j) for j in self._joins) if p is not None]
-        if not parts:
+        most = c.dialect.features.union_relations
+        if not parts or (most is not None and len(parts) > most):
             return None
+        if c.dialect.features.batch_reads and len(parts) < sum(
+                reads_ahead(self._mapper, j) for j in self._joins):
+            return None  # the pipeline takes them all in the query's round trip
         # ordered by the branches' own columns where every ordered term is one
         # of them; else each branch numbers its rows (ROW_NUMBER(), which costs
         # the server a sort per branch)
@@ -234,9 +246,7 @@ class StatementQueries(Generic[T]):
         by = [] if ordinal else column_positions(order, t, columns, 0)
         if by is None:
             return None
-        # the first branch's NULLs carry the types of the columns they stand for
-        null = c.dialect.null_sql
-        tail = [LiteralValue(null(d)) for p in parts for d in p.defs] + [LiteralValue("0")]
+        tail = [NullValue()] * (width - len(columns)) + [LiteralValue("0")]
         branches = [query_branch(comp, t, columns, self._conditions(), order, tail, ordinal)]
         params = list(comp.params)
         layout = []
