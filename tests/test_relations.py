@@ -133,8 +133,9 @@ def xdb(make_db):
 # --------------------------------------------------------------------------
 
 def selects(sql_log) -> int:
-    """SELECTs sent (a relation read in its query's round trip begins WITH)."""
-    return sql_log.count("SELECT") + sql_log.count("WITH")
+    """SELECTs sent (a relation read in its query's round trip begins WITH;
+    a paged query read with its relations in one UNION, with a parenthesis)."""
+    return sql_log.count("SELECT") + sql_log.count("WITH") + sql_log.count("(SELECT")
 
 
 def names(objs) -> list[str]:
@@ -211,11 +212,13 @@ def test_users_with_posts_comments_and_comment_authors(blog, sql_log):
     assert sql_log.count() == 0  # reading loaded relations sends nothing
 
 
-def test_to_one_join_selects_only_rows_the_query_has_not_read(blog, sql_log):
+def test_to_one_join_selects_only_rows_the_query_has_not_read(blog, db, sql_log):
     sql_log.clear()
     bob = User.query().filter(User.username == "bob").join_with("posts.comments.author").find_one()
     # b1's only comment is ada's: the author SELECT asks for her row alone
-    assert selects(sql_log) == 4
+    # (bob with his posts: one statement where a paged lookup's relations go in it)
+    features = db.dialect.features
+    assert selects(sql_log) == (3 if features.union_reads and not features.batch_reads else 4)
     last = [r for r in sql_log.records if r.sql.lstrip().upper().startswith("SELECT")][-1]
     assert "users" in last.sql
     flat = [v for p in last.params for v in (p if isinstance(p, (list, tuple)) else [p])]

@@ -228,14 +228,15 @@ def union_part(session: LoadSession, owner: Mapper, join: Join) -> Optional[Unio
 
 
 def union_branch(session: LoadSession, part: UnionPart, parents: ParentKeys, before: int,
-                 after: int, branch: int, ordinal: bool
+                 after: int, branch: int, ordinal: bool, paged: bool
                  ) -> Optional[tuple[str, list[Any], list[tuple[int, Order]]]]:
     """The SQL and parameters of ``part``'s branch of the UNION, and where
     in its rows the relation's order is: NULL in the ``before`` columns of
     the branches ahead of it, its own columns, NULL in the ``after``
     columns of those behind it, the branch's number, then (``ordinal``)
     each row's place in the relation's order. Without ``ordinal``, None
-    where an ordered term is not one of its columns."""
+    where an ordered term is not one of its columns. ``paged``: the
+    parents' SELECT is paged."""
     dialect, target, join = session.dialect, part.target, part.source.join
     c = codec(target, dialect)
     comp = Compiler(target, dialect)
@@ -248,7 +249,7 @@ def union_branch(session: LoadSession, part: UnionPart, parents: ParentKeys, bef
     fields = [NullValue()] * before + [a.field(n) for n in part.columns]
     tail = [NullValue()] * after + [LiteralValue(str(branch))]
     sql = relation_select_in(comp, part.source.source(comp, a), fields, parents, (), order, tail,
-                             ordinal)
+                             ordinal, paged)
     return sql, comp.params, positions
 
 

@@ -126,8 +126,8 @@ class StatementQueries(Generic[T]):
         if not self._joins or self._lock is not None:
             return s.fetch(sql, params), columns, whole, None
         features = c.dialect.features
-        union = (self._union(s, c, sql, params, columns)
-                 if features.union_reads and limit is None and not whole else None)
+        union = (self._union(s, c, sql, params, columns, limit)
+                 if features.union_reads and not whole else None)
         if union is not None:
             rows, related = union.split(s.fetch(union.sql, union.params))
             return rows, columns, False, related
@@ -183,14 +183,15 @@ class StatementQueries(Generic[T]):
         return out
 
     def _union(self, s: Any, c: ValueCodec, sql: str, params: list[Any],
-               columns: tuple[str, ...]) -> Optional["UnionRead"]:
+               columns: tuple[str, ...], limit: Optional[int]) -> Optional["UnionRead"]:
         """Where the dialect reads relations in the query's own statement
         (``features.union_reads``): that statement, a UNION ALL of
         ``find()``'s SELECT and a branch per joined relation that can go with
         it (:func:`union_part`), in the order of the branches' numbers and
-        then their own. None where no relation can, where the query is
-        paged or no index finds its rows (its conditions then run once
-        only), where it joins more relations than the dialect takes in one
+        then their own (``limit``: at most that many of the query's rows).
+        None where no relation can, where no index finds the query's rows
+        (its conditions then run once only), where it is paged and reads are
+        batched (the pipeline serves it), where it joins more relations than the dialect takes in one
         UNION, where reads are batched and a relation the pipeline would
         take could not go in it, or where the repeated parameters would
         pass the dialect's limit. Worked out once per shape of ``find()``'s
@@ -198,7 +199,7 @@ class StatementQueries(Generic[T]):
         cache = c.dialect.statement_cache
         if _conditioned(self._joins):
             # a filtered join's conditions would make every query a key of its own
-            made = self._union_statement(s, c, columns)
+            made = self._union_statement(s, c, columns, limit)
             return made if made is None or len(made.params) <= c.dialect.features.param_limit \
                 else None
         memo = ("union", sql, self._joins)
@@ -208,7 +209,7 @@ class StatementQueries(Generic[T]):
         if known is not False:
             union_sql, branch_at, layout = known
             return UnionRead(union_sql, params * (len(layout) + 1), branch_at, layout)
-        made = self._union_statement(s, c, columns)
+        made = self._union_statement(s, c, columns, limit)
         if made is not None and len(made.params) > c.dialect.features.param_limit:
             made = None  # each branch repeats the query's parameters: too many for one statement
         if made is not None and made.params != params * (len(made.layout) + 1):
@@ -218,10 +219,12 @@ class StatementQueries(Generic[T]):
         cache[memo] = None if made is None else (made.sql, made.branch_at, made.layout)
         return made
 
-    def _union_statement(self, s: Any, c: ValueCodec, columns: tuple[str, ...]
-                         ) -> Optional["UnionRead"]:
+    def _union_statement(self, s: Any, c: ValueCodec, columns: tuple[str, ...],
+                         limit: Optional[int]) -> Optional["UnionRead"]:
+        q = self if limit is None else self._copy(_limit=limit)
+        paged = q._limit is not None or q._offset is not None
         paths = any(not isinstance(name, str) or "." in name for name, _ in self._order)
-        if (self._limit is not None or self._offset is not None or paths
+        if ((paged and c.dialect.features.batch_reads) or q._limit == 0 or paths
                 or not index_lookup(self._mapper, self._conditions())):
             return None
         parts = [p for p in (union_part(s, self._mapper, j) for j in self._joins) if p is not None]
@@ -234,11 +237,12 @@ class StatementQueries(Generic[T]):
         # ordered by the branches' own columns where every ordered term is one
         # of them; else each branch numbers its rows (ROW_NUMBER(), which costs
         # the server a sort per branch)
-        return (self._union_branches(s, c, columns, parts, False)
-                or self._union_branches(s, c, columns, parts, True))
+        return (q._union_branches(s, c, columns, parts, False, paged)
+                or q._union_branches(s, c, columns, parts, True, paged))
 
     def _union_branches(self, s: Any, c: ValueCodec, columns: tuple[str, ...],
-                        parts: list[UnionPart], ordinal: bool) -> Optional["UnionRead"]:
+                        parts: list[UnionPart], ordinal: bool, paged: bool
+                        ) -> Optional["UnionRead"]:
         width = len(columns) + sum(p.width for p in parts)
         comp = self._compiler(c)
         t = comp.table(self._mapper)
@@ -247,14 +251,15 @@ class StatementQueries(Generic[T]):
         if by is None:
             return None
         tail = [NullValue()] * (width - len(columns)) + [LiteralValue("0")]
-        branches = [query_branch(comp, t, columns, self._conditions(), order, tail, ordinal)]
+        page = (self._limit, self._offset, c.dialect.features.limit_max) if paged else None
+        branches = [query_branch(comp, t, columns, self._conditions(), order, tail, ordinal, page)]
         params = list(comp.params)
         layout = []
         at = len(columns)
         for n, p in enumerate(parts, 1):
             key_columns = list(p.source.parent_columns)
-            keys = ParentKeys(*self._rendered(c, key_columns, False), key_columns)
-            branch = union_branch(s, p, keys, at, width - at - p.width, n, ordinal)
+            keys = ParentKeys(*self._rendered(c, key_columns, paged), key_columns)
+            branch = union_branch(s, p, keys, at, width - at - p.width, n, ordinal, paged)
             if branch is None:
                 return None
             branches.append(branch[0])

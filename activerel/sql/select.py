@@ -189,14 +189,16 @@ def relation_select_ahead(comp: Compiler, source: RelationSource, select: list[A
 def relation_select_in(comp: Compiler, source: RelationSource, select: list[Any],
                        parents: ParentKeys, conditions: Sequence[Condition],
                        order: Sequence[tuple[Any, Order]], tail: Sequence[Any],
-                       ordinal: bool) -> str:
-    """:func:`relation_select` for the parents ``parents`` selects (unpaged,
-    so its SELECT can be the key set's subquery), as a branch of the UNION
-    a query and its relations are read by in one statement: ``select``, the
-    ``tail`` terms, then (``ordinal``) each row's place in ``order``; no
-    ORDER BY (the UNION's orders its rows)."""
+                       ordinal: bool, paged: bool) -> str:
+    """:func:`relation_select` for the parents ``parents`` selects, as a
+    branch of the UNION a query and its relations are read by in one
+    statement: ``select``, the ``tail`` terms, then (``ordinal``) each row's
+    place in ``order``; no ORDER BY (the UNION's orders its rows). A
+    ``paged`` parents' SELECT is the key set's subquery through a derived
+    table (MySQL takes no LIMIT in an IN subquery itself)."""
     terms = source.key_terms
-    crit = SqlTemplate("{k} IN " + f"({parents.sql})".replace("{", "{{").replace("}", "}}"),
+    keys = f"SELECT * FROM ({parents.sql}) {comp.dialect.quote('_ar_p')}" if paged else parents.sql
+    crit = SqlTemplate("{k} IN " + f"({keys})".replace("{", "{{").replace("}", "}}"),
                        k=terms[0] if len(terms) == 1 else Tuple(*terms))
     comp.params.extend(parents.params)
     rows = _relation_rows(comp, source.query.where(crit), source, select, conditions,
@@ -207,13 +209,19 @@ def relation_select_in(comp: Compiler, source: RelationSource, select: list[Any]
 
 def query_branch(comp: Compiler, table: Any, select: Sequence[Any],
                  conditions: Sequence[Condition], order: Sequence[tuple[Any, Order]],
-                 tail: Sequence[Any], ordinal: bool) -> str:
-    """:func:`query_select`, unpaged, as the first branch of that UNION:
-    ``select``, the ``tail`` terms, then (``ordinal``) each row's place in
-    ``order``, which a UNION's branch cannot keep as its ORDER BY."""
+                 tail: Sequence[Any], ordinal: bool,
+                 page: Optional[tuple[Optional[int], Optional[int], int]] = None) -> str:
+    """:func:`query_select` as the first branch of that UNION: ``select``,
+    the ``tail`` terms, then (``ordinal``) each row's place in ``order``,
+    which a UNION's branch cannot keep as its ORDER BY. ``page``: (limit,
+    offset, the dialect's largest limit), the branch in parentheses with
+    its own ORDER BY and LIMIT, which pick its rows."""
     terms = [*select, *tail] + ([_row_number(order).as_("_ar_rn")] if ordinal else [])
-    sql: str = query_select(comp, table, terms, conditions, (), None, None, 0).get_sql()
-    return sql
+    if page is None:
+        sql: str = query_select(comp, table, terms, conditions, (), None, None, 0).get_sql()
+        return sql
+    limit, offset, limit_max = page
+    return f"({query_select(comp, table, terms, conditions, order, limit, offset, limit_max).get_sql()})"
 
 
 def column_positions(order: Sequence[tuple[Any, Order]], table: Any, names: Sequence[str],
