@@ -34,10 +34,12 @@ def order_terms(mapper: Mapper, table: Any, order: Sequence[tuple[str, bool]],
                 pk_names: Sequence[str],
                 comp: Optional[Compiler] = None) -> list[tuple[Any, Order]]:
     """``(term, direction)`` of each ordered field's columns on ``table``,
-    then the primary key ascending unless a key field is already ordered, so
-    the order is total and paging is stable. A dotted path
-    (``"author.username"``) orders by a column ``comp`` joins in."""
+    then the primary key's columns ascending that are not ordered already
+    (all of them, or the rest of a composite key), so the order is total
+    and paging is stable. A dotted path (``"author.username"``) orders by a
+    column ``comp`` joins in."""
     terms = []
+    ordered: set[str] = set()
     for name, desc in order:
         rel = relation_aggregate(mapper, name, "order_by") if "." in name else None
         if isinstance(name, OrderKey) or (rel is not None and comp is None):
@@ -50,9 +52,9 @@ def order_terms(mapper: Mapper, table: Any, order: Sequence[tuple[str, bool]],
         else:
             prop: Any = mapper.props[name]
             cols = [table.field(col.name) for col in prop.columns]
+            ordered.update(col.name for col in prop.columns)
         terms += [(col, Order.desc if desc else Order.asc) for col in cols]
-    if not any(name in [p.name for p in mapper.pk_props] for name, _ in order):
-        terms += [(table.field(n), Order.asc) for n in pk_names]
+    terms += [(table.field(n), Order.asc) for n in pk_names if n not in ordered]
     return terms
 
 
@@ -207,21 +209,28 @@ def relation_select_in(comp: Compiler, source: RelationSource, select: list[Any]
     return sql
 
 
-def query_branch(comp: Compiler, table: Any, select: Sequence[Any],
+def query_branch(comp: Compiler, table: Any, select: Sequence[str],
                  conditions: Sequence[Condition], order: Sequence[tuple[Any, Order]],
                  tail: Sequence[Any], ordinal: bool,
                  page: Optional[tuple[Optional[int], Optional[int], int]] = None) -> str:
-    """:func:`query_select` as the first branch of that UNION: ``select``,
-    the ``tail`` terms, then (``ordinal``) each row's place in ``order``,
-    which a UNION's branch cannot keep as its ORDER BY. ``page``: (limit,
-    offset, the dialect's largest limit), the branch in parentheses with
-    its own ORDER BY and LIMIT, which pick its rows."""
-    terms = [*select, *tail] + ([_row_number(order).as_("_ar_rn")] if ordinal else [])
+    """:func:`query_select` as the first branch of that UNION: the columns
+    ``select``, the ``tail`` terms, then (``ordinal``) each row's place in
+    ``order``, which a UNION's branch cannot keep as its ORDER BY.
+    ``page``: (limit, offset, the dialect's largest limit): the page is
+    picked, in ``order``, by a derived table the branch reads (so that the
+    statement still begins with SELECT)."""
+    rn = [_row_number(order).as_("_ar_rn")] if ordinal else []
     if page is None:
-        sql: str = query_select(comp, table, terms, conditions, (), None, None, 0).get_sql()
+        sql: str = query_select(comp, table, [*select, *tail, *rn], conditions, (), None, None,
+                                0).get_sql()
         return sql
     limit, offset, limit_max = page
-    return f"({query_select(comp, table, terms, conditions, order, limit, offset, limit_max).get_sql()})"
+    rows = query_select(comp, table, [*select, *rn], conditions, order, limit, offset,
+                        limit_max).as_("_ar_q")
+    picked = [rows.field(name) for name in select] + list(tail)
+    sql = comp.dialect.query_class.from_(rows).select(
+        *picked, *([rows.field("_ar_rn")] if ordinal else [])).get_sql()
+    return sql
 
 
 def column_positions(order: Sequence[tuple[Any, Order]], table: Any, names: Sequence[str],
