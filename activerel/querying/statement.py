@@ -191,17 +191,16 @@ class StatementQueries(Generic[T]):
         then their own (``limit``: at most that many of the query's rows).
         None where no relation can, where no index finds the query's rows
         (its conditions then run once only), where it is paged and reads are
-        batched (the pipeline serves it), where it joins more relations than the dialect takes in one
-        UNION, where reads are batched and a relation the pipeline would
-        take could not go in it, or where the repeated parameters would
-        pass the dialect's limit. Worked out once per shape of ``find()``'s
-        SELECT and joins (each time where a join is filtered)."""
+        batched (the pipeline serves it), where it joins more relations than
+        the dialect takes in one UNION, where reads are batched and a
+        relation the pipeline would take could not go in it, or where the
+        repeated parameters would pass the dialect's limit. Worked out once
+        per shape of ``find()``'s SELECT and joins (each time where a join
+        is filtered)."""
         cache = c.dialect.statement_cache
         if _conditioned(self._joins):
             # a filtered join's conditions would make every query a key of its own
-            made = self._union_statement(s, c, columns, limit)
-            return made if made is None or len(made.params) <= c.dialect.features.param_limit \
-                else None
+            return self._union_statement(s, c, columns, limit)
         memo = ("union", sql, self._joins)
         known = cache.get(memo, False)
         if known is None:
@@ -210,8 +209,6 @@ class StatementQueries(Generic[T]):
             union_sql, branch_at, layout = known
             return UnionRead(union_sql, params * (len(layout) + 1), branch_at, layout)
         made = self._union_statement(s, c, columns, limit)
-        if made is not None and len(made.params) > c.dialect.features.param_limit:
-            made = None  # each branch repeats the query's parameters: too many for one statement
         if made is not None and made.params != params * (len(made.layout) + 1):
             return made  # its parameters are not the query's, repeated: not reused
         if len(cache) >= CACHE_LIMIT:
@@ -237,8 +234,11 @@ class StatementQueries(Generic[T]):
         # ordered by the branches' own columns where every ordered term is one
         # of them; else each branch numbers its rows (ROW_NUMBER(), which costs
         # the server a sort per branch)
-        return (q._union_branches(s, c, columns, parts, False, paged)
+        made = (q._union_branches(s, c, columns, parts, False, paged)
                 or q._union_branches(s, c, columns, parts, True, paged))
+        if made is not None and len(made.params) > c.dialect.features.param_limit:
+            return None  # each branch repeats the query's parameters: too many for one statement
+        return made
 
     def _union_branches(self, s: Any, c: ValueCodec, columns: tuple[str, ...],
                         parts: list[UnionPart], ordinal: bool, paged: bool
@@ -258,7 +258,7 @@ class StatementQueries(Generic[T]):
         at = len(columns)
         for n, p in enumerate(parts, 1):
             key_columns = list(p.source.parent_columns)
-            keys = ParentKeys(*self._rendered(c, key_columns, paged), key_columns)
+            keys = ParentKeys(*self._rendered(c, key_columns, ordered=paged), key_columns)
             branch = union_branch(s, p, keys, at, width - at - p.width, n, ordinal, paged)
             if branch is None:
                 return None
