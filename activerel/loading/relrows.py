@@ -248,7 +248,7 @@ def union_branch(session: LoadSession, part: UnionPart, parents: ParentKeys, bef
         return None
     fields = [NullValue()] * before + [a.field(n) for n in part.columns]
     tail = [NullValue()] * after + [LiteralValue(str(branch))]
-    sql = relation_select_in(comp, part.source.source(comp, a), fields, parents, (), order, tail,
+    sql = relation_select_in(comp, part.source.source(comp, a), fields, parents, order, tail,
                              ordinal, paged)
     return sql, comp.params, positions
 

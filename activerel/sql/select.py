@@ -174,12 +174,9 @@ def relation_select_ahead(comp: Compiler, source: RelationSource, select: list[A
     # the parents' keys once, as a CTE both the markers and the key set read
     # (a CTE, not the SELECT itself in IN: MySQL takes no LIMIT in an IN subquery)
     cte = q("_ar_p")
-    terms = source.key_terms
-    crit = SqlTemplate("{k} IN " + f"(SELECT * FROM {cte})".replace("{", "{{").replace("}", "}}"),
-                       k=terms[0] if len(terms) == 1 else Tuple(*terms))
     comp.params.extend(parents.params)
-    rows = _relation_rows(comp, source.query.where(crit), source, select, conditions,
-                          order, limit, offset, True)
+    rows = _relation_rows(comp, _keyed_by(source, f"SELECT * FROM {cte}"), source, select,
+                          conditions, order, limit, offset, True)
     width = len(select) + len(source.extra)
     marks = ["NULL"] * width
     for name, pos in zip(parents.columns, key_at):
@@ -189,24 +186,29 @@ def relation_select_ahead(comp: Compiler, source: RelationSource, select: list[A
 
 
 def relation_select_in(comp: Compiler, source: RelationSource, select: list[Any],
-                       parents: ParentKeys, conditions: Sequence[Condition],
-                       order: Sequence[tuple[Any, Order]], tail: Sequence[Any],
-                       ordinal: bool, paged: bool) -> str:
+                       parents: ParentKeys, order: Sequence[tuple[Any, Order]],
+                       tail: Sequence[Any], ordinal: bool, paged: bool) -> str:
     """:func:`relation_select` for the parents ``parents`` selects, as a
     branch of the UNION a query and its relations are read by in one
     statement: ``select``, the ``tail`` terms, then (``ordinal``) each row's
     place in ``order``; no ORDER BY (the UNION's orders its rows). A
     ``paged`` parents' SELECT is the key set's subquery through a derived
     table (MySQL takes no LIMIT in an IN subquery itself)."""
-    terms = source.key_terms
     keys = f"SELECT * FROM ({parents.sql}) {comp.dialect.quote('_ar_p')}" if paged else parents.sql
-    crit = SqlTemplate("{k} IN " + f"({keys})".replace("{", "{{").replace("}", "}}"),
-                       k=terms[0] if len(terms) == 1 else Tuple(*terms))
     comp.params.extend(parents.params)
-    rows = _relation_rows(comp, source.query.where(crit), source, select, conditions,
+    rows = _relation_rows(comp, _keyed_by(source, keys), source, select, (),
                           order if ordinal else (), None, None, ordinal, tail)
     sql: str = rows.get_sql()
     return sql
+
+
+def _keyed_by(source: RelationSource, keys_sql: str) -> Any:
+    """The relation's rows whose parent key is among those the SELECT
+    ``keys_sql`` returns (its parameters are the caller's to add)."""
+    terms = source.key_terms
+    crit = SqlTemplate("{k} IN " + f"({keys_sql})".replace("{", "{{").replace("}", "}}"),
+                       k=terms[0] if len(terms) == 1 else Tuple(*terms))
+    return source.query.where(crit)
 
 
 def query_branch(comp: Compiler, table: Any, select: Sequence[str],
