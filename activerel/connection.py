@@ -283,8 +283,7 @@ class Connection:
         try:
             self._log("COMMIT", ())
             if queued:  # the last writes and COMMIT: one round trip
-                self.dialect.send_queued(self.conn, self.cursor, queued,
-                                         lambda cur: self.dialect.commit(self.conn))
+                self.dialect.commit_queued(self.conn, self.cursor, queued)
             else:
                 self.dialect.commit(self.conn)
         except Exception as exc:

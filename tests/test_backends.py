@@ -9,7 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from activerel import ActiverelError, ConfigurationError, Database, Query, inspect
+from activerel import ActiverelError, ConfigurationError, Database, Query, QueryError, inspect
+from activerel.errors import MigrationError
+from activerel.schema.operations import RunSQL
+from activerel.schema.tables import Schema
+from activerel.schema_apply import apply_operations
 from activerel.url import URL
 from tests import factories as f
 from tests.backends import namespace_url, require
@@ -258,12 +262,40 @@ def test_without_foreign_keys_in_the_database_the_unit_of_work_cascades(make_db,
     assert db.execute('SELECT COUNT(*) FROM "comments"') == [(0,)]
 
 
-def test_mysql_runs_one_statement_per_execute(mysql_db):
-    # mysqlclient would accept stacked statements and leave the connection
-    # out of sync; activerel connections refuse them, as SQLite does
-    with pytest.raises(ActiverelError, match="syntax"):
+def test_mysql_runs_one_statement_per_raw_sql_string(mysql_db):
+    # connections take multi-statement scripts (the flush's held writes), so
+    # activerel refuses raw SQL that stacks statements before sending it, as
+    # SQLite's driver does: an injection through a raw SQL string cannot
+    # stack a second statement
+    mysql_db.persist(User(username="ada"))
+    with pytest.raises(QueryError, match="one statement per raw SQL string"):
         mysql_db.execute("SELECT 1; SELECT 2")
-    assert mysql_db.execute("SELECT 3") == [(3,)]
+    name = "x'; DELETE FROM users; -- "
+    with pytest.raises(QueryError, match="a ';' before its end"):
+        mysql_db.execute("SELECT id FROM users WHERE username = '" + name + "'")
+    with pytest.raises(QueryError, match="one statement"):
+        mysql_db.raw(User, "SELECT * FROM users; DELETE FROM users")
+    assert mysql_db.execute("SELECT username FROM users") == [("ada",)]
+    # a ';' at the end, or inside a parameter, is one statement
+    assert mysql_db.execute("SELECT 3;") == [(3,)]
+    assert mysql_db.execute("SELECT 4 ;\n ") == [(4,)]
+    with pytest.raises(QueryError, match="one statement"):
+        mysql_db.execute("SELECT 5;;")  # (the server would take an empty second one)
+    assert mysql_db.execute("SELECT id FROM users WHERE username = ?", (name,)) == []
+    assert mysql_db.execute("SELECT ?", ("a;b",)) == [("a;b",)]
+    assert [u.username for u in mysql_db.raw(User, "SELECT * FROM users;")] == ["ada"]
+
+
+def test_mysql_a_migration_runs_one_statement_per_raw_sql_string(mysql_db):
+    with pytest.raises(MigrationError, match="one statement per raw SQL string"):
+        apply_operations(mysql_db, [RunSQL("UPDATE users SET username = 'a'; DROP TABLE users")],
+                         Schema())
+    # a list runs each statement on its own
+    mysql_db.persist(User(username="ada"))
+    apply_operations(mysql_db, [RunSQL(["UPDATE users SET username = 'bea'",
+                                        "UPDATE users SET username = CONCAT(username, '!')"])],
+                     Schema())
+    assert mysql_db.execute("SELECT username FROM users") == [("bea!",)]
 
 
 def test_mysql_a_failing_row_in_a_batch_of_single_row_inserts_writes_nothing(mysql_db):
@@ -283,8 +315,8 @@ def test_mysql_a_failing_row_in_a_batch_of_single_row_inserts_writes_nothing(mys
     assert mysql_db.execute('SELECT username FROM "users" ORDER BY id') == [("taken",)]
     assert [inspect(u).is_new for u in users] == [True] * 11
     assert [u.id for u in users] == [0] * 11
-    # multi-statements were on for the batch only
-    with pytest.raises(ActiverelError, match="syntax"):
+    # the connection is in step after the failed batch; raw SQL stays one statement
+    with pytest.raises(QueryError, match="one statement"):
         mysql_db.execute("SELECT 1; SELECT 2")
     mysql_db.persist(*users[:5])
     assert mysql_db.execute('SELECT COUNT(*) FROM "users"') == [(6,)]

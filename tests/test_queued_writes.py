@@ -1,7 +1,8 @@
 """Writes whose result nobody reads (an UPDATE of loaded objects, an
-INSERT with its keys given, pivot links) wait, on PostgreSQL, for the next
-statement of the flush and go in its round trip, or, at the end of a
-session, in COMMIT's. Elsewhere they are sent at once. Either way a write
+INSERT with its keys given, pivot links) wait for the next statement of the
+flush, or, at the end of a session, for the COMMIT: on PostgreSQL they go in
+its round trip (a libpq pipeline), on MySQL/MariaDB in one multi-statement
+script before it, or with the COMMIT. SQLite sends them at once. Either way a write
 that fails is the flush's failure (or the COMMIT's): nothing is written and
 the objects are put back; inside a savepoint only the savepoint goes."""
 from __future__ import annotations

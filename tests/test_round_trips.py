@@ -3,7 +3,9 @@ pipeline mode) both travel in one round trip, counted on the wire with
 libpq's protocol trace: every round trip ends with the server's
 ReadyForQuery. On MySQL/MariaDB the connection does not autocommit and the
 first statement begins the transaction: no BEGIN is sent, as the server's
-own count of the session's statements (``Questions``) shows. On every
+own count of the session's statements (``Questions``) shows, and a
+flush's writes whose results nobody reads go in one multi-statement script
+with the COMMIT, as on PostgreSQL they go in its pipeline. On every
 backend, a first statement that fails leaves the session's transaction
 rolled back and the pool's connection usable."""
 from __future__ import annotations
@@ -171,6 +173,74 @@ def test_writes_without_results_wait_for_the_next_round_trip_on_postgresql(backe
     # reads its key back, COMMIT
     assert trips == 4
     assert db.execute("SELECT count(*) FROM posts WHERE title = 'another'") == [(7,)]
+
+
+def _mysql_round_trips(monkeypatch, run: Callable[[], Any]) -> tuple[list[bytes], Any]:
+    """(the queries sent, result) of ``run()`` on MySQL/MariaDB: each of
+    mysqlclient's ``query()`` is one round trip (a multi-statement script
+    too), and so is each ``commit()``/``rollback()``, listed as COMMIT()
+    and ROLLBACK()."""
+    import MySQLdb.connections as mc
+    sent: list[bytes] = []
+    query, commit, rollback = mc.Connection.query, mc.Connection.commit, mc.Connection.rollback
+
+    def counted_query(conn: Any, sql: Any) -> Any:
+        sent.append(sql if isinstance(sql, bytes) else sql.encode())
+        return query(conn, sql)
+
+    def counted(name: bytes, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def call(conn: Any) -> Any:
+            sent.append(name)
+            return fn(conn)
+        return call
+
+    run()
+    monkeypatch.setattr(mc.Connection, "query", counted_query)
+    monkeypatch.setattr(mc.Connection, "commit", counted(b"COMMIT()", commit))
+    monkeypatch.setattr(mc.Connection, "rollback", counted(b"ROLLBACK()", rollback))
+    try:
+        result = run()
+    finally:
+        monkeypatch.undo()
+    return sent, result
+
+
+def test_writes_without_results_go_with_the_commit_on_mysql(backend, db, people, monkeypatch):
+    if backend != "mysql":
+        pytest.skip("MySQL/MariaDB: a multi-statement script (PostgreSQL: the pipeline above)")
+    assert db.dialect.features.queue_writes
+    n = iter(range(100))
+
+    def request() -> Any:
+        with db.session():
+            ada = User.get(1)
+            posts = Post.query().filter(Post.author == ada).order_by("id").find()
+            posts[0].title = f"hello {next(n)}"
+            ada.username = f"ada {next(n)}"
+        return posts[0].title
+
+    sent, title = _mysql_round_trips(monkeypatch, request)
+    assert title == "hello 2"
+    # the user, the posts, then both UPDATEs and the COMMIT in one script
+    # (they were three round trips of their own)
+    assert [q.split(b" ", 1)[0] for q in sent] == [b"SELECT", b"SELECT", b"UPDATE"]
+    script = sent[-1].split(b";")
+    assert [part.split(b" ", 1)[0] for part in script] == [b"UPDATE", b"UPDATE", b"COMMIT"]
+    assert db.execute("SELECT username FROM users WHERE id = 1") == [("ada 3",)]
+    assert db.execute("SELECT title FROM posts WHERE id = 1") == [("hello 2",)]
+
+    def insert() -> Any:
+        with db.session():
+            bob = User.get(2)
+            bob.username = f"bob {next(n)}"
+            Post(author=bob, title="another").persist()
+
+    sent, _ = _mysql_round_trips(monkeypatch, insert)
+    kinds = [q.split(b" ", 1)[0] for q in sent]
+    if db.dialect.features.returning:
+        # the INSERT reads its key back at once; the held UPDATE goes with the COMMIT
+        assert kinds == [b"SELECT", b"INSERT", b"UPDATE"] and sent[-1].endswith(b";COMMIT")
+    assert db.execute("SELECT count(*) FROM posts WHERE title = 'another'") == [(2,)]
 
 
 def test_a_pooled_connection_holds_no_large_result_on_postgresql(backend, db, people):

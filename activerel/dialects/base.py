@@ -90,8 +90,10 @@ class Features:
     #: with ``union_reads``: at most this many relations in one such UNION
     #: (None: any); a query joining more reads them as it would without
     union_relations: Optional[int] = None
-    #: whether a write whose result nobody reads can wait for the next
-    #: statement and go in its round trip (:meth:`Dialect.send_queued`)
+    #: whether a write whose result nobody reads can be held and sent with
+    #: the writes after it, before the next statement (in its round trip
+    #: where the connection pipelines) or with the COMMIT
+    #: (:meth:`Dialect.send_queued`, :meth:`Dialect.commit_queued`)
     queue_writes: bool = False
     #: whether a streamed result left unread blocks its connection (MySQL's
     #: unbuffered results): a stream then runs on a connection of its own
@@ -238,6 +240,11 @@ class Dialect(DDLHooks, RoundTripHooks):
         """Raw SQL as users write it, with ``?`` placeholders, in this
         driver's parameter style."""
         return sql
+
+    def check_raw(self, sql: str) -> None:
+        """Raise QueryError for raw SQL a user wrote (``db.execute``,
+        ``db.raw``, ``RunSQL``) that this backend would run as several
+        statements; the other drivers refuse such SQL themselves."""
 
     def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
         """The activerel error for a driver exception, or None to re-raise it."""

@@ -11,7 +11,10 @@ comparisons and unique keys are case-sensitive on every backend. Generated
 keys: ``INSERT ... RETURNING`` on MariaDB 10.5+; on MySQL, the first id of a
 multi-row insert plus the server's increment, but only when the
 auto-increment lock mode guarantees consecutive ids (0 or 1); otherwise one
-row per statement. InnoDB has no SET DEFAULT: the unit of work applies it.
+row per statement, many statements per round trip. A flush's writes whose
+result nobody reads are held and sent as one multi-statement script, with
+the COMMIT when one follows; raw SQL is held to one statement
+(mysql_scripts.py). InnoDB has no SET DEFAULT: the unit of work applies it.
 
 Chosen by :func:`activerel.dialects.dialect_for`; imports the rest of
 :mod:`activerel.dialects`, :mod:`activerel._util` and :mod:`activerel.errors`
@@ -23,7 +26,7 @@ from dataclasses import replace
 import json
 from decimal import Decimal
 from uuid import UUID
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from pypika import MySQLQuery, Parameter
 
@@ -33,6 +36,7 @@ from ..mapping.markers import Sql
 from ..schema.tables import ColumnDef, TableDef
 from . import mysql_schema
 from .base import Dialect, Features, TypeMap, json_value, to_float
+from .mysql_scripts import check_one_statement, insert_each, run_writes
 from .paramstyle import qmark_to_format
 
 #: text compares byte for byte; MySQL 5.7's utf8mb4_bin ignores trailing
@@ -77,6 +81,9 @@ class MySQLDialect(Dialect):
         # autocommit is off: a transaction's first statement begins it, and
         # the BEGIN round trip is saved (as SQLAlchemy's MySQL dialects do)
         begin_with_statement=True,
+        # a flush's writes whose result nobody reads go as one script, with
+        # the COMMIT when one follows (mysql_scripts.py)
+        queue_writes=True,
     )
     autoincrement_ddl = "BIGINT AUTO_INCREMENT"
 
@@ -148,10 +155,8 @@ class MySQLDialect(Dialect):
 
     def connect(self) -> Any:
         conn = self.driver.connect(**self.params)
-        # mysqlclient allows several statements per query by default; one
-        # statement per execute, as on the other backends (insert_each turns
-        # it on for its batches only)
-        conn.set_server_option(_MULTI_STATEMENTS_OFF)
+        # several statements per query (mysqlclient's default) for the
+        # scripts of mysql_scripts.py; raw SQL is held to one (check_raw)
         cur = conn.cursor()
         cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES,STRICT_TRANS_TABLES')")
         cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
@@ -189,6 +194,17 @@ class MySQLDialect(Dialect):
 
     def commit(self, conn: Any) -> None:
         conn.commit()
+
+    def send_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]],
+                    send: Callable[[Any], Any]) -> Any:
+        run_writes(cursor, queued)  # not pipelined: the held writes, then send()'s statement
+        return send(cursor)
+
+    def commit_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]]) -> None:
+        run_writes(cursor, queued, "COMMIT")
+
+    def check_raw(self, sql: str) -> None:
+        check_one_statement(sql)
 
     def rollback(self, conn: Any) -> None:
         conn.rollback()
@@ -324,23 +340,8 @@ class MySQLDialect(Dialect):
 
     def insert_each(self, cursor: Any, sql: str, rows: Sequence[Sequence[Any]],
                     pk_column: str) -> list[Any]:
-        # One INSERT per row, but many per round trip: the statements of a
-        # batch go as one multi-statement query and each one's generated id
-        # is read from its own result. Multi-statements are on only for the
-        # batches (connect() turns them off), so no other query can stack
-        # statements.
-        conn = cursor.connection
-        keys: list[Any] = []
-        conn.set_server_option(_MULTI_STATEMENTS_ON)
-        try:
-            for batch in _batches(rows):
-                cursor.execute(";".join([sql] * len(batch)), [v for row in batch for v in row])
-                keys.append(cursor.lastrowid)
-                while cursor.nextset():
-                    keys.append(cursor.lastrowid)
-        finally:
-            conn.set_server_option(_MULTI_STATEMENTS_OFF)
-        return keys
+        # one INSERT per row, many per round trip (mysql_scripts.py)
+        return insert_each(cursor, sql, rows)
 
 
 #: client and server error codes of a connection that is gone: server gone
@@ -351,25 +352,6 @@ _DISCONNECTS = frozenset({2006, 2013, 2055, 1927, 4031})
 #: MySQL's ER_CHECK_CONSTRAINT_VIOLATED), which mysqlclient raises as an
 #: OperationalError
 _CHECK_VIOLATIONS = frozenset({4025, 3819})
-#: mysql_set_server_option() values (enum_mysql_set_option)
-_MULTI_STATEMENTS_ON, _MULTI_STATEMENTS_OFF = 0, 1
-#: a multi-statement batch stays far below max_allowed_packet (16 MiB by default)
-_BATCH_ROWS, _BATCH_BYTES = 1000, 4 << 20
-
-
-def _batches(rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
-    """``rows`` in runs of at most _BATCH_ROWS rows and about _BATCH_BYTES of
-    text and binary values (a single larger row goes alone)."""
-    start, size = 0, 0
-    for i, row in enumerate(rows):
-        n = sum(len(v) for v in row if isinstance(v, (str, bytes)))
-        if i > start and (i - start >= _BATCH_ROWS or size + n > _BATCH_BYTES):
-            yield rows[start:i]
-            start, size = i, 0
-        size += n
-    if start < len(rows):
-        yield rows[start:]
-
 
 def _decimal(value: Any) -> Any:
     d = Decimal(value)

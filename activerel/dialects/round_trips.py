@@ -1,9 +1,9 @@
 """The hooks of a dialect that save round trips to a server: a
 transaction's begin sent with its first statement, several SELECTs sent
 at once, and writes held for the next statement's round trip (libpq's
-pipeline mode, on PostgreSQL). :class:`RoundTripHooks` is a base of
-:class:`~activerel.dialects.base.Dialect`; a dialect overrides them where
-its ``Features`` say it can (``begin_with_statement``, ``batch_reads``,
+pipeline mode on PostgreSQL, a multi-statement script on MySQL).
+:class:`RoundTripHooks` is a base of :class:`~activerel.dialects.base.Dialect`;
+a dialect overrides them where its ``Features`` say it can (``begin_with_statement``, ``batch_reads``,
 ``queue_writes``).
 
 Called by :mod:`activerel.connection`. Imports nothing of activerel."""
@@ -36,4 +36,14 @@ class RoundTripHooks:
         """With ``features.queue_writes``: send the ``queued`` writes (SQL,
         parameters, whether one row of parameters each), then ``send(cursor)``,
         in one round trip; what ``send`` returns."""
+        raise NotImplementedError
+
+    def commit_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]]) -> None:
+        """With ``features.queue_writes``: send the ``queued`` writes and
+        COMMIT the transaction, in one round trip (by default the COMMIT as
+        :meth:`send_queued`'s statement)."""
+        self.send_queued(conn, cursor, queued, lambda cur: self.commit(conn))
+
+    def commit(self, conn: Any) -> None:
+        """COMMIT the transaction (the dialect's own, :class:`Dialect`)."""
         raise NotImplementedError
