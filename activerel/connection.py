@@ -3,9 +3,10 @@ lazily (on a backend that pipelines, its BEGIN travels with the first
 statement), COMMIT and ROLLBACK, statements sent with bound parameters and
 logged, driver errors translated, and streams of rows read in batches.
 Where the backend pipelines, several SELECTs go in one round trip
-(``fetch_batch``) and small writes whose result nobody reads wait for the
-next statement's round trip, or COMMIT's (``queue``; ``drain`` sends them,
-a rollback drops them).
+(``fetch_batch``). Where the dialect can, small writes whose result nobody
+reads wait for the next statement (in its round trip where the backend
+pipelines, in one script before it on MySQL) or go with the COMMIT
+(``queue``; ``drain`` sends them, a rollback drops them).
 
 A transaction's begin that finds its connection dead (it died while idle)
 is retried once on a new one, with the first statement where that carries
@@ -180,7 +181,8 @@ class Connection:
         return self._run(cur, send)
 
     def _run(self, cur: Any, send: Callable[[Any], Any]) -> Any:
-        """``send(cur)`` after the queued writes (one round trip), errors translated."""
+        """``send(cur)`` after the queued writes (in its round trip where the
+        dialect pipelines), errors translated."""
         try:
             if self._queued:
                 queued, self._queued = self._queued, []

@@ -269,7 +269,6 @@ class Database:
         as parameters) in the current transaction; the
         rows as tuples (empty for statements that return none). Pending changes
         of the session are not flushed first: call ``session.flush()`` for that."""
-        self.dialect.check_raw(sql)
         with use_session(self) as s:
             cur = s.execute(self.dialect.raw_sql(sql), tuple(params))
             return list(cur.fetchall()) if cur.description else []

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import pytest
 
 from activerel import ActiverelError, IntegrityError
+from activerel.dialects.mysql_scripts import byte_size
 from tests.models import Post, User
 
 
@@ -241,6 +242,60 @@ def test_writes_without_results_go_with_the_commit_on_mysql(backend, db, people,
         # the INSERT reads its key back at once; the held UPDATE goes with the COMMIT
         assert kinds == [b"SELECT", b"INSERT", b"UPDATE"] and sent[-1].endswith(b";COMMIT")
     assert db.execute("SELECT count(*) FROM posts WHERE title = 'another'") == [(2,)]
+
+
+def test_held_writes_go_in_scripts_cut_by_size_on_mysql(backend, db, people, monkeypatch):
+    """A script's values stay far below the server's max_allowed_packet: held
+    writes beyond the budget go in scripts of their own, the COMMIT with the
+    last; text counts its UTF-8 bytes."""
+    if backend != "mysql":
+        pytest.skip("MySQL/MariaDB's multi-statement scripts")
+    assert byte_size(("é" * 10, "abc", b"xy", 5)) == 20 + 3 + 2 + 24
+    dialect = db.dialect
+    assert 0 < dialect.script_budget <= 4 << 20
+    monkeypatch.setattr(dialect, "script_budget", 64)
+    n = iter(range(100))
+
+    def request() -> Any:
+        with db.session():
+            k = next(n)
+            ada, post = User.get(1), Post.get(1)
+            ada.username = f"{k} " + "é" * 40  # 81 bytes: over the budget alone
+            post.title = f"{k} " + "t" * 20
+        return k
+
+    sent, k = _mysql_round_trips(monkeypatch, request)
+    assert [q.split(b" ", 1)[0] for q in sent] == [b"SELECT", b"SELECT", b"UPDATE", b"UPDATE"]
+    # the long username alone; the title with the COMMIT
+    assert [q.count(b";") for q in sent[2:]] == [0, 1] and sent[-1].endswith(b";COMMIT")
+    assert db.execute("SELECT username FROM users WHERE id = 1") == [(f"{k} " + "é" * 40,)]
+    assert db.execute("SELECT title FROM posts WHERE id = 1") == [(f"{k} " + "t" * 20,)]
+
+
+def test_a_script_interrupted_while_read_closes_its_connection_on_mysql(backend, db, people,
+                                                                          monkeypatch):
+    """Every result of a script must be read before the connection sends
+    anything else: interrupted in between, the connection is closed (not
+    given back to the pool out of step). The server ran the whole script,
+    COMMIT included."""
+    if backend != "mysql":
+        pytest.skip("MySQL/MariaDB's multi-statement scripts")
+    cursor_class = db.dialect.params["cursorclass"]
+    real = cursor_class.nextset
+
+    def interrupted(cur: Any) -> Any:
+        monkeypatch.setattr(cursor_class, "nextset", real)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        with db.session() as s:
+            User.get(1).username = "ada2"
+            raw = s.connection.conn
+            monkeypatch.setattr(cursor_class, "nextset", interrupted)
+    assert not raw.open
+    with db.session() as s:  # the pool does not hand it out again
+        assert s.fetch("SELECT 1") == [(1,)] and s.connection.conn is not raw
+    assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("bob",), ("cyd",)]
 
 
 def test_a_pooled_connection_holds_no_large_result_on_postgresql(backend, db, people):

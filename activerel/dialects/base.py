@@ -241,11 +241,6 @@ class Dialect(DDLHooks, RoundTripHooks):
         driver's parameter style."""
         return sql
 
-    def check_raw(self, sql: str) -> None:
-        """Raise QueryError for raw SQL a user wrote (``db.execute``,
-        ``db.raw``, ``RunSQL``) that this backend would run as several
-        statements; the other drivers refuse such SQL themselves."""
-
     def translate_error(self, exc: BaseException) -> Optional[ActiverelError]:
         """The activerel error for a driver exception, or None to re-raise it."""
         return None

@@ -13,7 +13,8 @@ multi-row insert plus the server's increment, but only when the
 auto-increment lock mode guarantees consecutive ids (0 or 1); otherwise one
 row per statement, many statements per round trip. A flush's writes whose
 result nobody reads are held and sent as one multi-statement script, with
-the COMMIT when one follows; raw SQL is held to one statement
+the COMMIT when one follows; any other text holding ``;`` is sent with
+multi-statements off, so the server holds it to one statement
 (mysql_scripts.py). InnoDB has no SET DEFAULT: the unit of work applies it.
 
 Chosen by :func:`activerel.dialects.dialect_for`; imports the rest of
@@ -36,7 +37,7 @@ from ..mapping.markers import Sql
 from ..schema.tables import ColumnDef, TableDef
 from . import mysql_schema
 from .base import Dialect, Features, TypeMap, json_value, to_float
-from .mysql_scripts import check_one_statement, insert_each, run_writes
+from .mysql_scripts import cursor_classes, insert_each, run_writes
 from .paramstyle import qmark_to_format
 
 #: text compares byte for byte; MySQL 5.7's utf8mb4_bin ignores trailing
@@ -119,18 +120,20 @@ class MySQLDialect(Dialect):
         self.check_url(_OPTIONS, "MySQL", "mysql://user@host:3306/dbname")
         try:
             import MySQLdb
+            import MySQLdb.cursors
             from MySQLdb.constants import CLIENT
-            from MySQLdb.cursors import SSCursor
         except ImportError:
             raise ConfigurationError(
                 "mysql:// needs mysqlclient: pip install 'activerel[mysql]' (it compiles "
                 "against the MySQL/MariaDB client headers: apt-get install pkg-config "
                 "libmariadb-dev)") from None
         self.driver = MySQLdb
-        self.unbuffered_cursor = SSCursor
+        # one statement per execute(), several per execute_script() (mysql_scripts.py)
+        cursor, self.unbuffered_cursor = cursor_classes(MySQLdb.cursors)
         params: dict[str, Any] = {"host": url.host or "localhost", "user": url.user or "root",
                                   "database": url.database, "charset": "utf8mb4",
-                                  "client_flag": CLIENT.FOUND_ROWS, "autocommit": True}
+                                  "client_flag": CLIENT.FOUND_ROWS, "autocommit": True,
+                                  "cursorclass": cursor}
         if url.port:
             params["port"] = url.port
         if url.password is not None:
@@ -152,17 +155,22 @@ class MySQLDialect(Dialect):
         #: the server's flavour and version (its recursion cap and WITH RECURSIVE)
         self.mariadb = False
         self.version: tuple[int, ...] = ()
+        #: about the most bytes of values one script carries: a third of the
+        #: server's max_allowed_packet (escaping may double them), at most 4 MiB
+        self.script_budget = 1 << 20
 
     def connect(self) -> Any:
         conn = self.driver.connect(**self.params)
         # several statements per query (mysqlclient's default) for the
-        # scripts of mysql_scripts.py; raw SQL is held to one (check_raw)
+        # scripts of mysql_scripts.py; execute() sends one
         cur = conn.cursor()
         cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES,STRICT_TRANS_TABLES')")
         cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         if not self.probed:
-            cur.execute("SELECT VERSION(), @@innodb_autoinc_lock_mode, @@auto_increment_increment")
-            version, lock_mode, increment = cur.fetchone()
+            cur.execute("SELECT VERSION(), @@innodb_autoinc_lock_mode, @@auto_increment_increment, "
+                        "@@max_allowed_packet")
+            version, lock_mode, increment, packet = cur.fetchone()
+            self.script_budget = min(4 << 20, int(packet) // 3)
             mariadb = "mariadb" in version.lower()
             numbers = tuple(int(x) for x in version.split("-")[0].split(".")[:2])
             # window functions (and WITH): MariaDB 10.2+, MySQL 8; a UNION read
@@ -197,14 +205,12 @@ class MySQLDialect(Dialect):
 
     def send_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]],
                     send: Callable[[Any], Any]) -> Any:
-        run_writes(cursor, queued)  # not pipelined: the held writes, then send()'s statement
+        # not pipelined: the held writes in a script, then send()'s statement
+        run_writes(cursor, queued, self.script_budget)
         return send(cursor)
 
     def commit_queued(self, conn: Any, cursor: Any, queued: Sequence[tuple[str, Any, bool]]) -> None:
-        run_writes(cursor, queued, "COMMIT")
-
-    def check_raw(self, sql: str) -> None:
-        check_one_statement(sql)
+        run_writes(cursor, queued, self.script_budget, "COMMIT")
 
     def rollback(self, conn: Any) -> None:
         conn.rollback()
@@ -341,7 +347,7 @@ class MySQLDialect(Dialect):
     def insert_each(self, cursor: Any, sql: str, rows: Sequence[Sequence[Any]],
                     pk_column: str) -> list[Any]:
         # one INSERT per row, many per round trip (mysql_scripts.py)
-        return insert_each(cursor, sql, rows)
+        return insert_each(cursor, sql, rows, self.script_budget)
 
 
 #: client and server error codes of a connection that is gone: server gone
