@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime
+from typing import Annotated
 
 import pytest
 
-from activerel import ActiverelError, ConfigurationError, Database, Query, inspect
+from activerel import (ActiverelError, AutoIncrement, ConfigurationError, ConnectionLost, Database,
+                       Model, PrimaryKey, Query, inspect)
 from activerel.errors import MigrationError
 from activerel.schema.operations import RunSQL
 from activerel.schema.tables import Schema
@@ -291,6 +294,53 @@ def test_mysql_runs_one_statement_per_execute(mysql_db):
     assert mysql_db.execute("SELECT username FROM users") == [("ada;2",)]
 
 
+def test_mysql_one_statement_rule_after_a_pending_result_and_for_executemany(mysql_db):
+    # a procedure's CALL leaves a second result pending; a text holding ';'
+    # next reads it off first (else the connection is out of step)
+    mysql_db.execute("CREATE PROCEDURE ar_two() BEGIN SELECT 1; END")
+    insert = "INSERT INTO users (username, created) VALUES (%s, %s)"
+    rows = [("x;1", datetime(2025, 1, 1)), ("x2", datetime(2025, 1, 1))]
+    try:
+        with mysql_db.session() as s:
+            assert s.fetch("CALL ar_two()") == [(1,)]
+            assert s.fetch("SELECT ';'") == [(";",)]
+            # mysqlclient sends a multi-row INSERT as bytes, through execute()
+            s.executemany(insert, rows)
+            with pytest.raises(ActiverelError, match="syntax"):
+                s.executemany(insert + "; DELETE FROM users", rows)
+        assert mysql_db.execute("SELECT username FROM users ORDER BY id") == [("x;1",), ("x2",)]
+    finally:
+        mysql_db.execute("DROP PROCEDURE ar_two")
+
+
+def test_mysql_a_connection_that_cannot_switch_scripts_back_on_is_closed(mysql_db, monkeypatch):
+    """Sent with multi-statements off, a text holding ';' switches them on
+    again after it; a connection where that fails is closed, never given
+    back to the pool with them off (every later script would fail)."""
+    import MySQLdb
+    import MySQLdb.connections as mc
+    real = mc.Connection.set_server_option
+
+    def fails_once(conn, option):
+        if option == 0:  # on
+            monkeypatch.setattr(mc.Connection, "set_server_option", real)
+            raise MySQLdb.OperationalError(2013, "Lost connection to server during query")
+        return real(conn, option)
+
+    mysql_db.persist(User(username="ada"), User(username="bob"))
+    with pytest.raises(ConnectionLost):
+        with mysql_db.session() as s:
+            assert s.fetch("SELECT 1") == [(1,)]  # (a first statement would be retried)
+            raw = s.connection.conn
+            monkeypatch.setattr(mc.Connection, "set_server_option", fails_once)
+            s.fetch("SELECT ';'")
+    assert not raw.open
+    with mysql_db.session():  # two held writes and the COMMIT: one script, on another connection
+        ada, bob = User.get(1), User.get(2)
+        ada.username, bob.created = "ada2", datetime(2025, 1, 1)
+    assert mysql_db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("bob",)]
+
+
 def test_mysql_a_migration_runs_one_statement_per_sql_string(mysql_db):
     mysql_db.persist(User(username="ada"))
     with pytest.raises(MigrationError, match="syntax"):
@@ -329,3 +379,23 @@ def test_mysql_a_failing_row_in_a_batch_of_single_row_inserts_writes_nothing(mys
         mysql_db.execute("SELECT 1; SELECT 2")
     mysql_db.persist(*users[:5])
     assert mysql_db.execute('SELECT COUNT(*) FROM "users"') == [(6,)]
+
+
+class SemiColon(Model, table="semi;colon"):
+    """A table whose quoted name holds ';' (the one-statement rule of MySQL
+    must not trip on it, nor must a stream's unbuffered cursor)."""
+    id: Annotated[int, PrimaryKey, AutoIncrement] = 0
+    name: str = ""
+
+
+def test_a_table_whose_name_holds_a_semicolon_works_on_every_backend(make_db):
+    db = make_db([SemiColon])
+    db.persist(*[SemiColon(name=f"s{i}") for i in range(5)])
+    assert [r.name for r in SemiColon.query().order_by("id").iterate(batch_size=2)] == [
+        "s0", "s1", "s2", "s3", "s4"]
+    with db.session():
+        rows = SemiColon.query().order_by("id").find()
+        rows[0].name, rows[1].name = "first", "second;"
+        rows[4].delete()
+    assert [(r.id, r.name) for r in SemiColon.query().order_by("id").find()] == [
+        (1, "first"), (2, "second;"), (3, "s2"), (4, "s3")]

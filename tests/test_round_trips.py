@@ -17,7 +17,7 @@ from typing import Any, Callable
 import pytest
 
 from activerel import ActiverelError, IntegrityError
-from activerel.dialects.mysql_scripts import byte_size
+from activerel.dialects.mysql_scripts import _in_step, byte_size
 from tests.models import Post, User
 
 
@@ -225,7 +225,7 @@ def test_writes_without_results_go_with_the_commit_on_mysql(backend, db, people,
     # the user, the posts, then both UPDATEs and the COMMIT in one script
     # (they were three round trips of their own)
     assert [q.split(b" ", 1)[0] for q in sent] == [b"SELECT", b"SELECT", b"UPDATE"]
-    script = sent[-1].split(b";")
+    script = sent[-1].split(b";\n")
     assert [part.split(b" ", 1)[0] for part in script] == [b"UPDATE", b"UPDATE", b"COMMIT"]
     assert db.execute("SELECT username FROM users WHERE id = 1") == [("ada 3",)]
     assert db.execute("SELECT title FROM posts WHERE id = 1") == [("hello 2",)]
@@ -240,7 +240,7 @@ def test_writes_without_results_go_with_the_commit_on_mysql(backend, db, people,
     kinds = [q.split(b" ", 1)[0] for q in sent]
     if db.dialect.features.returning:
         # the INSERT reads its key back at once; the held UPDATE goes with the COMMIT
-        assert kinds == [b"SELECT", b"INSERT", b"UPDATE"] and sent[-1].endswith(b";COMMIT")
+        assert kinds == [b"SELECT", b"INSERT", b"UPDATE"] and sent[-1].endswith(b";\nCOMMIT")
     assert db.execute("SELECT count(*) FROM posts WHERE title = 'another'") == [(2,)]
 
 
@@ -250,7 +250,7 @@ def test_held_writes_go_in_scripts_cut_by_size_on_mysql(backend, db, people, mon
     last; text counts its UTF-8 bytes."""
     if backend != "mysql":
         pytest.skip("MySQL/MariaDB's multi-statement scripts")
-    assert byte_size(("é" * 10, "abc", b"xy", 5)) == 20 + 3 + 2 + 24
+    assert byte_size("UPDATE", ("é" * 10, "abc", b"xy", 5)) == 6 + 23 + 6 + 12 + 24
     dialect = db.dialect
     assert 0 < dialect.script_budget <= 4 << 20
     monkeypatch.setattr(dialect, "script_budget", 64)
@@ -267,7 +267,7 @@ def test_held_writes_go_in_scripts_cut_by_size_on_mysql(backend, db, people, mon
     sent, k = _mysql_round_trips(monkeypatch, request)
     assert [q.split(b" ", 1)[0] for q in sent] == [b"SELECT", b"SELECT", b"UPDATE", b"UPDATE"]
     # the long username alone; the title with the COMMIT
-    assert [q.count(b";") for q in sent[2:]] == [0, 1] and sent[-1].endswith(b";COMMIT")
+    assert [q.count(b";") for q in sent[2:]] == [0, 1] and sent[-1].endswith(b";\nCOMMIT")
     assert db.execute("SELECT username FROM users WHERE id = 1") == [(f"{k} " + "é" * 40,)]
     assert db.execute("SELECT title FROM posts WHERE id = 1") == [(f"{k} " + "t" * 20,)]
 
@@ -296,6 +296,34 @@ def test_a_script_interrupted_while_read_closes_its_connection_on_mysql(backend,
     with db.session() as s:  # the pool does not hand it out again
         assert s.fetch("SELECT 1") == [(1,)] and s.connection.conn is not raw
     assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("bob",), ("cyd",)]
+
+
+def test_held_text_of_its_own_on_mysql(backend, db, people):
+    """``Session.queue`` takes any text: one ending in a comment does not
+    swallow the COMMIT after it, and one holding ';' goes alone, held to one
+    statement by the server as every other such text is."""
+    if backend != "mysql":
+        pytest.skip("MySQL/MariaDB's multi-statement scripts")
+    with db.session() as s:
+        User.get(1)
+        s.queue("UPDATE users SET username = 'ada2' WHERE id = 1 -- a note", ())
+        s.queue("UPDATE users SET username = 'b;b' WHERE id = 2", ())
+    assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("b;b",), ("cyd",)]
+    with pytest.raises(ActiverelError, match="syntax"):
+        with db.session() as s:
+            User.get(1)
+            s.queue("UPDATE users SET username = 'x' WHERE id = 3; DELETE FROM users", ())
+    assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("b;b",), ("cyd",)]
+
+
+def test_which_script_errors_leave_the_connection_in_step():
+    class DriverError(Exception):
+        pass
+    assert _in_step(DriverError(1062, "Duplicate entry"))  # the server's, for one statement
+    assert not _in_step(DriverError(2013, "Lost connection"))  # the client's
+    assert not _in_step(DriverError(1153, "packet too large"))
+    assert not _in_step(KeyboardInterrupt())
+    assert not _in_step(TypeError("not all arguments converted"))
 
 
 def test_a_pooled_connection_holds_no_large_result_on_postgresql(backend, db, people):

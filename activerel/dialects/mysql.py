@@ -37,7 +37,7 @@ from ..mapping.markers import Sql
 from ..schema.tables import ColumnDef, TableDef
 from . import mysql_schema
 from .base import Dialect, Features, TypeMap, json_value, to_float
-from .mysql_scripts import cursor_classes, insert_each, run_writes
+from .mysql_scripts import cursor_class, insert_each, run_writes
 from .paramstyle import qmark_to_format
 
 #: text compares byte for byte; MySQL 5.7's utf8mb4_bin ignores trailing
@@ -129,7 +129,8 @@ class MySQLDialect(Dialect):
                 "libmariadb-dev)") from None
         self.driver = MySQLdb
         # one statement per execute(), several per execute_script() (mysql_scripts.py)
-        cursor, self.unbuffered_cursor = cursor_classes(MySQLdb.cursors)
+        cursor = cursor_class(MySQLdb.cursors)
+        self.unbuffered_cursor = MySQLdb.cursors.SSCursor
         params: dict[str, Any] = {"host": url.host or "localhost", "user": url.user or "root",
                                   "database": url.database, "charset": "utf8mb4",
                                   "client_flag": CLIENT.FOUND_ROWS, "autocommit": True,

@@ -19,10 +19,12 @@ text only), so the server parses it as one statement, as before scripts
 existed: a trigger's body runs, and stacked statements (an injection
 through a raw SQL string) are refused with the server's syntax error.
 
-Called by :mod:`activerel.dialects.mysql`. Imports nothing of activerel."""
+Called by :mod:`activerel.dialects.mysql`. Imports :mod:`activerel.errors`."""
 from __future__ import annotations
 
 from typing import Any, Iterator, Optional, Sequence
+
+from ..errors import ConnectionLost
 
 #: the most statements of one script part
 BATCH_STATEMENTS = 1000
@@ -30,17 +32,17 @@ BATCH_STATEMENTS = 1000
 MULTI_STATEMENTS_ON, MULTI_STATEMENTS_OFF = 0, 1
 
 
-def cursor_classes(cursors: Any) -> tuple[type, type]:
-    """The buffered and unbuffered cursor classes of activerel's MySQL
-    connections, made from the driver's module ``MySQLdb.cursors`` (imported
-    by the dialect, the driver being optional)."""
+def cursor_class(cursors: Any) -> type:
+    """The cursor class of activerel's MySQL connections, made from the
+    driver's module ``MySQLdb.cursors`` (imported by the dialect, the driver
+    being optional). The unbuffered cursor of streams stays the driver's:
+    it sends activerel's own SELECTs only, and toggling multi-statements
+    while its result is still on the socket would put the connection out
+    of step."""
     class Cursor(OneStatement, cursors.Cursor):  # type: ignore[misc]
         pass
 
-    class SSCursor(OneStatement, cursors.SSCursor):  # type: ignore[misc]
-        pass
-
-    return Cursor, SSCursor
+    return Cursor
 
 
 class OneStatement:
@@ -50,19 +52,26 @@ class OneStatement:
 
     def execute(self, query: Any, args: Any = None) -> Any:
         send = super().execute  # type: ignore[misc]
-        if ";" not in query:
+        # (mysqlclient's executemany sends its multi-row INSERT as a bytearray)
+        semicolon: Any = ";" if isinstance(query, str) else b";"
+        if semicolon not in query:
             return send(query, args)
+        self._discard()  # type: ignore[attr-defined]  # a pending result first, as execute() does
         conn = self.connection  # type: ignore[attr-defined]
         conn.set_server_option(MULTI_STATEMENTS_OFF)
+        sent = False
         try:
             result = send(query, args)
-        except BaseException:
+            sent = True
+        finally:
             try:
                 conn.set_server_option(MULTI_STATEMENTS_ON)
-            except Exception:
-                pass  # the connection is gone: the statement's own error says why
-            raise
-        conn.set_server_option(MULTI_STATEMENTS_ON)
+            except BaseException:
+                # never back to the pool with multi-statements off (every
+                # later script would be a syntax error): closed, not reused
+                conn.close()
+                if sent:
+                    raise
         return result
 
     def execute_script(self, query: Any, args: Any) -> Any:
@@ -70,33 +79,33 @@ class OneStatement:
         return super().execute(query, args)  # type: ignore[misc]
 
 
-def byte_size(row: Sequence[Any]) -> int:
-    """About the bytes ``row``'s text and binary values take in a script
-    (UTF-8; escaping may double them, which the budget allows for)."""
-    n = 0
+def byte_size(sql: str, row: Sequence[Any]) -> int:
+    """About the bytes one statement takes in a script: its text, and its
+    values' (text in UTF-8; escaping may double them, which the budget
+    allows for)."""
+    n = len(sql)
     for v in row:
         if isinstance(v, str):
-            n += len(v) if v.isascii() else len(v.encode())
+            n += 3 + (len(v) if v.isascii() else len(v.encode("utf-8", "surrogatepass")))
         elif isinstance(v, (bytes, bytearray)):
-            n += len(v)
+            n += 10 + len(v)
         else:
             n += 24
     return n
 
 
-def spans(rows: Sequence[Sequence[Any]], budget: int) -> Iterator[tuple[int, int]]:
-    """``(start, end)`` of consecutive runs of ``rows`` (each a statement's
-    parameters) of at most BATCH_STATEMENTS rows and about ``budget`` bytes
-    of values; a single larger row goes alone."""
+def spans(sizes: Sequence[int], budget: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of consecutive runs of statements (of ``sizes``
+    bytes) of at most BATCH_STATEMENTS and about ``budget`` bytes; a single
+    larger statement goes alone."""
     start, size = 0, 0
-    for i, row in enumerate(rows):
-        n = byte_size(row)
+    for i, n in enumerate(sizes):
         if i > start and (i - start >= BATCH_STATEMENTS or size + n > budget):
             yield start, i
             start, size = i, 0
         size += n
-    if start < len(rows):
-        yield start, len(rows)
+    if start < len(sizes):
+        yield start, len(sizes)
 
 
 def run_writes(cursor: Any, queued: Sequence[tuple[str, Any, bool]], budget: int,
@@ -104,7 +113,9 @@ def run_writes(cursor: Any, queued: Sequence[tuple[str, Any, bool]], budget: int
     """Send the ``queued`` writes (SQL, parameters, whether rows of
     parameters), then ``tail`` (``COMMIT``) if given, in as few scripts as
     ``budget`` allows: one round trip for a flush's usual few. Their
-    results are read and dropped (nobody reads a queued write's)."""
+    results are read and dropped (nobody reads a queued write's). A held
+    text that holds ``;`` itself (``Session.queue`` takes any) goes alone,
+    through ``execute``, as every other such text does."""
     sqls: list[str] = []
     rows: list[Sequence[Any]] = []
     for sql, params, many in queued:
@@ -114,12 +125,18 @@ def run_writes(cursor: Any, queued: Sequence[tuple[str, Any, bool]], budget: int
         else:
             sqls.append(sql)
             rows.append(params)
-    parts = list(spans(rows, budget))
+    if any(";" in sql for sql in sqls):
+        for sql, row in zip(sqls, rows):
+            cursor.execute(sql, row)
+        if tail:
+            cursor.execute(tail, ())
+        return
+    parts = list(spans([byte_size(sql, row) for sql, row in zip(sqls, rows)], budget))
     for k, (start, end) in enumerate(parts):
-        text = ";".join(sqls[start:end])
+        statements = sqls[start:end]
         if tail and k == len(parts) - 1:
-            text += ";" + tail
-        _send(cursor, text, [v for row in rows[start:end] for v in row])
+            statements.append(tail)
+        _send(cursor, statements, [v for row in rows[start:end] for v in row])
     if tail and not parts:
         cursor.execute(tail, ())
 
@@ -128,30 +145,46 @@ def insert_each(cursor: Any, sql: str, rows: Sequence[Sequence[Any]], budget: in
     """One ``INSERT`` per row, many per round trip: the generated id of each
     row, read from its statement's own result, in row order."""
     keys: list[Any] = []
-    for start, end in spans(rows, budget):
+    for start, end in spans([byte_size(sql, row) for row in rows], budget):
         batch = rows[start:end]
-        keys += _send(cursor, ";".join([sql] * len(batch)), [v for row in batch for v in row])
+        keys += _send(cursor, [sql] * len(batch), [v for row in batch for v in row])
     return keys
 
 
-def _send(cursor: Any, text: str, args: list[Any]) -> list[Any]:
-    """Run a script; the ``lastrowid`` of each of its statements. Its
-    results must all be read before the connection sends anything else: an
-    interruption in between (not the server's error, after which nothing
-    more comes) closes the connection, which is then not reused."""
+def _send(cursor: Any, statements: list[str], args: list[Any]) -> list[Any]:
+    """Run a script of ``statements`` (a newline after each ``;``, so that a
+    trailing comment ends with its line); the ``lastrowid`` of each. Every
+    result must be read before the connection sends anything else: one
+    interrupted in between, or a count of results that is not the count of
+    statements, closes the connection, which is then not reused."""
     try:
-        cursor.execute_script(text, args)
-        ids = [cursor.lastrowid]
+        cursor.execute_script(";\n".join(statements), args)
+    except Exception:
+        raise  # nothing sent (a value the driver cannot format), or the first statement's error
+    except BaseException:
+        cursor.connection.close()
+        raise
+    ids = [cursor.lastrowid]
+    try:
         while cursor.nextset():
             ids.append(cursor.lastrowid)
     except BaseException as exc:
-        if not _server_error(exc):
+        if not _in_step(exc):
             cursor.connection.close()
         raise
+    if len(ids) != len(statements):
+        cursor.connection.close()
+        raise ConnectionLost(f"mysql: a script of {len(statements)} statements gave {len(ids)} "
+                             "results; its connection is closed and its transaction rolled back")
     return ids
 
 
-def _server_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a statement's error reported by the server (a
-    MySQLdb error with a code): the script stopped there, in sync."""
-    return isinstance(exc, Exception) and bool(exc.args) and isinstance(exc.args[0], int)
+def _in_step(exc: BaseException) -> bool:
+    """Whether ``exc`` is a statement's error that the server reported and
+    after which nothing more comes, the connection in step (mysqlclient's
+    own rule): not a client error (2000-2999), an oversized packet, a
+    killed connection or a timeout, and not an interruption."""
+    if not (isinstance(exc, Exception) and exc.args and isinstance(exc.args[0], int)):
+        return False
+    code = exc.args[0]
+    return not (2000 <= code <= 2999 or code in (1153, 1927, 4031))
