@@ -12,7 +12,8 @@ statement's result: the error is raised there, and nothing after it (the
 ``COMMIT`` included) has run.
 
 Every other statement (activerel's own, and raw SQL: ``db.execute``,
-``session.execute``, ``db.raw``, a migration's ``RunSQL``) goes through
+``session.execute``, ``db.raw``, a migration's ``RunSQL``; a stream's own
+SELECT aside, see :func:`cursor_class`) goes through
 :meth:`OneStatement.execute`: a text holding ``;`` is sent with
 multi-statements switched off around it (two short round trips, for such
 text only), so the server parses it as one statement, as before scripts
@@ -75,7 +76,7 @@ class OneStatement:
         return result
 
     def execute_script(self, query: Any, args: Any) -> Any:
-        """Send ``query``, several statements joined by ``;``, as it is."""
+        """Send ``query``, several statements (:func:`_send` joins them), as it is."""
         return super().execute(query, args)  # type: ignore[misc]
 
 
