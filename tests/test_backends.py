@@ -294,6 +294,39 @@ def test_mysql_runs_one_statement_per_execute(mysql_db):
     assert mysql_db.execute("SELECT username FROM users") == [("ada;2",)]
 
 
+def test_raw_sql_is_one_statement_on_every_backend(db):
+    """A raw SQL string built with a value in it (an injection, here) cannot
+    stack a second statement on any backend, outside a session, inside one,
+    or through the session's own execute and fetch: SQLite's driver refuses
+    it, PostgreSQL's extended protocol does (psycopg would send a text
+    without parameters by the simple protocol, which runs them all), and
+    MySQL's server with multi-statements off. One statement holding ';'
+    runs."""
+    f.UserFactory(username="ada")
+    name = "x'; DELETE FROM users; COMMIT; -- "
+    stacked = "SELECT id FROM users WHERE username = '" + name + "'"
+    with pytest.raises(ActiverelError):
+        db.execute(stacked)
+    with pytest.raises(ActiverelError):
+        with db.session() as s:
+            assert db.execute("SELECT 1") == [(1,)]  # (the transaction's first statement)
+            db.execute(stacked)
+    for run in ("execute", "fetch"):
+        with pytest.raises(ActiverelError):
+            with db.session() as s:
+                s.fetch("SELECT 1")
+                getattr(s, run)(stacked)
+    with pytest.raises(ActiverelError):
+        db.raw(User, "SELECT * FROM users; DELETE FROM users")
+    assert db.execute("SELECT username FROM users") == [("ada",)]
+    with db.session() as s:
+        s.fetch("SELECT 1")
+        assert db.execute("SELECT 3;") == [(3,)]
+        assert db.execute("SELECT ';', 4 -- a comment; not a statement") == [(";", 4)]
+        assert db.execute("SELECT username FROM users WHERE username <> ';'") == [("ada",)]
+    assert db.execute("SELECT id FROM users WHERE username = ?", (name,)) == []
+
+
 def test_mysql_one_statement_rule_after_a_pending_result_and_for_executemany(mysql_db):
     # a procedure's CALL leaves a second result pending; a text holding ';'
     # next reads it off first (else the connection is out of step)

@@ -8,7 +8,10 @@ relations' SELECTs, and a flush's small writes with the next statement or
 COMMIT. A pooled connection keeps the cursors for BEGIN, COMMIT, ROLLBACK
 and a batch's extra SELECTs (no caller sees them). Generated keys come back from
 ``INSERT ... RETURNING``; a whole key set travels as one array parameter
-(``= ANY(%s)``).
+(``= ANY(%s)``). A statement is one statement: a text without parameters
+that holds ``;`` goes in a pipeline, whose extended protocol refuses
+stacked statements (psycopg would send it by the simple protocol, which
+runs them all).
 
 Chosen by :func:`activerel.dialects.dialect_for`; imports the rest of
 :mod:`activerel.dialects`, :mod:`activerel._util` and :mod:`activerel.errors`
@@ -114,9 +117,12 @@ class PostgreSQLDialect(Dialect):
             raise ConfigurationError(
                 "postgresql:// needs psycopg 3: pip install 'activerel[postgresql]'") from None
         self.psycopg = psycopg
+        #: the connections' cursor class (one statement per execute, below)
+        self.cursor_class: Any = psycopg.Cursor
         if psycopg.Pipeline.is_supported():
             self.features = replace(self.features, begin_with_statement=True, batch_reads=True,
                                     queue_writes=True)
+            self.cursor_class = _one_statement_cursor(psycopg)
         self.types = {**_TYPES, "json": TypeMap("JSONB", Jsonb, json_value)}
         self.params = {k: v for k, v in {
             "host": url.host, "port": url.port, "user": url.user, "password": url.password,
@@ -124,8 +130,7 @@ class PostgreSQLDialect(Dialect):
         self.params.update(url.options)
 
     def connect(self) -> Any:
-        conn = self.psycopg.connect(autocommit=True, **self.params)
-        return conn
+        return self.psycopg.connect(autocommit=True, cursor_factory=self.cursor_class, **self.params)
 
     def begin(self, conn: Any, write: bool = False) -> Optional[str]:
         _spare(conn, 1)[0].execute("BEGIN")
@@ -279,6 +284,29 @@ def _large(cursor: Any) -> bool:
     """Whether ``cursor`` holds a result of more than :data:`_KEPT_ROWS` rows."""
     res = cursor.pgresult
     return res is not None and res.ntuples > _KEPT_ROWS
+
+
+def _one_statement_cursor(psycopg: Any) -> type:
+    """A psycopg cursor class that sends one statement per ``execute``.
+    psycopg sends a query without parameters by the simple protocol, which
+    runs every statement of the text: raw SQL built as a string could
+    stack a second one. Such a text holding ``;`` goes in a pipeline
+    instead, whose extended protocol takes one statement, as the server
+    parses it (a ``';'`` literal or a function's body stays one statement;
+    stacked ones are an error). One round trip, as before."""
+    off = psycopg.pq.PipelineStatus.OFF
+
+    class Cursor(psycopg.Cursor):  # type: ignore[misc]
+        def execute(self, query: Any, params: Any = None, *, prepare: Any = None,
+                    binary: Any = None) -> Any:
+            if (params or not isinstance(query, str) or ";" not in query
+                    or self.connection.pgconn.pipeline_status != off):
+                return super().execute(query, params, prepare=prepare, binary=binary)
+            with self.connection.pipeline():
+                super().execute(query, params, prepare=prepare, binary=binary)
+            return self
+
+    return Cursor
 
 
 def _spare(conn: Any, n: int) -> list[Any]:
