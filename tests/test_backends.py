@@ -298,10 +298,10 @@ def test_raw_sql_is_one_statement_on_every_backend(db):
     """A raw SQL string built with a value in it (an injection, here) cannot
     stack a second statement on any backend, outside a session, inside one,
     or through the session's own execute and fetch: SQLite's driver refuses
-    it, PostgreSQL's extended protocol does (psycopg would send a text
-    without parameters by the simple protocol, which runs them all), and
-    MySQL's server with multi-statements off. One statement holding ';'
-    runs."""
+    it, PostgreSQL's extended protocol does (psycopg would send a query
+    without parameters by the simple protocol, which runs them all; the
+    connections' cursor forces the extended one), and MySQL's server with
+    multi-statements off. One statement holding ';' runs."""
     f.UserFactory(username="ada")
     name = "x'; DELETE FROM users; COMMIT; -- "
     stacked = "SELECT id FROM users WHERE username = '" + name + "'"
@@ -318,6 +318,12 @@ def test_raw_sql_is_one_statement_on_every_backend(db):
                 getattr(s, run)(stacked)
     with pytest.raises(ActiverelError):
         db.raw(User, "SELECT * FROM users; DELETE FROM users")
+    # odd call shapes: parameters that name no placeholder, the text as bytes
+    for odd in ((stacked, {"x": 1}), (stacked.encode(),)):
+        with pytest.raises(Exception):
+            with db.session() as s:
+                s.fetch("SELECT 1")
+                s.fetch(*odd)
     assert db.execute("SELECT username FROM users") == [("ada",)]
     with db.session() as s:
         s.fetch("SELECT 1")

@@ -8,10 +8,9 @@ relations' SELECTs, and a flush's small writes with the next statement or
 COMMIT. A pooled connection keeps the cursors for BEGIN, COMMIT, ROLLBACK
 and a batch's extra SELECTs (no caller sees them). Generated keys come back from
 ``INSERT ... RETURNING``; a whole key set travels as one array parameter
-(``= ANY(%s)``). A statement is one statement: a text without parameters
-that holds ``;`` goes in a pipeline, whose extended protocol refuses
-stacked statements (psycopg would send it by the simple protocol, which
-runs them all).
+(``= ANY(%s)``). Every statement goes by the extended protocol, which
+refuses stacked statements (psycopg would send one without parameters by
+the simple protocol, which runs them all).
 
 Chosen by :func:`activerel.dialects.dialect_for`; imports the rest of
 :mod:`activerel.dialects`, :mod:`activerel._util` and :mod:`activerel.errors`
@@ -117,12 +116,11 @@ class PostgreSQLDialect(Dialect):
             raise ConfigurationError(
                 "postgresql:// needs psycopg 3: pip install 'activerel[postgresql]'") from None
         self.psycopg = psycopg
-        #: the connections' cursor class (one statement per execute, below)
-        self.cursor_class: Any = psycopg.Cursor
+        #: the connections' cursor class: one statement per execute (below)
+        self.cursor_class = _one_statement_cursor(psycopg)
         if psycopg.Pipeline.is_supported():
             self.features = replace(self.features, begin_with_statement=True, batch_reads=True,
                                     queue_writes=True)
-            self.cursor_class = _one_statement_cursor(psycopg)
         self.types = {**_TYPES, "json": TypeMap("JSONB", Jsonb, json_value)}
         self.params = {k: v for k, v in {
             "host": url.host, "port": url.port, "user": url.user, "password": url.password,
@@ -287,24 +285,18 @@ def _large(cursor: Any) -> bool:
 
 
 def _one_statement_cursor(psycopg: Any) -> type:
-    """A psycopg cursor class that sends one statement per ``execute``.
+    """A psycopg cursor class that sends every statement by the extended
+    protocol, which takes one statement as the server parses it (a ``';'``
+    literal or a function's body stays one; stacked ones are an error).
     psycopg sends a query without parameters by the simple protocol, which
-    runs every statement of the text: raw SQL built as a string could
-    stack a second one. Such a text holding ``;`` goes in a pipeline
-    instead, whose extended protocol takes one statement, as the server
-    parses it (a ``';'`` literal or a function's body stays one statement;
-    stacked ones are an error). One round trip, as before."""
-    off = psycopg.pq.PipelineStatus.OFF
-
+    runs every statement of the text, so raw SQL built as a string could
+    stack a second one. ``force_extended`` is the switch psycopg's own
+    streams use (``_execute_send``, private but the same since psycopg
+    3.1, this package's oldest; tests/test_backends.py fails if it goes)."""
     class Cursor(psycopg.Cursor):  # type: ignore[misc]
-        def execute(self, query: Any, params: Any = None, *, prepare: Any = None,
-                    binary: Any = None) -> Any:
-            if (params or not isinstance(query, str) or ";" not in query
-                    or self.connection.pgconn.pipeline_status != off):
-                return super().execute(query, params, prepare=prepare, binary=binary)
-            with self.connection.pipeline():
-                super().execute(query, params, prepare=prepare, binary=binary)
-            return self
+        def _execute_send(self, query: Any, *, force_extended: bool = False,
+                          binary: Any = None) -> None:
+            super()._execute_send(query, force_extended=True, binary=binary)
 
     return Cursor
 
