@@ -2,8 +2,9 @@
 transaction's begin sent with its first statement, several SELECTs sent
 at once, and writes held for the next statement's round trip (libpq's
 pipeline mode on PostgreSQL, a multi-statement script on MySQL).
-:class:`RoundTripHooks` is a base of :class:`~activerel.dialects.base.Dialect`;
-a dialect overrides them where its ``Features`` say it can (``begin_with_statement``, ``batch_reads``,
+:class:`RoundTripHooks` is a base of
+:class:`~activerel.dialects.base.Dialect`; a dialect overrides them where
+its ``Features`` say it can (``begin_with_statement``, ``batch_reads``,
 ``queue_writes``).
 
 Called by :mod:`activerel.connection`. Imports nothing of activerel."""
