@@ -284,7 +284,7 @@ class Connection:
         queued, self._queued = self._queued, []
         try:
             self._log("COMMIT", ())
-            if queued:  # the last writes and COMMIT: one round trip
+            if queued:  # the last writes and COMMIT: one round trip (MySQL: per script part)
                 self.dialect.commit_queued(self.conn, self.cursor, queued)
             else:
                 self.dialect.commit(self.conn)
