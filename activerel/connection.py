@@ -191,6 +191,12 @@ class Connection:
         except Exception as exc:
             self._driver_error(exc)
             raise  # _driver_error always raises
+        except BaseException as exc:
+            # an interruption: where it left the connection closed (MySQL,
+            # a script's results half read), the transaction went with it
+            if self.dialect.is_disconnect(exc, self.conn):
+                self.broken = True
+            raise
 
     def queue(self, sql: str, params: Any, many: bool = False) -> None:
         """A small write whose result nobody reads (``many``: rows of

@@ -298,6 +298,39 @@ def test_a_script_interrupted_while_read_closes_its_connection_on_mysql(backend,
     assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("bob",), ("cyd",)]
 
 
+def test_a_script_interrupted_under_a_savepoint_raises_the_interruption_on_mysql(
+        backend, db, people, monkeypatch):
+    """Interrupted while its script's results are read, a savepoint's flush
+    raises the interruption itself, not an error of rolling back to the
+    savepoint on the closed connection: the whole transaction went with the
+    connection, so every object it wrote is put back as it was before its
+    first flush, its changes pending again (as after any rollback)."""
+    if backend != "mysql":
+        pytest.skip("MySQL/MariaDB's multi-statement scripts")
+    cursor_class = db.dialect.params["cursorclass"]
+    real = cursor_class.nextset
+
+    def interrupted(cur: Any) -> Any:
+        monkeypatch.setattr(cursor_class, "nextset", real)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        with db.session() as s:
+            ada = User.get(1)
+            ada.username = "ada2"
+            s.flush()
+            raw = s.connection.conn
+            with s.savepoint():
+                ada.username = "ada3"
+                bob = User.get(2)
+                bob.username = "bob2"
+                monkeypatch.setattr(cursor_class, "nextset", interrupted)
+    assert not raw.open
+    assert (ada.username, bob.username) == ("ada2", "bob2")
+    assert ada._ar_state.dirty == {"username": "ada"} and bob._ar_state.dirty == {"username": "bob"}
+    assert db.execute("SELECT username FROM users ORDER BY id") == [("ada",), ("bob",), ("cyd",)]
+
+
 def test_held_text_of_its_own_on_mysql(backend, db, people):
     """``Session.queue`` takes any text: one ending in a comment does not
     swallow the COMMIT after it, and one holding ';' goes alone, held to one
