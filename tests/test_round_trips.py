@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import pytest
 
-from activerel import ActiverelError, IntegrityError
-from activerel.dialects.mysql_scripts import _in_step, byte_size
+from activerel import ActiverelError, ConnectionLost, IntegrityError
+from activerel.dialects.mysql_scripts import _in_step, _send, byte_size
 from tests.models import Post, User
 
 
@@ -272,8 +272,8 @@ def test_held_writes_go_in_scripts_cut_by_size_on_mysql(backend, db, people, mon
     assert db.execute("SELECT title FROM posts WHERE id = 1") == [(f"{k} " + "t" * 20,)]
 
 
-def test_a_script_interrupted_while_read_closes_its_connection_on_mysql(backend, db, people,
-                                                                          monkeypatch):
+def test_a_script_interrupted_while_read_closes_its_connection_on_mysql(
+        backend, db, people, monkeypatch):
     """Every result of a script must be read before the connection sends
     anything else: interrupted in between, the connection is closed (not
     given back to the pool out of step). The server ran the whole script,
@@ -357,6 +357,39 @@ def test_which_script_errors_leave_the_connection_in_step():
     assert not _in_step(DriverError(1153, "packet too large"))
     assert not _in_step(KeyboardInterrupt())
     assert not _in_step(TypeError("not all arguments converted"))
+
+
+def test_a_script_with_fewer_results_than_statements_closes_its_connection():
+    """The server answers each statement of a script with a result; a count
+    that differs means the connection is out of step with what was sent, so
+    it is closed and the failure is a lost connection (whose transaction
+    the server rolls back). The server cannot be made to do this, so a
+    cursor stands in for mysqlclient's."""
+    class Conn:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    class Cursor:
+        lastrowid = 7
+
+        def __init__(self) -> None:
+            self.connection = Conn()
+            self.sent: list[Any] = []
+
+        def execute_script(self, sql: str, args: list[Any]) -> None:
+            self.sent.append((sql, args))
+
+        def nextset(self) -> Any:
+            return None  # one result only
+
+    cur = Cursor()
+    with pytest.raises(ConnectionLost, match="a script of 2 statements gave 1 results"):
+        _send(cur, ["UPDATE t SET a = %s", "UPDATE t SET b = %s"], [1, 2])
+    assert cur.sent == [("UPDATE t SET a = %s;\nUPDATE t SET b = %s", [1, 2])]
+    assert cur.connection.closed
+    assert _send(Cursor(), ["UPDATE t SET a = %s"], [1]) == [7]
 
 
 def test_a_pooled_connection_holds_no_large_result_on_postgresql(backend, db, people):
