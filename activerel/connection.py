@@ -223,11 +223,8 @@ class Connection:
         """Raise the activerel error for a driver exception (marking the
         connection broken when it was lost)."""
         if self.dialect.is_disconnect(exc, self.conn):
-            self.broken = True
-            self.engine.invalidate()
-            raise ConnectionLost(
-                f"{self.dialect.name}: the connection to {self.engine.url.safe} was lost ({exc}); "
-                "its transaction is rolled back and the connection is not reused") from exc
+            raise _lost(self, f"({exc}); its transaction is rolled back and the connection is "
+                        "not reused") from exc
         err = self.dialect.translate_error(exc)
         if err is not None:
             raise err from exc
@@ -296,16 +293,12 @@ class Connection:
                 self.dialect.commit(self.conn)
         except Exception as exc:
             if self.dialect.is_disconnect(exc, self.conn):
-                self.broken = True
-                self.engine.invalidate()
-                raise ConnectionLost(
-                    f"{self.dialect.name}: the connection to {self.engine.url.safe} was lost during "
-                    f"COMMIT ({exc}): whether the server committed the transaction is unknown. The "
-                    "objects were put back as unwritten; check the rows before writing them "
-                    "again") from exc
+                raise _lost(self, f"during COMMIT ({exc}): whether the server committed the "
+                            "transaction is unknown. The objects were put back as unwritten; "
+                            "check the rows before writing them again") from exc
             if not self.broken:
                 self._log("ROLLBACK", ())
-                self._rollback_quietly()
+                _rollback_quietly(self)
             self._driver_error(exc)
 
     def rollback(self) -> None:
@@ -324,13 +317,7 @@ class Connection:
                 self.broken = True  # as for a ROLLBACK that fails: it does not raise
             return
         self._log("ROLLBACK", ())
-        self._rollback_quietly()
-
-    def _rollback_quietly(self) -> None:
-        try:
-            self.dialect.rollback(self.conn)
-        except Exception:
-            self.broken = True
+        _rollback_quietly(self)
 
     def release(self) -> None:
         """Roll back what is still open and give the connection back (or
@@ -342,6 +329,22 @@ class Connection:
         conn, self.conn, self.cursor = self.conn, None, None
         broken, self.broken = self.broken, False
         self.engine.release(conn, broken=broken)
+
+
+def _lost(c: Connection, what: str) -> ConnectionLost:
+    """``c``'s connection is gone: marked broken (the pool's idle ones
+    opened before now are suspect), and the error to raise."""
+    c.broken = True
+    c.engine.invalidate()
+    return ConnectionLost(f"{c.dialect.name}: the connection to {c.engine.url.safe} was lost {what}")
+
+
+def _rollback_quietly(c: Connection) -> None:
+    """ROLLBACK, never raising: a connection whose ROLLBACK fails is marked broken."""
+    try:
+        c.dialect.rollback(c.conn)
+    except Exception:
+        c.broken = True
 
 
 def outside_transaction(c: Connection, sql: str) -> None:
