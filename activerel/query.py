@@ -29,7 +29,7 @@ from .querying.relaggregates import RelationAggregateQueries
 from .querying.statement import StatementQueries
 from .querying.stream import StreamMixin
 from .querying.subqueries import SubqueryMixin
-from .session import Session, SessionFactory, use_session
+from .session import Session, SessionFactory, current_session, use_session
 from .sql.compiler import Compiler
 from .sql.expressions import Condition, FieldExpr, ValueExpr
 from .sql.select import order_terms, query_select
@@ -40,33 +40,52 @@ from .unitofwork.cascade import delete_keys, delete_where
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: the state of a query that has no condition, order, page, selection or join yet
+_BLANK: dict[str, Any] = {
+    "_where": (), "_order": (), "_limit": None, "_offset": None, "_fields": None,
+    "_joins": (), "_lock": None, "_distinct": False, "_group": (), "_having": (),
+    "_aggregates": ()}
+
+#: a query paged to at most this many rows, with no relation loaded, runs
+#: without pausing the garbage collector (``gc_paused``)
+_FEW = 100
+
+
+class _QueryState:
+    """The attributes of a query (set together from ``_BLANK``: see
+    ``Query.__init__``)."""
+
+    _cls: type
+    _mapper: Mapper
+    _db: Optional[SessionFactory]
+    _session: Optional[Session]
+    _where: tuple[Condition, ...]
+    _order: tuple[tuple[str, bool], ...]
+    _limit: Optional[int]
+    _offset: Optional[int]
+    _fields: Optional[tuple[str, ...]]
+    _joins: tuple[Join, ...]
+    #: for_update(): (nowait, skip_locked), or None
+    _lock: Optional[tuple[bool, bool]]
+    #: distinct(), group_by(...) and having(...) (see querying.aggregates)
+    _distinct: bool
+    _group: tuple[Any, ...]
+    _having: tuple[Any, ...]
+    #: relation aggregates loaded onto the objects (with_count, ...)
+    _aggregates: tuple[Any, ...]
+
 
 class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQueries,
-            StatementQueries[T], Generic[T]):
+            StatementQueries[T], _QueryState, Generic[T]):
     """A query over one model. Build with ``filter``, ``order_by``, ``limit``,
     ``skip`` and ``select``; run with ``find``, ``find_one``, ``count``, ..."""
 
     # No __slots__: copying an instance dict (every builder call) is one C call.
     def __init__(self, cls: type[T], db: Optional[SessionFactory] = None,
                  session: Optional[Session] = None) -> None:
-        self._cls = cls
-        self._mapper: Mapper = mapper_of(cls)
-        self._db = db
-        self._session = session
-        self._where: tuple[Condition, ...] = ()
-        self._order: tuple[tuple[str, bool], ...] = ()
-        self._limit: Optional[int] = None
-        self._offset: Optional[int] = None
-        self._fields: Optional[tuple[str, ...]] = None
-        self._joins: tuple[Join, ...] = ()
-        #: for_update(): (nowait, skip_locked), or None
-        self._lock: Optional[tuple[bool, bool]] = None
-        #: distinct(), group_by(...) and having(...) (see querying.aggregates)
-        self._distinct = False
-        self._group: tuple[Any, ...] = ()
-        self._having: tuple[Any, ...] = ()
-        #: relation aggregates loaded onto the objects (with_count, ...)
-        self._aggregates: tuple[Any, ...] = ()
+        # one dict display: every query of a short session starts here
+        self.__dict__ = {"_cls": cls, "_mapper": mapper_of(cls), "_db": db,
+                         "_session": session, **_BLANK}
 
     def _copy(self, **changes: Any) -> "Query[T]":
         q: Query[T] = object.__new__(Query)
@@ -175,12 +194,15 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
     def _run(self, fn: Callable[[Session], R], grouped: bool = False) -> R:
         if (self._group or self._having) and not grouped:  # rows of groups, not objects
             raise grouped_error(self._mapper)
-        if self._session is not None and self._session.active:
-            self._session.catalog.serving(self._cls)
-            return fn(self._session)
-        with use_session(self._db) as s:
-            s.catalog.serving(self._cls)
-            return fn(s)
+        s = self._session
+        if s is None or not s.active:
+            s = current_session()  # (what use_session finds, without entering it)
+            if s is None or (self._db is not None and s.db is not self._db):
+                with use_session(self._db) as s:
+                    s.catalog.serving(self._cls)
+                    return fn(s)
+        s.catalog.serving(self._cls)
+        return fn(s)
 
     # -- terminals -----------------------------------------------------------------
     def find(self) -> list[T]:
@@ -194,6 +216,12 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
         s.flush()
         if self._lock is not None:
             require_write_lock(s.connection)
+        most = self._limit if limit is None else limit
+        if most is not None and most <= _FEW and not (self._joins or self._aggregates):
+            # a few objects and nothing loaded with them: pausing the
+            # collector would cost more than the scans it saves
+            rows, columns, whole, ahead = self._read(s, limit)
+            return hydrate(s, self._mapper, rows, columns, (), whole=whole, ahead=ahead)
         with gc_paused():
             rows, columns, whole, ahead = self._read(s, limit)
             objs = hydrate(s, self._mapper, rows, columns, self._joins, whole=whole, ahead=ahead)

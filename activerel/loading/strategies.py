@@ -84,6 +84,11 @@ def hydrate(session: LoadSession, mapper: Mapper, rows: list[tuple[Any, ...]], c
     many-to-many rows repeat their targets). ``whole``: the rows are every row
     of the table, so a to-many relation selects its rows without a key set.
     ``ahead``: rows of joined relations read with ``rows`` (by join name)."""
+    if not joins and loaded is None:  # the objects alone (no relation reuses the rows)
+        objs = hydrators(mapper, session.dialect).hydrator(columns)(rows, session, unique)
+        if mapper.json_fields:
+            remember_json(objs, mapper.json_fields)
+        return objs
     if loaded is None:
         loaded = Loaded()
     later: list[tuple[BackRefProp, Join]] = []

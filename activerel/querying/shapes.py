@@ -11,13 +11,12 @@ joins with ``inner_join_with``. Also: whether an index finds a query's
 rows (:func:`index_lookup`), so that its SELECT is cheap to run again.
 
 Used by :mod:`activerel.query` and :mod:`activerel.querying.statement`.
-Imports :mod:`activerel.sql`, :mod:`activerel.loading.joins`,
-:mod:`activerel.mapping` and :mod:`activerel.schema` (the declared indexes)."""
+Imports :mod:`activerel.sql`, :mod:`activerel.mapping` and
+:mod:`activerel.schema` (the declared indexes)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-from ..loading.joins import inner_conditions
 from ..mapping.mapper import Mapper
 from ..mapping.properties import ColumnProp
 from ..schema.declared import table_def
@@ -30,7 +29,7 @@ def shape_key(query: Any, c: ValueCodec, kind: str, columns: Sequence[str],
               limit: Optional[int], offset: Optional[int]) -> Optional[tuple[Any, ...]]:
     """The cache key of one statement of ``query``, or None when it cannot be
     cached (a condition without a shape, inner joins, grouping)."""
-    if query._group or query._having or inner_conditions(query._mapper, query._joins):
+    if query._group or query._having or (query._joins and any(j.inner for j in query._joins)):
         return None
     shapes = condition_shapes(query._where)
     if shapes is None:

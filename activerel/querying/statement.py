@@ -50,6 +50,7 @@ class StatementQueries(Generic[T]):
     # the query's state and helpers (``Query`` has them)
     _mapper: Mapper
     _fields: Optional[tuple[str, ...]]
+    _where: tuple[Any, ...]
     _order: tuple[tuple[str, bool], ...]
     _joins: tuple[Join, ...]
     _lock: Optional[tuple[bool, bool]]
@@ -98,10 +99,12 @@ class StatementQueries(Generic[T]):
         """The SELECT ``find()`` sends first: its SQL, parameters and columns,
         and whether its rows are the whole table (no condition, no paging)."""
         columns = c.select_columns(needed_fields(self._mapper, self._fields, self._joins))
-        q = self if limit is None else self._copy(_limit=limit)
-        whole = q._limit is None and not q._offset and not self._conditions()
+        most = self._limit if limit is None else limit
+        whole = (most is None and not self._offset and not self._where
+                 and not any(j.inner for j in self._joins))  # (inner joins are conditions)
 
         def render() -> tuple[str, list[Any]]:
+            q = self if limit is None else self._copy(_limit=limit)
             comp = self._compiler(c)
             select = q._base(c, columns, comp)
             if self._lock is not None and c.dialect.features.row_locks:
@@ -112,7 +115,7 @@ class StatementQueries(Generic[T]):
                 select = select.for_update(nowait=nowait, skip_locked=skip_locked, of=of)
             return select.get_sql(), comp.params
 
-        key = shape_key(self, c, "find", columns, q._limit, q._offset)
+        key = shape_key(self, c, "find", columns, most, self._offset)
         sql, params = cached(self, c, key, render)
         return sql, params, columns, whole
 

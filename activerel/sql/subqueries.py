@@ -23,6 +23,8 @@ from .compiler import Compiler
 from .conditions import Condition
 
 _NUMBERS = frozenset({"int", "float", "decimal"})
+#: the types of plain values, never a subquery
+_PLAIN = frozenset({int, str, float, bool, bytes, type(None)})
 
 #: the comparisons a subquery takes, with how each is written in Python
 _OPS: dict[str, tuple[str, Callable[[Any, Any], Criterion]]] = {
@@ -57,6 +59,8 @@ class Subquery:
 def as_subquery(value: Any) -> Optional[Subquery]:
     """``value`` as a subquery: itself, or a query's primary keys (a class
     with ``_as_subquery()``, such as ``Query``); None for any other value."""
+    if type(value) in _PLAIN:  # the common case, at the cost of one set lookup
+        return None
     if isinstance(value, Subquery):
         return value
     make = getattr(type(value), "_as_subquery", None)
