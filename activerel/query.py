@@ -269,9 +269,8 @@ class Query(SubqueryMixin, StreamMixin[T], AggregateQueries, RelationAggregateQu
             c = self._codec(s)
             if self._limit == 0:
                 return False
-            q = self._copy(_limit=1)
             key = shape_key(self, c, "exists", (), 1, self._offset)
-            sql, params = cached(self, c, key, lambda: q._rendered(
+            sql, params = cached(self, c, key, lambda: self._copy(_limit=1)._rendered(
                 c, [c.pk_names[0]], ordered=self._offset is not None))
             return bool(s.fetch(sql, params))
         return self._run(run)

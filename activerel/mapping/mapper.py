@@ -312,9 +312,8 @@ class Mapper:
         """The columns an INSERT writes: every one, or all but the generated key."""
         return self.insert_columns_all if with_autoincrement else self.insert_columns_generated
 
-    def check_key(self, key: Any, what: Optional[str] = None) -> None:
-        """Raise ValidationError unless ``key`` is a valid primary key value
-        (a tuple of the key columns' values for a composite key)."""
+    def key_checks(self) -> list[tuple[str, ColumnType, Callable[[Any], bool]]]:
+        """Per key column: its name, type (not nullable) and value check."""
         checks = self._key_checks
         if checks is None:
             checks = []
@@ -322,6 +321,12 @@ class Mapper:
                 strict = ColumnType(col.ctype.kind, col.ctype.python_type, False)
                 checks.append((col.name, strict, strict.checker()))
             self._key_checks = checks
+        return checks
+
+    def check_key(self, key: Any, what: Optional[str] = None) -> None:
+        """Raise ValidationError unless ``key`` is a valid primary key value
+        (a tuple of the key columns' values for a composite key)."""
+        checks = self.key_checks()
         if len(checks) == 1:
             if checks[0][2](key):
                 return

@@ -363,8 +363,13 @@ def _make_checker(prop: Prop) -> Callable[[Any], None]:
         return check
     target = prop.target_mapper  # type: ignore[attr-defined]
     what = f"{owner}.{name}"
+    cls = target.cls
+    checks = target.key_checks()
+    one = checks[0][2] if len(checks) == 1 else None  # a one-column key's value check
 
     def check_ref(value: Any) -> None:
+        if type(value) is cls or (one is not None and one(value)):
+            return  # (the common cases first)
         if is_model_instance(value):
             if not isinstance(value, target.cls):
                 raise ValidationError(
