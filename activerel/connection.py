@@ -191,11 +191,9 @@ class Connection:
         except Exception as exc:
             self._driver_error(exc)
             raise  # _driver_error always raises
-        except BaseException as exc:
-            # an interruption: where it left the connection closed (MySQL,
-            # a script's results half read), the transaction went with it
-            if self.dialect.is_disconnect(exc, self.conn):
-                self.broken = True
+        except BaseException:
+            if self.conn is not None and not self.dialect.is_usable(self.conn):
+                self.broken = True  # an interruption closed it (MySQL: a script half read)
             raise
 
     def queue(self, sql: str, params: Any, many: bool = False) -> None:
@@ -225,6 +223,8 @@ class Connection:
         if self.dialect.is_disconnect(exc, self.conn):
             raise _lost(self, f"({exc}); its transaction is rolled back and the connection is "
                         "not reused") from exc
+        if self.conn is not None and not self.dialect.is_usable(self.conn):
+            self.broken = True  # closed for the error (MySQL: a script out of step), server alive
         err = self.dialect.translate_error(exc)
         if err is not None:
             raise err from exc

@@ -298,23 +298,35 @@ def test_a_script_interrupted_while_read_closes_its_connection_on_mysql(
     assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("bob",), ("cyd",)]
 
 
-def test_a_script_interrupted_under_a_savepoint_raises_the_interruption_on_mysql(
-        backend, db, people, monkeypatch):
-    """Interrupted while its script's results are read, a savepoint's flush
-    raises the interruption itself, not an error of rolling back to the
-    savepoint on the closed connection: the whole transaction went with the
-    connection, so every object it wrote is put back as it was before its
-    first flush, its changes pending again (as after any rollback)."""
+@pytest.mark.parametrize("failure", ["interrupt", "packet"])
+def test_a_script_that_closes_its_connection_under_a_savepoint_raises_its_own_error_on_mysql(
+        backend, db, people, monkeypatch, failure):
+    """A savepoint's flush whose script closes the connection while its
+    results are read (an interruption, or an error after which the
+    connection is out of step, such as a packet over the server's limit)
+    raises that failure itself: not an error of rolling back to the
+    savepoint on the closed connection, and not a lost connection (the
+    server is there; the idle pooled connections are kept). The whole
+    transaction went with the connection, so every object it wrote is put
+    back as it was before its first flush, its changes pending again (as
+    after any rollback)."""
     if backend != "mysql":
         pytest.skip("MySQL/MariaDB's multi-statement scripts")
     cursor_class = db.dialect.params["cursorclass"]
     real = cursor_class.nextset
+    error: BaseException = (KeyboardInterrupt() if failure == "interrupt" else
+                            db.dialect.driver.OperationalError(1153, "Got a packet bigger than "
+                                                               "'max_allowed_packet' bytes"))
 
-    def interrupted(cur: Any) -> Any:
+    def failing(cur: Any) -> Any:
         monkeypatch.setattr(cursor_class, "nextset", real)
-        raise KeyboardInterrupt
+        raise error
 
-    with pytest.raises(KeyboardInterrupt):
+    with db.session() as first, db.session() as second:  # two idle pooled connections
+        first.fetch("SELECT 1")
+        second.fetch("SELECT 1")
+        pooled = {first.connection.conn, second.connection.conn}
+    with pytest.raises(BaseException) as raised:
         with db.session() as s:
             ada = User.get(1)
             ada.username = "ada2"
@@ -324,11 +336,19 @@ def test_a_script_interrupted_under_a_savepoint_raises_the_interruption_on_mysql
                 ada.username = "ada3"
                 bob = User.get(2)
                 bob.username = "bob2"
-                monkeypatch.setattr(cursor_class, "nextset", interrupted)
-    assert not raw.open
+                monkeypatch.setattr(cursor_class, "nextset", failing)
+    if failure == "interrupt":
+        assert type(raised.value) is KeyboardInterrupt
+    else:
+        assert type(raised.value) is ActiverelError and "1153" in str(raised.value)
+    assert not raw.open and raw in pooled
+    (idle,) = pooled - {raw}
     assert (ada.username, bob.username) == ("ada2", "bob2")
     assert ada._ar_state.dirty == {"username": "ada"} and bob._ar_state.dirty == {"username": "bob"}
     assert db.execute("SELECT username FROM users ORDER BY id") == [("ada",), ("bob",), ("cyd",)]
+    with db.session() as s:  # the idle connection was not invalidated
+        s.fetch("SELECT 1")
+        assert s.connection.conn is idle
 
 
 def test_held_text_of_its_own_on_mysql(backend, db, people):

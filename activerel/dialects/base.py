@@ -218,8 +218,10 @@ class Dialect(DDLHooks, RoundTripHooks):
         """Release what the dialect itself holds (called by Database.close)."""
 
     def is_usable(self, conn: Any) -> bool:
-        """Whether an idle connection may be handed out again, as far as the
-        driver knows without a round trip (it was not closed or broken)."""
+        """Whether a connection may be used again, as far as the driver
+        knows without a round trip (it was not closed or broken): asked of
+        an idle one before it is handed out, and of a session's own after a
+        failure (which the driver or the dialect may have closed it for)."""
         return True
 
     def is_disconnect(self, exc: BaseException, conn: Any) -> bool:

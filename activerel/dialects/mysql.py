@@ -221,7 +221,7 @@ class MySQLDialect(Dialect):
 
     def is_disconnect(self, exc: BaseException, conn: Any) -> bool:
         d = self.driver
-        if isinstance(exc, d.InterfaceError) or (conn is not None and not conn.open):
+        if isinstance(exc, d.InterfaceError):
             return True  # the connection object itself is closed
         return (isinstance(exc, d.OperationalError) and bool(exc.args)
                 and exc.args[0] in _DISCONNECTS)
