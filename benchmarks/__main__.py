@@ -66,6 +66,10 @@ def parse(argv: list[str]) -> Options:
     p.add_argument("--no-returning", action="store_true",
                    help="MySQL/MariaDB only: run as on a server without INSERT ... RETURNING "
                         "whose generated keys may interleave (MySQL 8's default)")
+    p.add_argument("--pin", action="store_true",
+                   help="Linux: run the benchmark on one CPU and the local database server on "
+                        "the others, so that every connection's round trip costs the same "
+                        "(see benchmarks/pinning.py; needs the right to set the server's CPUs)")
     p.add_argument("--write-docs", action="store_true",
                    help="write the results into docs/benchmarks.md between the markers of "
                         "this backend")
@@ -105,7 +109,7 @@ def parse(argv: list[str]) -> Options:
                    profile_top=a.profile_top, write_docs=a.write_docs, namespace=a.namespace,
                    no_returning=a.no_returning, profile_sort=a.profile_sort,
                    profile_out=a.profile_out, scale=a.scale, scale_sizes=sizes,
-                   command=command_line(argv), named=named)
+                   command=command_line(argv), named=named, pin=a.pin)
 
 
 def main(argv: list[str] | None = None) -> int:

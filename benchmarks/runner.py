@@ -16,12 +16,14 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Optional
 
 from . import data as D
 from .backend import Admin, Target
+from .pinning import pinned
 
 #: every implementation, in table order; raw first (the reference)
 IMPLEMENTATIONS = ("raw", "activerel", "sqlalchemy", "peewee", "pony")
@@ -57,6 +59,8 @@ class Options:
     #: --scale: run the workloads at each of these N instead (benchmarks/scale.py)
     scale: bool = False
     scale_sizes: tuple[int, ...] = (200, 2000, 20000)
+    #: --pin: the benchmark on one CPU, the local server on the others (benchmarks/pinning.py)
+    pin: bool = False
 
 
 @dataclass
@@ -147,14 +151,19 @@ def run(opts: Options) -> Results:
         f"repeat {opts.repeat}, implementations: {', '.join(m.NAME for m in impls)}"
         + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
     target.create_namespace()
+    cpus = ExitStack()
     admin = Admin(target)
     started: list[ModuleType] = []
     try:
+        pin = cpus.enter_context(pinned(target)) if opts.pin else ""
+        if pin:
+            log(f"pinned: {pin}")
         admin.recreate()
         for m in impls:
             m.setup(target)
             started.append(m)
         res.info = machine_info(opts, target, impls)
+        res.info["cpus"] = pin
         if opts.scale:
             from .scale import run_scale
             run_scale(opts, admin, impls, res)
@@ -177,6 +186,7 @@ def run(opts: Options) -> Results:
             except Exception as exc:  # noqa: BLE001 - keep tearing down the others
                 log(f"teardown of {m.NAME} failed: {exc}")
         admin.close()
+        cpus.close()  # (it finds the server through the namespace: before it goes)
         target.drop_namespace()
     return res
 
@@ -333,7 +343,7 @@ def render(res: Results) -> str:
            "activerel and SQLAlchemy are told so; peewee and Pony never use RETURNING on MySQL."
            if res.target.no_returning else "."),
         "",
-        f"- Machine: {info['machine']}",
+        f"- Machine: {info['machine']}" + (f"; {info['cpus']}" if info.get("cpus") else ""),
         f"- Python: {info['python']}",
         f"- Packages: {info['packages']}",
         f"- Command: `{info['command']}`",

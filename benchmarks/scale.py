@@ -112,7 +112,7 @@ def render_scale(res: "Results") -> str:
     lines = [
         f"Measured {info['date']} on {res.target.kind} ({info['database']}).",
         "",
-        f"- Machine: {info['machine']}",
+        f"- Machine: {info['machine']}" + (f"; {info['cpus']}" if info.get("cpus") else ""),
         f"- Python: {info['python']}",
         f"- Packages: {info['packages']}",
         f"- Command: `{info['command']}`",

@@ -12,6 +12,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from benchmarks.backend import Target
+from benchmarks.pinning import pinned, server_tasks
 from tests.backends import NAMESPACE, URLS, require
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,3 +54,32 @@ def test_scale_reports_each_size_and_the_growth():
     assert [r.split(" | ")[0] for r in rows] == [
         "| N (rows)", "| 10 (60)", "| 20 (120)", "| growth, 10 to 20"]
     assert all(r.count("x (") == 2 for r in rows[1:3])     # raw 1.00x and activerel, each timed
+
+
+def test_pin_runs_the_benchmark_and_the_server_on_other_cpus_then_as_before(backend, server_url):
+    """``--pin``: the benchmark process on its lowest CPU, every thread of the
+    local server (and every backend begun meanwhile) on the others; after
+    the run, both as they were."""
+    mine = os.sched_getaffinity(0)
+    if len(mine) < 2:
+        pytest.skip("--pin needs two CPUs; this process may use one")
+    first, rest = min(mine), mine - {min(mine)}
+    target = Target.parse(server_url, f"{NAMESPACE}_pin")
+    target.create_namespace()
+    try:
+        tasks = server_tasks(target) if backend != "sqlite" else []
+        before = {t: os.sched_getaffinity(t) for t in tasks}
+        with pinned(target) as note:
+            assert os.sched_getaffinity(0) == {first}
+            if backend != "sqlite":
+                now = server_tasks(target)  # a new connection's backend or thread among them
+                assert now and all(os.sched_getaffinity(t) == rest for t in now)
+        assert os.sched_getaffinity(0) == mine
+        for t in server_tasks(target) if backend != "sqlite" else []:
+            assert os.sched_getaffinity(t) == before.get(t, mine)
+    finally:
+        target.drop_namespace()
+    server = "" if backend == "sqlite" else (
+        f", the {backend} server on CPU{'s' if len(rest) > 1 else ''} "
+        f"{', '.join(map(str, sorted(rest)))}")
+    assert note == f"the benchmark on CPU {first}{server} (--pin)"
