@@ -180,14 +180,18 @@ def run(opts: Options) -> Results:
         if opts.memory and not opts.check:
             measure_memory(opts, admin, impls, res)
     finally:
-        for m in reversed(started):
+        try:
+            for m in reversed(started):
+                try:
+                    m.teardown()
+                except Exception as exc:  # noqa: BLE001 - keep tearing down the others
+                    log(f"teardown of {m.NAME} failed: {exc}")
+            admin.close()
+        finally:
             try:
-                m.teardown()
-            except Exception as exc:  # noqa: BLE001 - keep tearing down the others
-                log(f"teardown of {m.NAME} failed: {exc}")
-        admin.close()
-        cpus.close()  # (it finds the server through the namespace: before it goes)
-        target.drop_namespace()
+                cpus.close()  # (it finds the server through the namespace: before it goes)
+            finally:
+                target.drop_namespace()
     return res
 
 
