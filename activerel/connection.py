@@ -224,7 +224,13 @@ class Connection:
             raise _lost(self, f"({exc}); its transaction is rolled back and the connection is "
                         "not reused") from exc
         if self.conn is not None and not self.dialect.is_usable(self.conn):
-            self.broken = True  # closed for the error (MySQL: a script out of step), server alive
+            # closed for this error (MySQL: a script whose results are out of step):
+            # the transaction went with it, the server is there (the pool is not suspect)
+            if isinstance(exc, ConnectionLost):
+                self.broken = True
+                raise exc
+            raise _lost(self, f"({exc}): it was closed for that error, so its transaction is "
+                        "rolled back and the connection is not reused", suspect=False) from exc
         err = self.dialect.translate_error(exc)
         if err is not None:
             raise err from exc
@@ -292,10 +298,11 @@ class Connection:
             else:
                 self.dialect.commit(self.conn)
         except Exception as exc:
-            if self.dialect.is_disconnect(exc, self.conn):
+            lost = self.dialect.is_disconnect(exc, self.conn)
+            if lost or not self.dialect.is_usable(self.conn):
                 raise _lost(self, f"during COMMIT ({exc}): whether the server committed the "
                             "transaction is unknown. The objects were put back as unwritten; "
-                            "check the rows before writing them again") from exc
+                            "check the rows before writing them again", suspect=lost) from exc
             if not self.broken:
                 self._log("ROLLBACK", ())
                 _rollback_quietly(self)
@@ -331,11 +338,12 @@ class Connection:
         self.engine.release(conn, broken=broken)
 
 
-def _lost(c: Connection, what: str) -> ConnectionLost:
-    """``c``'s connection is gone: marked broken (the pool's idle ones
-    opened before now are suspect), and the error to raise."""
+def _lost(c: Connection, what: str, suspect: bool = True) -> ConnectionLost:
+    """``c``'s connection is gone: marked broken (``suspect``: so are the
+    pool's idle ones opened before now), and the error to raise."""
     c.broken = True
-    c.engine.invalidate()
+    if suspect:
+        c.engine.invalidate()
     return ConnectionLost(f"{c.dialect.name}: the connection to {c.engine.url.safe} was lost {what}")
 
 

@@ -298,18 +298,52 @@ def test_a_script_interrupted_while_read_closes_its_connection_on_mysql(
     assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("bob",), ("cyd",)]
 
 
+def test_a_commit_script_out_of_step_says_the_outcome_is_unknown_on_mysql(backend, db, people,
+                                                                         monkeypatch):
+    """A COMMIT that went in a script whose results then came out of step
+    (an error after which mysqlclient closes the connection) may have
+    committed: ConnectionLost says the outcome is unknown, as for a
+    connection lost during the COMMIT. Here the server ran the whole
+    script. The idle pooled connections are kept (the server is there)."""
+    if backend != "mysql":
+        pytest.skip("MySQL/MariaDB's multi-statement scripts")
+    cursor_class = db.dialect.params["cursorclass"]
+    real = cursor_class.nextset
+
+    def failing(cur: Any) -> Any:
+        monkeypatch.setattr(cursor_class, "nextset", real)
+        raise db.dialect.driver.OperationalError(1153, "Got a packet bigger than "
+                                                 "'max_allowed_packet' bytes")
+
+    with db.session() as first, db.session() as second:  # two idle pooled connections
+        first.fetch("SELECT 1")
+        second.fetch("SELECT 1")
+        pooled = {first.connection.conn, second.connection.conn}
+    with pytest.raises(ConnectionLost, match=r"during COMMIT \(\(1153, .*is unknown"):
+        with db.session() as s:
+            User.get(1).username = "ada2"
+            raw = s.connection.conn
+            monkeypatch.setattr(cursor_class, "nextset", failing)
+    assert not raw.open
+    (idle,) = pooled - {raw}
+    assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("bob",), ("cyd",)]
+    with db.session() as s:  # the idle connection was not invalidated
+        s.fetch("SELECT 1")
+        assert s.connection.conn is idle
+
+
 @pytest.mark.parametrize("failure", ["interrupt", "packet"])
-def test_a_script_that_closes_its_connection_under_a_savepoint_raises_its_own_error_on_mysql(
+def test_a_script_that_closes_its_connection_under_a_savepoint_loses_the_transaction_on_mysql(
         backend, db, people, monkeypatch, failure):
     """A savepoint's flush whose script closes the connection while its
     results are read (an interruption, or an error after which the
     connection is out of step, such as a packet over the server's limit)
-    raises that failure itself: not an error of rolling back to the
-    savepoint on the closed connection, and not a lost connection (the
-    server is there; the idle pooled connections are kept). The whole
-    transaction went with the connection, so every object it wrote is put
-    back as it was before its first flush, its changes pending again (as
-    after any rollback)."""
+    raises the interruption, or ConnectionLost naming the error: not an
+    error of rolling back to the savepoint on the closed connection. The
+    whole transaction went with the connection (so the session cannot go
+    on, as after any lost connection), and every object it wrote is put
+    back as it was before its first flush, its changes pending again. The
+    server is there: the idle pooled connections are kept."""
     if backend != "mysql":
         pytest.skip("MySQL/MariaDB's multi-statement scripts")
     cursor_class = db.dialect.params["cursorclass"]
@@ -339,8 +373,9 @@ def test_a_script_that_closes_its_connection_under_a_savepoint_raises_its_own_er
                 monkeypatch.setattr(cursor_class, "nextset", failing)
     if failure == "interrupt":
         assert type(raised.value) is KeyboardInterrupt
-    else:
-        assert type(raised.value) is ActiverelError and "1153" in str(raised.value)
+    else:  # the transaction is gone with the connection: ConnectionLost, saying why
+        assert type(raised.value) is ConnectionLost and "(1153, " in str(raised.value)
+        assert "closed for that error, so its transaction is rolled back" in str(raised.value)
     assert not raw.open and raw in pooled
     (idle,) = pooled - {raw}
     assert (ada.username, bob.username) == ("ada2", "bob2")
