@@ -272,6 +272,31 @@ def test_held_writes_go_in_scripts_cut_by_size_on_mysql(backend, db, people, mon
     assert db.execute("SELECT title FROM posts WHERE id = 1") == [(f"{k} " + "t" * 20,)]
 
 
+def _nextset_failing_once(db: Any, monkeypatch: Any, error: BaseException) -> Callable[[], None]:
+    """A function that makes the connections' next ``nextset()`` (reading a
+    script's next result) raise ``error``, once."""
+    cursor_class = db.dialect.params["cursorclass"]
+    real = cursor_class.nextset
+
+    def failing(cur: Any) -> Any:
+        monkeypatch.setattr(cursor_class, "nextset", real)
+        raise error
+    return lambda: monkeypatch.setattr(cursor_class, "nextset", failing)
+
+
+def _two_idle_connections(db: Any) -> set[Any]:
+    """Two connections made and left idle in the pool."""
+    with db.session() as first, db.session() as second:
+        first.fetch("SELECT 1")
+        second.fetch("SELECT 1")
+        return {first.connection.conn, second.connection.conn}
+
+
+def _packet_error(db: Any) -> BaseException:
+    return db.dialect.driver.OperationalError(1153, "Got a packet bigger than "
+                                              "'max_allowed_packet' bytes")
+
+
 def test_a_script_interrupted_while_read_closes_its_connection_on_mysql(
         backend, db, people, monkeypatch):
     """Every result of a script must be read before the connection sends
@@ -280,26 +305,20 @@ def test_a_script_interrupted_while_read_closes_its_connection_on_mysql(
     COMMIT included."""
     if backend != "mysql":
         pytest.skip("MySQL/MariaDB's multi-statement scripts")
-    cursor_class = db.dialect.params["cursorclass"]
-    real = cursor_class.nextset
-
-    def interrupted(cur: Any) -> Any:
-        monkeypatch.setattr(cursor_class, "nextset", real)
-        raise KeyboardInterrupt
-
+    arm = _nextset_failing_once(db, monkeypatch, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         with db.session() as s:
             User.get(1).username = "ada2"
             raw = s.connection.conn
-            monkeypatch.setattr(cursor_class, "nextset", interrupted)
+            arm()
     assert not raw.open
     with db.session() as s:  # the pool does not hand it out again
         assert s.fetch("SELECT 1") == [(1,)] and s.connection.conn is not raw
     assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("bob",), ("cyd",)]
 
 
-def test_a_commit_script_out_of_step_says_the_outcome_is_unknown_on_mysql(backend, db, people,
-                                                                         monkeypatch):
+def test_a_commit_script_out_of_step_says_the_outcome_is_unknown_on_mysql(
+        backend, db, people, monkeypatch):
     """A COMMIT that went in a script whose results then came out of step
     (an error after which mysqlclient closes the connection) may have
     committed: ConnectionLost says the outcome is unknown, as for a
@@ -307,23 +326,13 @@ def test_a_commit_script_out_of_step_says_the_outcome_is_unknown_on_mysql(backen
     script. The idle pooled connections are kept (the server is there)."""
     if backend != "mysql":
         pytest.skip("MySQL/MariaDB's multi-statement scripts")
-    cursor_class = db.dialect.params["cursorclass"]
-    real = cursor_class.nextset
-
-    def failing(cur: Any) -> Any:
-        monkeypatch.setattr(cursor_class, "nextset", real)
-        raise db.dialect.driver.OperationalError(1153, "Got a packet bigger than "
-                                                 "'max_allowed_packet' bytes")
-
-    with db.session() as first, db.session() as second:  # two idle pooled connections
-        first.fetch("SELECT 1")
-        second.fetch("SELECT 1")
-        pooled = {first.connection.conn, second.connection.conn}
+    arm = _nextset_failing_once(db, monkeypatch, _packet_error(db))
+    pooled = _two_idle_connections(db)
     with pytest.raises(ConnectionLost, match=r"during COMMIT \(\(1153, .*is unknown"):
         with db.session() as s:
             User.get(1).username = "ada2"
             raw = s.connection.conn
-            monkeypatch.setattr(cursor_class, "nextset", failing)
+            arm()
     assert not raw.open
     (idle,) = pooled - {raw}
     assert db.execute("SELECT username FROM users ORDER BY id") == [("ada2",), ("bob",), ("cyd",)]
@@ -346,20 +355,9 @@ def test_a_script_that_closes_its_connection_under_a_savepoint_loses_the_transac
     server is there: the idle pooled connections are kept."""
     if backend != "mysql":
         pytest.skip("MySQL/MariaDB's multi-statement scripts")
-    cursor_class = db.dialect.params["cursorclass"]
-    real = cursor_class.nextset
-    error: BaseException = (KeyboardInterrupt() if failure == "interrupt" else
-                            db.dialect.driver.OperationalError(1153, "Got a packet bigger than "
-                                                               "'max_allowed_packet' bytes"))
-
-    def failing(cur: Any) -> Any:
-        monkeypatch.setattr(cursor_class, "nextset", real)
-        raise error
-
-    with db.session() as first, db.session() as second:  # two idle pooled connections
-        first.fetch("SELECT 1")
-        second.fetch("SELECT 1")
-        pooled = {first.connection.conn, second.connection.conn}
+    arm = _nextset_failing_once(
+        db, monkeypatch, KeyboardInterrupt() if failure == "interrupt" else _packet_error(db))
+    pooled = _two_idle_connections(db)
     with pytest.raises(BaseException) as raised:
         with db.session() as s:
             ada = User.get(1)
@@ -370,7 +368,7 @@ def test_a_script_that_closes_its_connection_under_a_savepoint_loses_the_transac
                 ada.username = "ada3"
                 bob = User.get(2)
                 bob.username = "bob2"
-                monkeypatch.setattr(cursor_class, "nextset", failing)
+                arm()
     if failure == "interrupt":
         assert type(raised.value) is KeyboardInterrupt
     else:  # the transaction is gone with the connection: ConnectionLost, saying why
