@@ -106,11 +106,12 @@ def _set(task: int, cpus: set[int]) -> None:
         pass  # it ended meanwhile
 
 
-def _restore(target: Target, before: dict[int, set[int]], first: set[int]) -> None:
+def _restore(target: Target, before: dict[int, set[int]]) -> None:
     """The server's threads as they were (those that are left), then, where
     the server can still be reached, the threads and backends begun while
     pinned: they took the pinned CPUs from their creator and get the
     server's first CPUs back."""
+    first = next(iter(before.values()))
     for task, cpus in before.items():
         _set(task, cpus)
     try:
@@ -136,19 +137,15 @@ def pinned(target: Target) -> Iterator[str]:
     client, rest = {mine[0]}, set(mine[1:])
     tasks = [] if target.kind == "sqlite" else server_tasks(target)
     before: dict[int, set[int]] = {}
-    own = os.sched_getaffinity(0)
     try:
         for task in tasks:
             try:
-                cpus = os.sched_getaffinity(task)
+                before[task] = os.sched_getaffinity(task)
+                _set(task, rest)  # (one that ends meanwhile is left out, or kept harmlessly)
             except (ProcessLookupError, FileNotFoundError):
                 continue  # ended meanwhile (the backend of server_tasks' own connection, say)
-            before[task] = cpus
-            try:
-                os.sched_setaffinity(task, rest)
-            except (ProcessLookupError, FileNotFoundError):
-                del before[task]
             except PermissionError as exc:
+                del before[task]  # (not ours to set, nor to set back)
                 raise SystemExit(f"--pin cannot set the CPUs of the {target.kind} server "
                                  f"({exc}): run as root or as the server's user, or without "
                                  "--pin") from exc
@@ -157,6 +154,6 @@ def pinned(target: Target) -> Iterator[str]:
                f", the {target.kind} server on CPU{'s' if len(rest) > 1 else ''} "
                f"{', '.join(map(str, sorted(rest)))}") + " (--pin)")
     finally:
-        os.sched_setaffinity(0, own)
+        os.sched_setaffinity(0, set(mine))
         if before:
-            _restore(target, before, next(iter(before.values())))
+            _restore(target, before)
